@@ -1,0 +1,263 @@
+// Our typed layer over asterisk-manager: promises, a timeout on every action,
+// reconnection with capped exponential backoff and jitter, keepalive pings, and
+// a check of every header value before it reaches the wire.
+//
+// The library is used for framing and parsing only. Its own reconnect (fixed
+// 10 s steps) is not used: each connection attempt gets a fresh instance.
+
+import { EventEmitter } from 'node:events';
+import AsteriskManager from 'asterisk-manager';
+import { AmiError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { checkHeader, checkVariable } from './encode.js';
+
+/** An AMI message (response or event) with lower-case header names. */
+export type AmiMessage = Record<string, string>;
+
+export interface AmiAction {
+  Action: string;
+  Variable?: Record<string, string>;
+  [header: string]: string | Record<string, string> | undefined;
+}
+
+export interface AmiOptions {
+  host: string;
+  port: number;
+  username: string;
+  secret: string;
+  /** Event classes this session subscribes to. */
+  events: string;
+  actionTimeoutMs: number;
+  pingIntervalMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  log: Logger;
+}
+
+export interface AmiClient {
+  start(): void;
+  stop(): Promise<void>;
+  readonly connected: boolean;
+  /** Sends an action; resolves with its Success response, rejects with AmiError. */
+  action(a: AmiAction, timeoutMs?: number): Promise<AmiMessage>;
+  on(ev: 'event', fn: (e: AmiMessage) => void): void;
+  on(ev: 'connected' | 'disconnected', fn: () => void): void;
+  off(ev: string, fn: (...args: any[]) => void): void;
+}
+
+interface Manager {
+  connect(port: number, host: string, cb: () => void): void;
+  login(cb: (err?: Record<string, string>) => void): void;
+  action(a: Record<string, unknown>, cb: (err: AmiMessage | undefined, res: AmiMessage) => void): string;
+  disconnect(cb?: () => void): void;
+  on(ev: string, fn: (...args: any[]) => void): void;
+  removeAllListeners(ev?: string): void;
+  isConnected(): boolean;
+}
+
+type ManagerCtor = (port?: number, host?: string, user?: string, secret?: string, events?: boolean) => Manager;
+
+export function createAmiClient(opts: AmiOptions): AmiClient {
+  const emitter = new EventEmitter();
+  const log = opts.log;
+  let mgr: Manager | undefined;
+  let ready = false;
+  let stopped = true;
+  let failures = 0;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let seq = 0;
+  const pending = new Map<string, { reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  function backoff(): number {
+    const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(failures, 30));
+    // Equal jitter: never zero, never in lock-step with other clients.
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  function connect(): void {
+    reconnectTimer = undefined;
+    if (stopped) return;
+    const m = (AsteriskManager as unknown as ManagerCtor)(undefined, opts.host, opts.username, opts.secret, false);
+    mgr = m;
+    let closed = false;
+    const onClose = (): void => {
+      if (closed || mgr !== m) return;
+      closed = true;
+      lost(m, 'connection closed');
+    };
+    m.on('close', onClose);
+    m.on('end', onClose);
+    m.on('error', (err: Error) => {
+      log.debug({ err }, 'ami socket error');
+      onClose();
+    });
+    m.on('managerevent', (e: Record<string, unknown>) => {
+      if (mgr === m && ready) emitter.emit('event', flatten(e));
+    });
+    m.connect(opts.port, opts.host, () => {
+      if (mgr !== m) return;
+      m.login((err) => {
+        if (mgr !== m) return;
+        if (err) {
+          log.error({ host: opts.host, port: opts.port, username: opts.username, reason: err.message }, 'ami login refused');
+          failures = Math.max(failures, 4);
+          return teardown(m, 'login refused');
+        }
+        // The library's Login sends "Event: on|off", which Asterisk ignores; this
+        // narrows the session to exactly the classes we need.
+        sendRaw(m, { Action: 'Events', EventMask: opts.events }, opts.actionTimeoutMs)
+          .then(() => {
+            if (mgr !== m) return;
+            ready = true;
+            failures = 0;
+            log.info({ host: opts.host, port: opts.port }, 'ami connected');
+            schedulePing(m);
+            emitter.emit('connected');
+          })
+          .catch((e: Error) => {
+            log.warn({ err: e }, 'ami event subscription failed');
+            teardown(m, 'event subscription failed');
+          });
+      });
+    });
+  }
+
+  function schedulePing(m: Manager): void {
+    clearTimeout(pingTimer);
+    pingTimer = setTimeout(() => {
+      if (mgr !== m || !ready) return;
+      sendRaw(m, { Action: 'Ping' }, opts.actionTimeoutMs).then(
+        () => schedulePing(m),
+        (e: Error) => {
+          log.warn({ err: e }, 'ami keepalive failed; reconnecting');
+          teardown(m, 'keepalive failed');
+        },
+      );
+    }, opts.pingIntervalMs);
+    pingTimer.unref();
+  }
+
+  function teardown(m: Manager, why: string): void {
+    try {
+      m.disconnect();
+    } catch {
+      /* already gone */
+    }
+    lost(m, why);
+  }
+
+  function lost(m: Manager, why: string): void {
+    if (mgr !== m) return;
+    mgr = undefined;
+    clearTimeout(pingTimer);
+    const wasReady = ready;
+    ready = false;
+    m.removeAllListeners();
+    m.on('error', () => {});
+    for (const [id, p] of pending) {
+      clearTimeout(p.timer);
+      p.reject(new AmiError('ami_disconnected', `AMI connection lost before the answer to ${id}`));
+    }
+    pending.clear();
+    if (wasReady) {
+      log.warn({ reason: why }, 'ami disconnected');
+      emitter.emit('disconnected');
+    }
+    if (stopped) return;
+    failures++;
+    const delay = backoff();
+    log.debug({ delayMs: delay, reason: why }, 'ami reconnect scheduled');
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function sendRaw(m: Manager, a: AmiAction, timeoutMs: number): Promise<AmiMessage> {
+    return new Promise((resolve, reject) => {
+      let wire: Record<string, unknown>;
+      let id: string;
+      try {
+        wire = toWire(a);
+        id = typeof a.ActionID === 'string' ? checkHeader('ActionID', a.ActionID) : `websms-${process.pid}-${++seq}`;
+      } catch (e) {
+        return reject(e);
+      }
+      wire.actionid = id;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        m.removeAllListeners(id);
+        reject(new AmiError('ami_timeout', `no answer from Asterisk to ${a.Action} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, { reject, timer });
+      m.action(wire, (err, res) => {
+        if (!pending.delete(id)) return;
+        clearTimeout(timer);
+        if (err) {
+          const msg = flatten(err);
+          reject(new AmiError('ami_error', msg.message || `${a.Action} failed`, msg));
+        } else resolve(flatten(res));
+      });
+    });
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      connect();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(reconnectTimer);
+      clearTimeout(pingTimer);
+      const m = mgr;
+      if (!m) return;
+      if (ready) await sendRaw(m, { Action: 'Logoff' }, 1000).catch(() => undefined);
+      teardown(m, 'stopped');
+    },
+    get connected() {
+      return ready;
+    },
+    action(a, timeoutMs = opts.actionTimeoutMs) {
+      const m = mgr;
+      if (!m || !ready) return Promise.reject(new AmiError('ami_disconnected', 'not connected to Asterisk'));
+      return sendRaw(m, a, timeoutMs);
+    },
+    on(ev: string, fn: (...args: any[]) => void) {
+      emitter.on(ev, fn);
+    },
+    off(ev: string, fn: (...args: any[]) => void) {
+      emitter.off(ev, fn);
+    },
+  };
+}
+
+/** Checks every value and shapes the action the way the library writes it. */
+export function toWire(a: AmiAction): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (v === undefined) continue;
+    if (k.toLowerCase() === 'actionid') continue;
+    if (k === 'Variable' && typeof v === 'object') {
+      const vars: Record<string, string> = {};
+      for (const [n, val] of Object.entries(v)) {
+        checkVariable(n, val);
+        vars[n] = val;
+      }
+      out.variable = vars;
+      continue;
+    }
+    if (typeof v !== 'string') throw new AmiError('ami_encoding', `AMI header ${k} must be a string`);
+    out[k.toLowerCase()] = checkHeader(k, v);
+  }
+  return out;
+}
+
+function flatten(e: Record<string, unknown>): AmiMessage {
+  const out: AmiMessage = {};
+  for (const [k, v] of Object.entries(e)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v)) out[k] = String(v[0]);
+    else if (v !== undefined && v !== null && typeof v !== 'object') out[k] = String(v);
+  }
+  return out;
+}

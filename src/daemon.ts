@@ -1,0 +1,100 @@
+// The composition root: wires store, AMI, delivery and HTTP together, and takes
+// them down in order (stop taking texts, commit what is batched, then the rest).
+
+import cron from 'node-cron';
+import { createAmiClient, type AmiClient } from './asterisk/ami.js';
+import { makeAddressMatcher } from './config/cidr.js';
+import type { Config } from './config/types.js';
+import { createApp, listen, type HttpServer } from './http/server.js';
+import { createDeliverer, type Deliverer } from './inbound/deliver.js';
+import type { Logger } from './log.js';
+import { openDatabase, type Db } from './store/db.js';
+import { createInboundStore, type InboundStore } from './store/inbound.js';
+
+/** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
+export const AMI_EVENT_CLASSES = 'call,user,system';
+
+export interface Daemon {
+  httpPort: number;
+  store: InboundStore;
+  ami: AmiClient;
+  deliverer: Deliverer;
+  db: Db;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const db = openDatabase(config.general.database);
+  const store = createInboundStore(db, { dedupWindowMs: config.general.dedupWindowMs });
+  const ami = createAmiClient({
+    host: config.ami.host,
+    port: config.ami.port,
+    username: config.ami.username,
+    secret: config.ami.secret,
+    events: AMI_EVENT_CLASSES,
+    actionTimeoutMs: config.ami.actionTimeoutMs,
+    pingIntervalMs: config.ami.pingIntervalMs,
+    reconnectMinMs: config.ami.reconnectMinMs,
+    reconnectMaxMs: config.ami.reconnectMaxMs,
+    log: log.child({ mod: 'ami' }),
+  });
+  if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
+  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
+
+  const app = createApp({
+    interfaces: config.interfaces,
+    store,
+    countryCode: config.general.countryCode,
+    maxRequestBytes: config.general.maxRequestBytes,
+    maxBodyBytes: config.general.maxBodyBytes,
+    partBytes: config.ami.partBytes,
+    trustedProxies: makeAddressMatcher(config.general.trustedProxies),
+    log: log.child({ mod: 'http' }),
+    onStored: () => deliverer.kick(),
+    health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts() }),
+  });
+
+  let http: HttpServer;
+  try {
+    http = await listen(app, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  ami.start();
+  deliverer.start();
+
+  // Expiry is also checked when a text is picked up; the sweep catches texts
+  // that wait behind an earlier one of their conversation.
+  const sweep = cron.schedule('* * * * *', () => {
+    try {
+      const expired = store.expireOlderThan(Date.now() - config.ami.maxAgeMs, Date.now());
+      for (const r of expired) log.warn({ id: r.id, to: r.recipient }, 'inbound text expired');
+      deliverer.kick();
+    } catch (err) {
+      log.error({ err }, 'expiry sweep failed');
+    }
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpPort: http.port,
+    store,
+    ami,
+    deliverer,
+    db,
+    stop() {
+      stopping ??= (async () => {
+        log.info({}, 'stopping');
+        await http.close();
+        store.flush();
+        await sweep.stop();
+        deliverer.stop();
+        await ami.stop();
+        db.close();
+        log.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}

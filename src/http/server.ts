@@ -1,0 +1,60 @@
+// The HTTP side of the daemon: ITSP webhooks plus a health endpoint.
+
+import express from 'express';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { inboundRouter, type InboundDeps } from './inbound.js';
+
+export interface HttpDeps extends InboundDeps {
+  health: () => Record<string, unknown>;
+}
+
+export function createApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false); // client addresses are worked out in access.ts
+  app.use(inboundRouter(deps));
+  app.get('/health', (_req, res) => {
+    res.json(deps.health());
+  });
+  app.use((req, res) => {
+    deps.log.warn({ method: req.method, path: req.path.slice(0, 200) }, 'no such path');
+    res.status(404).type('text/plain').send('no interface or endpoint at this path\n');
+  });
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    deps.log.error({ err }, 'unhandled error in an HTTP request');
+    if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
+  });
+  return app;
+}
+
+export interface HttpServer {
+  server: http.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function listen(app: express.Express, host: string, port: number, log: Logger): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, app);
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 30_000;
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      log.info({ host: addr.address, port: addr.port }, 'http listening');
+      resolve({
+        server,
+        port: addr.port,
+        close: () =>
+          new Promise<void>((res) => {
+            server.close(() => res());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}

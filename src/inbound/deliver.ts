@@ -1,0 +1,269 @@
+// Delivers stored inbound texts into Asterisk: one AMI Originate per SIP message
+// part into the text context, then waits for the dialplan's UserEvent report.
+//
+//   DELIVERED    -> next part, or the text is delivered
+//   NO_CONTACTS  -> waits; due again when the endpoint registers or on a backoff timer
+//   FAILED       -> undeliverable, with the dialplan's reason
+//   Originate Response: Error / OriginateResponse Failure -> undeliverable
+//   no report in time, AMI trouble -> tried again later (at least once, never dropped)
+
+import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
+import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
+import { AmiError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { InboundRow, InboundStore } from '../store/inbound.js';
+import type { AmiConfig } from '../config/types.js';
+
+export interface Deliverer {
+  start(): void;
+  stop(): void;
+  /** Something changed (a new text, a registration): look for due work now. */
+  kick(): void;
+  inFlight(): number;
+}
+
+interface InFlight {
+  row: InboundRow;
+  part: number;
+  actionId: string;
+  timer: NodeJS.Timeout;
+}
+
+/** Originate hang-up causes as OriginateResponse reports them in Reason:. */
+const ORIGINATE_REASONS: Record<string, string> = {
+  '0': 'the answering context did not answer (unknown number or no device)',
+  '1': 'hung up before answering',
+  '3': 'ringing timed out',
+  '5': 'busy',
+  '8': 'congestion',
+};
+
+export function createDeliverer(deps: {
+  store: InboundStore;
+  ami: AmiClient;
+  config: AmiConfig;
+  log: Logger;
+  now?: () => number;
+}): Deliverer {
+  const { store, ami, config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const inflight = new Map<string, InFlight>(); // keyed by WEBSMS_ID "<id>.<part>"
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let scanning = false;
+  let again = false;
+
+  const retryDelay = (attempts: number): number => {
+    const base = Math.min(config.retryMaxMs, config.retryMinMs * 2 ** Math.max(0, attempts - 1));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  };
+
+  function scan(): void {
+    if (!running) return;
+    if (scanning) {
+      again = true;
+      return;
+    }
+    scanning = true;
+    try {
+      do {
+        again = false;
+        if (!ami.connected) break;
+        const free = config.maxInFlight - inflight.size;
+        if (free <= 0) break;
+        const t = now();
+        for (const row of store.claimDue(t, free)) {
+          if (row.received_at + config.maxAgeMs < t) {
+            store.fail(row.id, 'expired', 'not delivered within the maximum age', t);
+            log.warn({ id: row.id, to: row.recipient, ageMs: t - row.received_at }, 'inbound text expired');
+            continue;
+          }
+          send(row);
+        }
+      } while (again);
+    } catch (err) {
+      log.error({ err }, 'inbound delivery scan failed');
+    } finally {
+      scanning = false;
+    }
+    arm();
+  }
+
+  /** Wakes up at the next due time (bounded so that expiry and clock changes are noticed). */
+  function arm(): void {
+    clearTimeout(timer);
+    if (!running) return;
+    const next = store.nextDueAt();
+    const delay = next === undefined ? 60_000 : Math.max(0, Math.min(60_000, next - now()));
+    timer = setTimeout(scan, Math.max(delay, inflight.size >= config.maxInFlight ? 50 : 0));
+    timer.unref();
+  }
+
+  function send(row: InboundRow): void {
+    const part = row.parts_done + 1;
+    const actionId = `websms-in-${row.id}-${part}-${row.attempts}`;
+    const pieces = splitForDelivery(row.body, config.partBytes);
+    const text = pieces[part - 1] ?? '';
+    const websmsId = `${row.id}.${part}`;
+    const entry: InFlight = {
+      row,
+      part,
+      actionId,
+      timer: setTimeout(() => noReport(websmsId), config.reportTimeoutMs),
+    };
+    entry.timer.unref();
+    inflight.set(websmsId, entry);
+    let variables: Record<string, string>;
+    try {
+      variables = {
+        'MESSAGE(to)': row.recipient,
+        'MESSAGE(from)': row.sender,
+        WEBSMS_ID: websmsId,
+        WEBSMS_INTERFACE: row.interface,
+        ...encodeBody(text),
+      };
+    } catch (err) {
+      return settle(websmsId, () => store.fail(row.id, 'undeliverable', (err as Error).message, now()));
+    }
+    log.debug({ id: row.id, part, parts: row.parts, to: row.recipient, attempt: row.attempts }, 'originating');
+    ami
+      .action({
+        Action: 'Originate',
+        ActionID: actionId,
+        Channel: `Local/${row.recipient}@${config.answerContext}`,
+        Context: config.textContext,
+        Exten: row.recipient,
+        Priority: '1',
+        Async: 'true',
+        Variable: variables,
+      })
+      .then(
+        () => undefined,
+        (err: AmiError) => {
+          if (!inflight.has(websmsId)) return;
+          const msg = err.response?.message ?? err.message;
+          if (err.code === 'ami_error' && !/permission denied/i.test(msg)) {
+            log.warn({ id: row.id, to: row.recipient, reason: msg }, 'originate refused; text undeliverable');
+            settle(websmsId, () => store.fail(row.id, 'undeliverable', `Asterisk refused the delivery: ${msg}`, now()));
+          } else {
+            if (err.code === 'ami_error') log.error({ reason: msg }, 'AMI user may not originate; check manager.conf');
+            else log.info({ id: row.id, reason: msg }, 'originate not confirmed; will try again');
+            settle(websmsId, () => store.retry(row.id, msg, now() + retryDelay(row.attempts), now()));
+          }
+        },
+      );
+  }
+
+  function settle(websmsId: string, update: () => void): void {
+    const e = inflight.get(websmsId);
+    if (e) clearTimeout(e.timer);
+    inflight.delete(websmsId);
+    try {
+      update();
+    } catch (err) {
+      log.error({ err, websmsId }, 'could not record a delivery outcome');
+    }
+    setImmediate(scan);
+  }
+
+  function noReport(websmsId: string): void {
+    const e = inflight.get(websmsId);
+    if (!e) return;
+    log.warn({ id: e.row.id, part: e.part }, 'no report from the dialplan in time; will deliver again');
+    settle(websmsId, () =>
+      store.retry(e.row.id, 'no report from the dialplan', now() + retryDelay(e.row.attempts), now()),
+    );
+  }
+
+  function onEvent(ev: AmiMessage): void {
+    const name = (ev.event ?? '').toLowerCase();
+    if (name === 'userevent' && (ev.userevent ?? '').toLowerCase() === 'websms') return onReport(ev);
+    if (name === 'originateresponse') return onOriginateResponse(ev);
+    if (name === 'contactstatus') return onContact(ev);
+  }
+
+  function onOriginateResponse(ev: AmiMessage): void {
+    if ((ev.response ?? '').toLowerCase() !== 'failure') return;
+    for (const [websmsId, e] of inflight) {
+      if (e.actionId === ev.actionid) {
+        const reason = ORIGINATE_REASONS[ev.reason ?? ''] ?? `originate failed (reason ${ev.reason ?? '?'})`;
+        log.warn({ id: e.row.id, to: e.row.recipient, reason }, 'text undeliverable');
+        settle(websmsId, () => store.fail(e.row.id, 'undeliverable', reason, now()));
+        return;
+      }
+    }
+  }
+
+  function onReport(ev: AmiMessage): void {
+    const websmsId = ev.id ?? '';
+    const m = /^(\d+)\.(\d+)$/.exec(websmsId);
+    if (!m) return;
+    const id = Number(m[1]);
+    const part = Number(m[2]);
+    const status = (ev.status ?? '').toUpperCase();
+    const endpoint = ev.endpoint ?? '';
+    const t = now();
+    const e = inflight.get(websmsId);
+    // A report for an attempt we stopped waiting for (timeout, restart) still counts.
+    const row = e?.row ?? store.get(id);
+    if (!row || row.parts_done !== part - 1) {
+      if (e) settle(websmsId, () => undefined);
+      return;
+    }
+    if (status === 'DELIVERED') {
+      settle(websmsId, () => {
+        const r = store.partDelivered(id, part, endpoint, t);
+        if (r?.state === 'delivered') log.info({ id, to: row.recipient, endpoint, parts: row.parts }, 'text delivered');
+      });
+    } else if (status === 'NO_CONTACTS') {
+      const at = t + retryDelay(row.attempts);
+      log.info({ id, endpoint, retryAt: new Date(at).toISOString() }, 'no phone registered; text waits');
+      settle(websmsId, () => store.wait(id, endpoint || null, 'no registered phone', at, t));
+    } else if (status === 'FAILED') {
+      const reason = ev.reason || 'the dialplan could not deliver it';
+      log.warn({ id, to: row.recipient, endpoint, reason }, 'text undeliverable');
+      settle(websmsId, () => store.fail(id, 'undeliverable', reason, t));
+    } else {
+      log.warn({ id, status }, 'unknown WebSMS report status; will deliver again');
+      settle(websmsId, () => store.retry(id, `unknown report ${status}`, t + retryDelay(row.attempts), t));
+    }
+  }
+
+  function onContact(ev: AmiMessage): void {
+    const status = ev.contactstatus ?? '';
+    if (status !== 'Reachable' && status !== 'NonQualified') return;
+    const endpoint = ev.endpointname || ev.aor || '';
+    if (!endpoint) return;
+    const n = store.wakeEndpoint(endpoint, now());
+    if (n > 0) {
+      log.info({ endpoint, texts: n }, 'phone registered; delivering waiting texts');
+      setImmediate(scan);
+    }
+  }
+
+  const onConnected = (): void => scan();
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      const n = store.resumeInterrupted(now());
+      if (n > 0) log.info({ texts: n }, 'resuming texts interrupted by a restart');
+      ami.on('event', onEvent);
+      ami.on('connected', onConnected);
+      scan();
+    },
+    stop() {
+      running = false;
+      clearTimeout(timer);
+      ami.off('event', onEvent);
+      ami.off('connected', onConnected);
+      for (const e of inflight.values()) clearTimeout(e.timer);
+      inflight.clear();
+    },
+    kick() {
+      if (running) scan();
+    },
+    inFlight: () => inflight.size,
+  };
+}

@@ -1,0 +1,49 @@
+// Structured logging: one JSON object per line on stderr, fields first, a short
+// message after. systemd's journal keeps the lines as they are.
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  debug(fields: Fields, msg: string): void;
+  info(fields: Fields, msg: string): void;
+  warn(fields: Fields, msg: string): void;
+  error(fields: Fields, msg: string): void;
+  child(fields: Fields): Logger;
+  level: Level;
+}
+
+export type Sink = (line: string) => void;
+
+const stderrSink: Sink = (line) => process.stderr.write(line + '\n');
+
+export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink): Logger {
+  const emit = (lvl: Level, fields: Fields, msg: string): void => {
+    if (ORDER[lvl] < ORDER[logger.level]) return;
+    const rec: Fields = { time: new Date().toISOString(), level: lvl, ...base, ...fields, msg };
+    sink(JSON.stringify(rec, errorReplacer));
+  };
+  const logger: Logger = {
+    level,
+    debug: (f, m) => emit('debug', f, m),
+    info: (f, m) => emit('info', f, m),
+    warn: (f, m) => emit('warn', f, m),
+    error: (f, m) => emit('error', f, m),
+    child: (fields) => createLogger(logger.level, { ...base, ...fields }, sink),
+  };
+  return logger;
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    const out: Fields = { name: value.name, message: value.message };
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) out.code = code;
+    return out;
+  }
+  return value;
+}
+
+export const silentLogger: Logger = createLogger('error', {}, () => {});

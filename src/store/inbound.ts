@@ -1,0 +1,244 @@
+// The inbound queue: texts from ITSPs, stored before the ITSP gets its 2xx and
+// kept until the dialplan reports them delivered (or they fail or expire).
+//
+// Writes from webhooks go through group commit: every request that arrives while
+// a transaction is being fsync'd joins the next one, and each request is answered
+// only after the transaction holding it has committed.
+
+import crypto from 'node:crypto';
+import type { Db } from './db.js';
+import { StoreError } from '../errors.js';
+
+export type InboundState = 'queued' | 'sending' | 'waiting' | 'delivered' | 'undeliverable' | 'expired';
+
+export interface NewInbound {
+  interface: string;
+  providerId: string | undefined;
+  sender: string;
+  recipient: string;
+  body: string;
+  parts: number;
+}
+
+export interface InboundRow {
+  id: number;
+  interface: string;
+  provider_id: string | null;
+  sender: string;
+  recipient: string;
+  body: string;
+  parts: number;
+  parts_done: number;
+  state: InboundState;
+  attempts: number;
+  next_attempt_at: number;
+  received_at: number;
+  updated_at: number;
+  endpoint: string | null;
+  reason: string | null;
+}
+
+export interface EnqueueResult {
+  id: number;
+  duplicate: boolean;
+}
+
+export interface InboundStore {
+  /** Resolves once the text is durably committed (or found to be a duplicate). */
+  enqueue(msg: NewInbound): Promise<EnqueueResult>;
+  /** Takes up to `limit` due texts, oldest first, at most one per conversation, and marks them sending. */
+  claimDue(now: number, limit: number): InboundRow[];
+  get(id: number): InboundRow | undefined;
+  partDelivered(id: number, part: number, endpoint: string, now: number): InboundRow | undefined;
+  wait(id: number, endpoint: string | null, reason: string, nextAttemptAt: number, now: number): void;
+  retry(id: number, reason: string, nextAttemptAt: number, now: number): void;
+  fail(id: number, state: 'undeliverable' | 'expired', reason: string, now: number): void;
+  /** Texts waiting for this endpoint become due now; returns how many. */
+  wakeEndpoint(endpoint: string, now: number): number;
+  /** Texts left 'sending' by a previous process go back to the queue. */
+  resumeInterrupted(now: number): number;
+  /** Marks texts older than the cut-off that are not delivered as expired; returns them. */
+  expireOlderThan(cutoff: number, now: number): InboundRow[];
+  nextDueAt(): number | undefined;
+  counts(): Record<InboundState, number>;
+  /** Commits whatever is batched; used at shutdown. */
+  flush(): void;
+}
+
+export function hashBody(body: string): string {
+  return crypto.createHash('sha256').update(body, 'utf8').digest('hex');
+}
+
+interface Pending {
+  msg: NewInbound;
+  hash: string;
+  resolve: (r: EnqueueResult) => void;
+  reject: (e: Error) => void;
+}
+
+export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
+  const now = opts.now ?? Date.now;
+  const byProviderId = db.prepare<[string, string], { id: number }>(
+    'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
+  );
+  const byContent = db.prepare<[string, string, string, string, number], { id: number }>(
+    `SELECT id FROM inbound WHERE interface = ? AND sender = ? AND recipient = ? AND body_hash = ?
+       AND received_at >= ? ORDER BY id DESC LIMIT 1`,
+  );
+  const insert = db.prepare(
+    `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts,
+       state, next_attempt_at, received_at, updated_at)
+     VALUES (@interface, @providerId, @sender, @recipient, @body, @hash, @parts, 'queued', @t, @t, @t)`,
+  );
+
+  let batch: Pending[] = [];
+  let scheduled = false;
+
+  const writeBatch = db.transaction((items: Pending[], t: number): EnqueueResult[] => {
+    const out: EnqueueResult[] = [];
+    for (const p of items) {
+      const m = p.msg;
+      const prior =
+        (m.providerId !== undefined ? byProviderId.get(m.interface, m.providerId) : undefined) ??
+        (m.providerId === undefined
+          ? byContent.get(m.interface, m.sender, m.recipient, p.hash, t - opts.dedupWindowMs)
+          : undefined);
+      if (prior) {
+        out.push({ id: prior.id, duplicate: true });
+        continue;
+      }
+      const r = insert.run({
+        interface: m.interface,
+        providerId: m.providerId ?? null,
+        sender: m.sender,
+        recipient: m.recipient,
+        body: m.body,
+        hash: p.hash,
+        parts: m.parts,
+        t,
+      });
+      out.push({ id: Number(r.lastInsertRowid), duplicate: false });
+    }
+    return out;
+  });
+
+  function flush(): void {
+    scheduled = false;
+    const items = batch;
+    batch = [];
+    if (items.length === 0) return;
+    let results: EnqueueResult[];
+    try {
+      results = writeBatch(items, now());
+    } catch (err) {
+      const e = new StoreError(`could not commit the text: ${(err as Error).message}`);
+      for (const p of items) p.reject(e);
+      return;
+    }
+    items.forEach((p, i) => p.resolve(results[i]!));
+  }
+
+  const claimSelect = db.prepare<[number, number], InboundRow>(
+    `SELECT * FROM inbound m
+      WHERE m.state IN ('queued', 'waiting') AND m.next_attempt_at <= ?
+        AND NOT EXISTS (SELECT 1 FROM inbound p
+                         WHERE p.recipient = m.recipient AND p.sender = m.sender AND p.id < m.id
+                           AND p.state IN ('queued', 'sending', 'waiting'))
+      ORDER BY m.next_attempt_at, m.id LIMIT ?`,
+  );
+  const markSending = db.prepare(
+    `UPDATE inbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`,
+  );
+  const claim = db.transaction((t: number, limit: number): InboundRow[] => {
+    const rows = claimSelect.all(t, limit);
+    // Two rows of one conversation may both be due; the later waits its turn.
+    const seen = new Set<string>();
+    const out: InboundRow[] = [];
+    for (const r of rows) {
+      const key = `${r.recipient}\u0000${r.sender}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      markSending.run(t, r.id);
+      out.push({ ...r, state: 'sending', attempts: r.attempts + 1 });
+    }
+    return out;
+  });
+
+  const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
+  const advance = db.prepare(
+    `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
+       state = CASE WHEN ? >= parts THEN 'delivered' ELSE 'queued' END,
+       next_attempt_at = ?, reason = NULL
+     WHERE id = ? AND parts_done = ? AND state NOT IN ('delivered', 'undeliverable', 'expired')`,
+  );
+  const waitStmt = db.prepare(
+    `UPDATE inbound SET state = 'waiting', endpoint = COALESCE(?, endpoint), reason = ?, next_attempt_at = ?, updated_at = ?
+     WHERE id = ? AND state IN ('sending', 'queued', 'waiting')`,
+  );
+  const retryStmt = db.prepare(
+    `UPDATE inbound SET state = 'queued', reason = ?, next_attempt_at = ?, updated_at = ?
+     WHERE id = ? AND state IN ('sending', 'queued', 'waiting')`,
+  );
+  const failStmt = db.prepare(
+    `UPDATE inbound SET state = ?, reason = ?, updated_at = ?
+     WHERE id = ? AND state NOT IN ('delivered', 'undeliverable', 'expired')`,
+  );
+  const wakeStmt = db.prepare(
+    `UPDATE inbound SET next_attempt_at = ?, updated_at = ? WHERE endpoint = ? AND state = 'waiting'`,
+  );
+  const resumeStmt = db.prepare(`UPDATE inbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const expireSelect = db.prepare<[number], InboundRow>(
+    `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND received_at < ?`,
+  );
+  const nextDue = db.prepare<[], { t: number | null }>(
+    `SELECT MIN(next_attempt_at) AS t FROM inbound WHERE state IN ('queued', 'waiting')`,
+  );
+  const countStmt = db.prepare<[], { state: InboundState; n: number }>(
+    'SELECT state, COUNT(*) AS n FROM inbound GROUP BY state',
+  );
+
+  return {
+    enqueue(msg) {
+      return new Promise<EnqueueResult>((resolve, reject) => {
+        batch.push({ msg, hash: hashBody(msg.body), resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    claimDue: (t, limit) => (limit > 0 ? claim(t, limit) : []),
+    get: (id) => getRow.get(id),
+    partDelivered(id, part, endpoint, t) {
+      const r = advance.run(part, endpoint, t, part, t, id, part - 1);
+      return r.changes > 0 ? getRow.get(id) : undefined;
+    },
+    wait(id, endpoint, reason, at, t) {
+      waitStmt.run(endpoint, reason, at, t, id);
+    },
+    retry(id, reason, at, t) {
+      retryStmt.run(reason, at, t, id);
+    },
+    fail(id, state, reason, t) {
+      failStmt.run(state, reason, t, id);
+    },
+    wakeEndpoint: (endpoint, t) => wakeStmt.run(t, t, endpoint).changes,
+    resumeInterrupted: (t) => resumeStmt.run(t, t).changes,
+    expireOlderThan(cutoff, t) {
+      return db.transaction(() => {
+        const rows = expireSelect.all(cutoff);
+        for (const r of rows) failStmt.run('expired', 'not delivered within the maximum age', t, r.id);
+        return rows;
+      })();
+    },
+    nextDueAt: () => nextDue.get()?.t ?? undefined,
+    counts() {
+      const out: Record<InboundState, number> = {
+        queued: 0, sending: 0, waiting: 0, delivered: 0, undeliverable: 0, expired: 0,
+      };
+      for (const r of countStmt.all()) out[r.state] = r.n;
+      return out;
+    },
+    flush,
+  };
+}

@@ -1,0 +1,618 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeAddressMatcher, mappedIPv4, parseCidr } from '../src/config/cidr.js';
+import { parseDuration, parseSize } from '../src/config/duration.js';
+import { parseIni } from '../src/config/ini.js';
+import { describeConfig, loadConfig, renderSampleConfig, resolveConfigPath } from '../src/config/load.js';
+import type { Config } from '../src/config/types.js';
+import { ConfigError } from '../src/errors.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-config-'));
+test.after.always(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+/** Writes text to a fresh <tmp>/<n>/websms.conf and returns its path. */
+function conf(text: string): string {
+  const d = path.join(dir, String(n++));
+  fs.mkdirSync(d);
+  const file = path.join(d, 'websms.conf');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function load(text: string, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({ file: conf(text), env, explicit: true });
+}
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  const err = assertConfigError(() => load(text, env));
+  return err.problems;
+}
+
+function assertConfigError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const DEFAULT_INTERFACE = {
+  name: 'default',
+  provider: 'generic',
+  path: '/sms/in/default',
+  methods: ['POST'],
+  fieldTo: 'To',
+  fieldFrom: 'From',
+  fieldBody: 'Body',
+  fieldId: '',
+  allow: ['127.0.0.1/32', '::1/128'],
+  username: '',
+  password: '',
+  token: '',
+  echoField: '',
+  ackBody: '',
+  ackContentType: 'text/plain',
+};
+
+const DEFAULTS: Config = {
+  file: undefined,
+  general: {
+    listenHost: '127.0.0.1',
+    listenPort: 8080,
+    database: './var/websms.db',
+    countryCode: '46',
+    defaultInterface: 'default',
+    logLevel: 'info',
+    trustedProxies: [],
+    maxRequestBytes: 65536,
+    maxBodyBytes: 8000,
+    dedupWindowMs: 120_000,
+  },
+  ami: {
+    host: '127.0.0.1',
+    port: 5038,
+    username: 'websms',
+    secret: '',
+    answerContext: 'dp_entry_answer',
+    textContext: 'dp_entry_text_in',
+    actionTimeoutMs: 10_000,
+    pingIntervalMs: 20_000,
+    reconnectMinMs: 500,
+    reconnectMaxMs: 30_000,
+    reportTimeoutMs: 60_000,
+    partBytes: 1000,
+    maxAgeMs: 7 * 86_400_000,
+    retryMinMs: 30_000,
+    retryMaxMs: 3_600_000,
+    maxInFlight: 20,
+  },
+  interfaces: [DEFAULT_INTERFACE as Config['interfaces'][number]],
+};
+
+// ---- loading ------------------------------------------------------------
+
+test('no file at all: the default config', (t) => {
+  t.deepEqual(loadConfig({ env: {}, explicit: false }), DEFAULTS);
+});
+
+test('a missing default-path file: the default config', (t) => {
+  const file = path.join(dir, 'absent', 'websms.conf');
+  t.deepEqual(loadConfig({ file, env: {}, explicit: false }), DEFAULTS);
+});
+
+test('a missing explicit file is an error', (t) => {
+  const file = path.join(dir, 'absent', 'websms.conf');
+  const err = assertConfigError(() => loadConfig({ file, env: {}, explicit: true }));
+  t.is(err.problems.length, 1);
+  t.true(err.problems[0]!.includes(file));
+  t.true(err.problems[0]!.includes('no such file'));
+});
+
+test('an empty file: the default config, with its path', (t) => {
+  const file = conf('; nothing here\n');
+  t.deepEqual(loadConfig({ file, env: {}, explicit: true }), { ...DEFAULTS, file });
+});
+
+test('a full valid file', (t) => {
+  const file = conf(`
+[general]
+listen = [::1]:9090
+database = /var/lib/websms/websms.db
+country_code = 1
+default_interface = itsp2
+log_level = debug
+trusted_proxies = 10.0.0.0/8, 192.168.1.1
+trusted_proxies = fd00::/8
+max_request_size = 1m
+max_body_bytes = 4000
+dedup_window = 5m
+
+[ami]
+host = pbx.example.com
+port = 5039
+username = sms
+secret = s3cr3t-ami
+answer_context = my_answer
+text_context = my-text
+action_timeout = 5
+ping_interval = 1m
+reconnect_min = 1s
+reconnect_max = 2m
+report_timeout = 90s
+part_bytes = 3500
+max_age = 2d
+retry_min = 10s
+retry_max = 2h
+max_in_flight = 5
+
+[itsp1]
+provider = generic
+path = /hooks/itsp1
+methods = post, GET
+field_to => to
+field_from => from
+field_body => data.payload.text
+field_id = id
+allow = 203.0.113.0/24
+allow = 2001:db8::/32
+username = itsp
+password = pass\\;word
+echo_field = echo
+ack_body = <Response/>
+ack_content_type = application/xml\\;charset=utf-8
+
+[itsp2]
+allow = any
+token = abcdefghijklmnop_-.~
+`);
+  const c = loadConfig({ file, env: {}, explicit: true });
+  t.deepEqual(c, {
+    file,
+    general: {
+      listenHost: '::1',
+      listenPort: 9090,
+      database: '/var/lib/websms/websms.db',
+      countryCode: '1',
+      defaultInterface: 'itsp2',
+      logLevel: 'debug',
+      trustedProxies: ['10.0.0.0/8', '192.168.1.1/32', 'fd00::/8'],
+      maxRequestBytes: 1024 * 1024,
+      maxBodyBytes: 4000,
+      dedupWindowMs: 300_000,
+    },
+    ami: {
+      host: 'pbx.example.com',
+      port: 5039,
+      username: 'sms',
+      secret: 's3cr3t-ami',
+      answerContext: 'my_answer',
+      textContext: 'my-text',
+      actionTimeoutMs: 5000,
+      pingIntervalMs: 60_000,
+      reconnectMinMs: 1000,
+      reconnectMaxMs: 120_000,
+      reportTimeoutMs: 90_000,
+      partBytes: 3500,
+      maxAgeMs: 2 * 86_400_000,
+      retryMinMs: 10_000,
+      retryMaxMs: 7_200_000,
+      maxInFlight: 5,
+    },
+    interfaces: [
+      {
+        name: 'itsp1',
+        provider: 'generic',
+        path: '/hooks/itsp1',
+        methods: ['POST', 'GET'],
+        fieldTo: 'to',
+        fieldFrom: 'from',
+        fieldBody: 'data.payload.text',
+        fieldId: 'id',
+        allow: ['203.0.113.0/24', '2001:db8::/32'],
+        username: 'itsp',
+        password: 'pass;word',
+        token: '',
+        echoField: 'echo',
+        ackBody: '<Response/>',
+        ackContentType: 'application/xml;charset=utf-8',
+      },
+      {
+        ...DEFAULT_INTERFACE,
+        name: 'itsp2',
+        path: '/sms/in/itsp2',
+        allow: ['0.0.0.0/0', '::/0'],
+        token: 'abcdefghijklmnop_-.~',
+      } as Config['interfaces'][number],
+    ],
+  });
+});
+
+test('section and key names are case-insensitive for [general] and [ami]', (t) => {
+  const c = load('[General]\nListen = 0.0.0.0:80\n[AMI]\nPORT = 1234\n');
+  t.is(c.general.listenHost, '0.0.0.0');
+  t.is(c.general.listenPort, 80);
+  t.is(c.ami.port, 1234);
+});
+
+test('a file without interface sections gets the built-in default interface', (t) => {
+  const c = load('[general]\nlog_level = warn\n');
+  t.deepEqual(c.interfaces, [DEFAULT_INTERFACE]);
+  t.is(c.general.defaultInterface, 'default');
+});
+
+test('a single interface is the default one when default_interface is not set', (t) => {
+  const c = load('[myitsp]\n');
+  t.is(c.general.defaultInterface, 'myitsp');
+  t.is(c.interfaces.length, 1);
+  t.is(c.interfaces[0]!.path, '/sms/in/myitsp');
+});
+
+// ---- each kind of problem -----------------------------------------------
+
+test('unknown key: did you mean', (t) => {
+  const p = problems('[general]\nlistn = 127.0.0.1:80\n');
+  t.is(p.length, 1);
+  t.regex(p[0]!, /websms\.conf:2: unknown key "listn" in \[general\]; did you mean "listen"\?$/);
+});
+
+test('unknown key: belongs in another section', (t) => {
+  const p = problems('[myitsp]\nlisten = 127.0.0.1:80\n[ami]\nfield_to = x\n[general]\nwhatever = 1\n');
+  t.is(p.length, 3);
+  t.true(p[0]!.endsWith(':2: unknown key "listen" in [myitsp]; "listen" belongs in [general]'));
+  t.true(p[1]!.endsWith(':4: unknown key "field_to" in [ami]; "field_to" belongs in an interface section'));
+  t.true(p[2]!.endsWith(':6: unknown key "whatever" in [general]'));
+});
+
+test('bad port', (t) => {
+  const p = problems('[general]\n\n\n[ami]\nport = abc\n');
+  t.is(p.length, 1);
+  t.regex(p[0]!, /websms\.conf:5: \[ami\] port: "abc" is not a port number \(1-65535\)$/);
+  t.is(problems('[ami]\nport = 70000\n').length, 1);
+  t.is(problems('[ami]\nport = 0\n').length, 1);
+});
+
+test('bad values of each type', (t) => {
+  const p = problems(`[general]
+listen = localhost
+country_code = +46
+log_level = verbose
+max_request_size = 64x
+max_body_bytes = -1
+dedup_window = 2 weeks
+[ami]
+host = 300.1.1.1
+answer_context = dp entry
+text_context = ctx\\;bad
+part_bytes = 100
+max_in_flight = 0
+action_timeout = 0
+[itsp]
+provider = twilio
+path = sms/in
+methods = PUT
+field_to =
+`);
+  const expected = [
+    ':2: [general] listen: "localhost" is not host:port',
+    ':3: [general] country_code: "+46" is not a country calling code',
+    ':4: [general] log_level: unknown log level "verbose"; known log levels: debug, info, warn, error',
+    ':5: [general] max_request_size: "64x" is not a size',
+    ':6: [general] max_body_bytes: "-1" is not a whole number from 1 to 1000000',
+    ':7: [general] dedup_window: "2 weeks" is not a duration',
+    ':9: [ami] host: "300.1.1.1" is not an IP address or host name',
+    ':10: [ami] answer_context: "dp entry" is not valid: letters, digits, _ and - only',
+    ':11: [ami] text_context: "ctx;bad" is not valid: letters, digits, _ and - only',
+    ':12: [ami] part_bytes: "100" is not a whole number from 200 to 3500',
+    ':13: [ami] max_in_flight: "0" is not a whole number from 1 to 1000',
+    ':14: [ami] action_timeout: "0" is out of range',
+    ':16: [itsp] provider: unknown provider "twilio"; known providers: generic',
+    ':17: [itsp] path: "sms/in" must start with "/"',
+    ':18: [itsp] methods: "PUT" is not a supported method (POST, GET)',
+    ':19: [itsp] field_to: must not be empty',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.includes(`websms.conf${e}`), `${p[i]} should include ${e}`));
+});
+
+test('bad CIDRs are refused with a reason', (t) => {
+  const p = problems('[general]\ntrusted_proxies = 10.0.0.0/33\n[itsp]\nallow = 127.0.0.1\nallow = abc\nallow =\n');
+  t.is(p.length, 3);
+  t.true(p[0]!.includes(':2: [general] trusted_proxies: "10.0.0.0/33": the prefix length must be 0-32'));
+  t.true(p[1]!.includes(':5: [itsp] allow: "abc" is not an IPv4 or IPv6 address or CIDR'));
+  t.true(p[2]!.includes(':6: [itsp] allow: needs at least one address or CIDR, or "any"'));
+  // "any" is for interfaces only: trusting every proxy would let anyone pick their address.
+  t.is(problems('[general]\ntrusted_proxies = any\n').length, 1);
+});
+
+test('HTTP Basic: username without password, password without username', (t) => {
+  const p = problems('[itsp]\nusername = me\n[other]\npassword = pw-value-123\n[general]\ndefault_interface = itsp\n');
+  t.is(p.length, 2);
+  t.true(p[0]!.endsWith(':2: missing secret: [itsp] password (or environment variable WEBSMS_ITSP_PASSWORD)'));
+  t.true(p[1]!.endsWith(':4: [other] password is set but username is not; HTTP Basic needs both'));
+  t.false(p.join('\n').includes('pw-value-123'));
+  t.deepEqual(
+    problems('[ami]\nsecret hunter2 = x\n').map((m) => m.slice(m.indexOf(':2:'))),
+    [':2: [ami]: not a key name before "="'],
+  );
+  // The password from the environment completes the pair.
+  const c = load('[itsp]\nusername = me\n', { WEBSMS_ITSP_PASSWORD: 'from-env' });
+  t.is(c.interfaces[0]!.password, 'from-env');
+});
+
+test('[ami] username in the file needs a secret', (t) => {
+  const p = problems('[ami]\nusername = websms\n');
+  t.is(p.length, 1);
+  t.true(p[0]!.endsWith(':2: missing secret: [ami] secret (or environment variable WEBSMS_AMI_SECRET)'));
+  t.is(load('[ami]\nusername = websms\n', { WEBSMS_AMI_SECRET: 'x' }).ami.secret, 'x');
+  t.is(load('[ami]\nusername = websms\nsecret = y\n').ami.secret, 'y');
+  // The built-in user without a secret only draws a warning at start-up.
+  t.is(load('[ami]\nport = 5038\n').ami.secret, '');
+});
+
+test('two interfaces with the same path', (t) => {
+  const p = problems('[a]\npath = /sms/x\n[b]\npath = /sms/x\n[general]\ndefault_interface = a\n');
+  t.is(p.length, 1);
+  t.true(p[0]!.endsWith(':4: [b] path: "/sms/x" is already used by [a]'));
+});
+
+test('default_interface must name an interface', (t) => {
+  const p = problems('[general]\ndefault_interface = nope\n[a]\n[b]\n');
+  t.is(p.length, 1);
+  t.true(p[0]!.endsWith(':2: [general] default_interface: "nope" is not an interface; the interfaces are: a, b'));
+  const q = problems('[a]\n[b]\n');
+  t.is(q.length, 1);
+  t.regex(q[0]!, /websms\.conf: \[general\] default_interface is not set and there is no \[default\] interface; set it to one of: a, b$/);
+});
+
+test('a single-valued key set twice', (t) => {
+  const p = problems('[ami]\nport = 1\nhost = h\nport = 2\n');
+  t.is(p.length, 1);
+  t.true(p[0]!.endsWith(':4: [ami] port is set more than once (first on line 2)'));
+});
+
+test('bad sections: duplicate, bad interface name, templates, env-name clash', (t) => {
+  const p = problems('[general]\ndefault_interface = t\n[general]\n[my itsp]\n[t](!)\n[my-itsp]\n[MY_ITSP]\n');
+  t.is(p.length, 5, p.join('\n'));
+  t.true(p[0]!.endsWith(':3: section [general] appears more than once (first on line 1)'));
+  t.true(p[1]!.endsWith(':4: [my itsp]: an interface name must be 1-32 letters, digits, _ or -'));
+  t.true(p[2]!.endsWith(':5: templates are not supported in websms.conf'));
+  t.true(p[3]!.endsWith(':6: interfaces [my itsp] and [my-itsp] would share the environment variables WEBSMS_MY_ITSP_*; rename one'));
+  t.true(p[4]!.endsWith(':7: interfaces [my itsp] and [MY_ITSP] would share the environment variables WEBSMS_MY_ITSP_*; rename one'));
+});
+
+test('min above max', (t) => {
+  const p = problems('[ami]\nretry_min = 2h\nretry_max = 1h\nreconnect_min = 1m\n');
+  t.is(p.length, 2);
+  t.true(p[0]!.endsWith(':2: [ami] retry_min must not be longer than retry_max'));
+  t.true(p[1]!.endsWith(':4: [ami] reconnect_min must not be longer than reconnect_max'));
+});
+
+test('several problems are all reported in one ConfigError, in line order', (t) => {
+  const err = assertConfigError(() =>
+    load(`[general]
+listn = 1
+country_code = x
+[ami]
+port = abc
+port = 1
+this line is broken
+[itsp]
+allow = 300.0.0.0/8
+token = short
+`),
+  );
+  t.is(err.problems.length, 7, err.problems.join('\n'));
+  const lines = err.problems.map((m) => Number(/websms\.conf:(\d+):/.exec(m)![1]));
+  t.deepEqual(lines, [2, 3, 5, 6, 7, 9, 10]);
+  t.is(err.message, err.problems.join('\n'));
+});
+
+test('ini syntax problems carry their line', (t) => {
+  const p = problems('key = before any section\n[general\n[ami]\n#include other.conf\n= value\njust words\n');
+  t.is(p.length, 5);
+  t.true(p[0]!.endsWith(':1: settings before the first [section] header'));
+  t.true(p[1]!.endsWith(':2: section header without its closing "]"'));
+  t.true(p[2]!.endsWith(':4: #include, #exec and other directives are not supported in websms.conf'));
+  t.true(p[3]!.endsWith(':5: missing key name before "="'));
+  t.true(p[4]!.endsWith(':6: expected "key = value"'));
+});
+
+// ---- secrets ------------------------------------------------------------
+
+test('secrets from the environment win over the file', (t) => {
+  const c = load('[ami]\nusername = u\nsecret = file-secret\n[my-itsp]\nusername = me\npassword = file-pw\n', {
+    WEBSMS_AMI_SECRET: 'env-secret',
+    WEBSMS_MY_ITSP_PASSWORD: 'env-pw',
+    WEBSMS_MY_ITSP_TOKEN: 'tok_0123456789abcdef',
+  });
+  t.is(c.ami.secret, 'env-secret');
+  t.is(c.interfaces[0]!.password, 'env-pw');
+  t.is(c.interfaces[0]!.token, 'tok_0123456789abcdef');
+  // An empty variable counts as unset.
+  t.is(load('[ami]\nsecret = file-secret\n', { WEBSMS_AMI_SECRET: '' }).ami.secret, 'file-secret');
+});
+
+test('the environment also supplies secrets of the built-in default interface, without a file', (t) => {
+  const c = loadConfig({ env: { WEBSMS_DEFAULT_TOKEN: 'A'.repeat(20), WEBSMS_AMI_SECRET: 's' }, explicit: false });
+  t.is(c.interfaces[0]!.token, 'A'.repeat(20));
+  t.is(c.ami.secret, 's');
+});
+
+test('secret values never appear in messages or in describeConfig', (t) => {
+  const badToken = 'short!tok';
+  const p = problems(`[itsp]\ntoken = ${badToken}\n[other]\ntoken = abc\n[general]\ndefault_interface = itsp\n`);
+  t.is(p.length, 2);
+  t.true(p[0]!.endsWith(':2: [itsp] token: may only contain the URL-safe characters A-Z a-z 0-9 _ - . ~'));
+  t.true(p[1]!.endsWith(':4: [other] token: must be at least 16 characters long (it has 3)'));
+  t.false(p.join('\n').includes(badToken));
+
+  const envErr = assertConfigError(() => loadConfig({ env: { WEBSMS_DEFAULT_TOKEN: 'tiny-env-token' }, explicit: false }));
+  t.deepEqual(envErr.problems, [
+    'environment variable WEBSMS_DEFAULT_TOKEN: [default] token: must be at least 16 characters long (it has 14)',
+  ]);
+
+  const c = load('[ami]\nusername = u\nsecret = ami-SECRET-1\n[itsp]\nusername = me\npassword = pw-SECRET-2\ntoken = tok-SECRET-3-xxxxxxxx\n');
+  const d = describeConfig(c);
+  const text = JSON.stringify(d);
+  for (const s of ['ami-SECRET-1', 'pw-SECRET-2', 'tok-SECRET-3-xxxxxxxx']) t.false(text.includes(s));
+  t.is((d.ami as Record<string, unknown>).secret, '(set)');
+  const iface = (d.interfaces as Record<string, unknown>[])[0]!;
+  t.is(iface.password, '(set)');
+  t.is(iface.token, '(set)');
+  t.is(iface.username, 'me');
+  const none = describeConfig(DEFAULTS);
+  t.is((none.ami as Record<string, unknown>).secret, '(not set)');
+  t.is((none.interfaces as Record<string, unknown>[])[0]!.token, '(not set)');
+  // describeConfig leaves the config itself alone.
+  t.is(c.ami.secret, 'ami-SECRET-1');
+});
+
+// ---- config path --------------------------------------------------------
+
+test('resolveConfigPath: --config, --config=, WEBSMS_CONFIG, default', (t) => {
+  t.deepEqual(resolveConfigPath(['--config', '/a.conf'], { WEBSMS_CONFIG: '/b.conf' }), { file: '/a.conf', explicit: true });
+  t.deepEqual(resolveConfigPath(['--config=/c.conf'], {}), { file: '/c.conf', explicit: true });
+  t.deepEqual(resolveConfigPath([], { WEBSMS_CONFIG: '/b.conf' }), { file: '/b.conf', explicit: true });
+  t.deepEqual(resolveConfigPath([], { WEBSMS_CONFIG: '' }), { file: './websms.conf', explicit: false });
+  t.deepEqual(resolveConfigPath(['--other'], {}), { file: './websms.conf', explicit: false });
+  t.throws(() => resolveConfigPath(['--config'], {}), { instanceOf: ConfigError });
+  t.throws(() => resolveConfigPath(['--config='], {}), { instanceOf: ConfigError });
+});
+
+// ---- ini ----------------------------------------------------------------
+
+test('ini: comments, =>, escaped semicolons, line numbers, repeated keys', (t) => {
+  const doc = parseIni(
+    '\uFEFF; a comment\r\n\r\n[one] ; header comment\r\n  a = 1 ; trailing\r\nb => two words \r\nc = x\\;y;z\r\nb=3\r\nempty =\r\n[two]\r\nd = e = f\r\n',
+  );
+  t.deepEqual(doc.problems, []);
+  t.deepEqual(doc.sections, [
+    {
+      name: 'one',
+      line: 3,
+      entries: [
+        { key: 'a', value: '1', line: 4 },
+        { key: 'b', value: 'two words', line: 5 },
+        { key: 'c', value: 'x;y', line: 6 },
+        { key: 'b', value: '3', line: 7 },
+        { key: 'empty', value: '', line: 8 },
+      ],
+    },
+    { name: 'two', line: 9, entries: [{ key: 'd', value: 'e = f', line: 10 }] },
+  ]);
+});
+
+test('ini: templates and stray text after a header', (t) => {
+  const doc = parseIni('[a](tmpl)\nx = 1\n[b] junk\n[]\ny = 2\n');
+  t.deepEqual(doc.problems, [
+    { line: 1, message: 'templates are not supported in websms.conf' },
+    { line: 3, message: 'unexpected text after the section header' },
+    { line: 4, message: 'empty section name' },
+  ]);
+  // Keys after an unusable header are dropped without more noise.
+  t.deepEqual(
+    doc.sections.map((s) => [s.name, s.entries.length]),
+    [
+      ['a', 1],
+      ['b', 0],
+    ],
+  );
+});
+
+// ---- cidr ---------------------------------------------------------------
+
+test('parseCidr accepts IPv4, IPv6 and bare addresses', (t) => {
+  t.like(parseCidr('10.0.0.0/8'), { ok: true, family: 'ipv4', prefix: 8, cidr: '10.0.0.0/8' });
+  t.like(parseCidr('192.0.2.1'), { ok: true, family: 'ipv4', prefix: 32, cidr: '192.0.2.1/32' });
+  t.like(parseCidr(' fe80::/10 '), { ok: true, family: 'ipv6', prefix: 10, cidr: 'fe80::/10' });
+  t.like(parseCidr('::1'), { ok: true, family: 'ipv6', prefix: 128 });
+  t.like(parseCidr('0.0.0.0/0'), { ok: true, prefix: 0 });
+});
+
+test('parseCidr refuses bad CIDRs with a reason', (t) => {
+  for (const s of ['10.0.0.0/33', '300.1.1.1', 'fe80::/129', 'abc', '10.0.0.0/', '10.0.0.0/8x', 'fe80::1%eth0', '']) {
+    const r = parseCidr(s);
+    t.false(r.ok, s);
+    if (!r.ok) t.true(r.reason.length > 0);
+  }
+  const r = parseCidr('10.0.0.0/33');
+  t.deepEqual(r, { ok: false, reason: '"10.0.0.0/33": the prefix length must be 0-32 for an IPv4 address' });
+});
+
+test('address matcher: IPv4, IPv6 and IPv4-mapped IPv6', (t) => {
+  const m = makeAddressMatcher(['127.0.0.1/32', '203.0.113.0/24', '2001:db8::/32']);
+  t.true(m('127.0.0.1'));
+  t.true(m('203.0.113.77'));
+  t.false(m('203.0.114.1'));
+  t.true(m('2001:db8::5'));
+  t.false(m('2001:db9::5'));
+  t.true(m('::ffff:127.0.0.1'));
+  t.true(m('::FFFF:203.0.113.9'));
+  t.true(m('::ffff:cb00:7105')); // 203.0.113.5 in hex groups
+  t.false(m('::ffff:10.0.0.1'));
+  t.false(m('::1'));
+  t.false(m(''));
+  t.false(m('not an address'));
+  t.false(makeAddressMatcher([])('127.0.0.1'));
+  t.true(makeAddressMatcher(['::1'])('::1'));
+  t.throws(() => makeAddressMatcher(['abc']));
+});
+
+test('mappedIPv4', (t) => {
+  t.is(mappedIPv4('::ffff:1.2.3.4'), '1.2.3.4');
+  t.is(mappedIPv4('0:0:0:0:0:ffff:0102:0304'), '1.2.3.4');
+  t.is(mappedIPv4('::1'), undefined);
+  t.is(mappedIPv4('1.2.3.4'), undefined);
+  t.is(mappedIPv4('64:ff9b::1.2.3.4'), undefined);
+});
+
+// ---- durations and sizes ------------------------------------------------
+
+test('parseDuration', (t) => {
+  t.is(parseDuration('30s'), 30_000);
+  t.is(parseDuration('500ms'), 500);
+  t.is(parseDuration('5m'), 300_000);
+  t.is(parseDuration('2h'), 7_200_000);
+  t.is(parseDuration('7d'), 604_800_000);
+  t.is(parseDuration('45'), 45_000);
+  t.is(parseDuration('0'), 0);
+  for (const s of ['', 'abc', '1.5s', '-1s', '5 minutes', '10w', 's', '99999999999999999d']) {
+    t.throws(() => parseDuration(s), undefined, s);
+  }
+});
+
+test('parseSize', (t) => {
+  t.is(parseSize('64k'), 65_536);
+  t.is(parseSize('1m'), 1_048_576);
+  t.is(parseSize('65536'), 65_536);
+  t.is(parseSize('2K'), 2048);
+  for (const s of ['', 'k', '1g', '1.5k', '-1', '64 kb']) t.throws(() => parseSize(s), undefined, s);
+});
+
+// ---- sample file --------------------------------------------------------
+
+const SAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/websms.conf.sample');
+
+test('docs/websms.conf.sample is renderSampleConfig() (regenerate it when the schema changes)', (t) => {
+  t.is(fs.readFileSync(SAMPLE, 'utf8'), renderSampleConfig());
+});
+
+test('the sample, with its secret from the environment, loads as the defaults', (t) => {
+  const c = loadConfig({ file: SAMPLE, env: { WEBSMS_AMI_SECRET: 's' }, explicit: true });
+  t.deepEqual(c, { ...DEFAULTS, file: SAMPLE, ami: { ...DEFAULTS.ami, secret: 's' } });
+  // Its [ami] username is written out, so without a secret it is refused.
+  t.throws(() => loadConfig({ file: SAMPLE, env: {}, explicit: true }), { instanceOf: ConfigError });
+});
+
+test('every secret in the sample is commented out', (t) => {
+  const active = renderSampleConfig()
+    .split('\n')
+    .filter((l) => /^(secret|password|token)\s*=/.test(l));
+  t.deepEqual(active, []);
+});
