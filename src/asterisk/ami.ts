@@ -186,6 +186,10 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
         pending.delete(id);
         m.removeAllListeners(id);
         reject(new AmiError('ami_timeout', `no answer from Asterisk to ${a.Action} within ${timeoutMs} ms`));
+        // Asterisk answers one action at a time per session: one that never
+        // answers holds every later one too, so start a fresh session.
+        log.warn({ action: a.Action, timeoutMs }, 'ami action timed out; reconnecting');
+        teardown(m, 'action timed out');
       }, timeoutMs);
       pending.set(id, { reject, timer });
       m.action(wire, (err, res) => {
