@@ -5,11 +5,17 @@ import cron from 'node-cron';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { makeAddressMatcher } from './config/cidr.js';
 import type { Config } from './config/types.js';
-import { createApp, listen, type HttpServer } from './http/server.js';
+import { createHandler, listen, type HttpServer } from './http/server.js';
 import { createDeliverer, type Deliverer } from './inbound/deliver.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Db } from './store/db.js';
 import { createInboundStore, type InboundStore } from './store/inbound.js';
+import { createOutboundStore, type OutboundStore } from './store/outbound.js';
+import { createFastAgiServer } from './asterisk/fastagi.js';
+import { createHandoff } from './outbound/handoff.js';
+import { createNotifier } from './outbound/notify.js';
+import { createReportHandler } from './outbound/reports.js';
+import { createSender, type Sender } from './outbound/sender.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -17,8 +23,11 @@ export const AMI_EVENT_CLASSES = 'call,user,system';
 export interface Daemon {
   httpPort: number;
   store: InboundStore;
+  outbound: OutboundStore;
   ami: AmiClient;
   deliverer: Deliverer;
+  sender: Sender;
+  agiPort: number;
   db: Db;
   stop(): Promise<void>;
 }
@@ -40,8 +49,19 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
+  const outbound = createOutboundStore(db);
+  const notifier = createNotifier({
+    mode: config.outbound.notify,
+    inbound: store,
+    outbound,
+    partBytes: config.ami.partBytes,
+    log: log.child({ mod: 'notify' }),
+    onQueued: () => deliverer.kick(),
+  });
+  const sender = createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }) });
+  const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
 
-  const app = createApp({
+  const handler = createHandler({
     interfaces: config.interfaces,
     store,
     countryCode: config.general.countryCode,
@@ -51,18 +71,34 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     trustedProxies: makeAddressMatcher(config.general.trustedProxies),
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
-    health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts() }),
+    onStatus,
+    health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts(), outbound: outbound.counts() }),
   });
 
   let http: HttpServer;
+  let agi: { port: number; close(): Promise<void> };
   try {
-    http = await listen(app, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
+    http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
+    try {
+      agi = await createFastAgiServer({
+        host: config.agi.listenHost,
+        port: config.agi.listenPort,
+        allow: makeAddressMatcher(config.agi.allow),
+        timeoutMs: config.agi.handoffTimeoutMs,
+        log: log.child({ mod: 'agi' }),
+        scripts: { outbound: createHandoff({ store: outbound, config, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() }) },
+      });
+    } catch (err) {
+      await http.close();
+      throw err;
+    }
   } catch (err) {
     db.close();
     throw err;
   }
   ami.start();
   deliverer.start();
+  sender.start();
 
   // Expiry is also checked when a text is picked up; the sweep catches texts
   // that wait behind an earlier one of their conversation.
@@ -79,15 +115,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let stopping: Promise<void> | undefined;
   return {
     httpPort: http.port,
+    agiPort: agi.port,
     store,
+    outbound,
     ami,
     deliverer,
+    sender,
     db,
     stop() {
       stopping ??= (async () => {
         log.info({}, 'stopping');
-        await http.close();
+        // Stop taking texts first, then commit what is batched.
+        await Promise.all([http.close(), agi.close()]);
         store.flush();
+        outbound.flush();
+        await sender.stop();
         await sweep.stop();
         deliverer.stop();
         await ami.stop();

@@ -17,7 +17,26 @@ export interface Logger {
 
 export type Sink = (line: string) => void;
 
-const stderrSink: Sink = (line) => process.stderr.write(line + '\n');
+// Lines are gathered and written once per turn of the event loop: under load a
+// write per line costs a system call per webhook. A crash can lose at most the
+// lines of the current turn; 'exit' writes them out on a normal exit.
+let pending: string[] = [];
+let scheduled = false;
+function drain(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join('\n') + '\n';
+  pending = [];
+  process.stderr.write(text);
+}
+process.on('exit', drain);
+const stderrSink: Sink = (line) => {
+  pending.push(line);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(drain);
+  }
+};
 
 export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink): Logger {
   const emit = (lvl: Level, fields: Fields, msg: string): void => {

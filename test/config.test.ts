@@ -7,7 +7,8 @@ import { makeAddressMatcher, mappedIPv4, parseCidr } from '../src/config/cidr.js
 import { parseDuration, parseSize } from '../src/config/duration.js';
 import { parseIni } from '../src/config/ini.js';
 import { describeConfig, loadConfig, renderSampleConfig, resolveConfigPath } from '../src/config/load.js';
-import type { Config } from '../src/config/types.js';
+import { FIXED_SECTIONS, INTERFACE_KEYS, fieldOf, type Schema } from '../src/config/schema.js';
+import type { Config, InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { ConfigError } from '../src/errors.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-config-'));
@@ -42,7 +43,44 @@ function assertConfigError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
-const DEFAULT_INTERFACE = {
+/** The send side of the built-in [default]; other interfaces differ in statusPath. */
+const DEFAULT_SEND: SendConfig = {
+  url: '',
+  format: 'form',
+  fieldTo: 'To',
+  fieldFrom: 'From',
+  fieldBody: 'Body',
+  auth: 'none',
+  username: '',
+  password: '',
+  bearer: '',
+  usernameField: 'username',
+  passwordField: 'password',
+  extra: {},
+  numberFormat: 'e164',
+  success: '',
+  idField: '',
+  referenceField: '',
+  idempotencyHeader: '',
+  charset: 'unicode',
+  connectTimeoutMs: 5000,
+  timeoutMs: 30_000,
+  caFile: '',
+  ratePerSecond: 10,
+  ratePerNumber: 1,
+  concurrency: 4,
+  breakerFailures: 5,
+  breakerCooldownMs: 30_000,
+  failover: '',
+  statusPath: '/sms/status/default',
+  statusFieldId: 'MessageSid',
+  statusFieldStatus: 'MessageStatus',
+  statusFieldReason: 'ErrorCode',
+  statusDelivered: ['delivered'],
+  statusFailed: ['failed', 'undelivered'],
+};
+
+const DEFAULT_INTERFACE: InterfaceConfig = {
   name: 'default',
   provider: 'generic',
   path: '/sms/in/default',
@@ -58,7 +96,14 @@ const DEFAULT_INTERFACE = {
   echoField: '',
   ackBody: '',
   ackContentType: 'text/plain',
+  index: '',
+  send: DEFAULT_SEND,
 };
+
+/** The built-in interface as it would be under another section name. */
+function defaultInterface(name: string): InterfaceConfig {
+  return { ...DEFAULT_INTERFACE, name, path: `/sms/in/${name}`, send: { ...DEFAULT_SEND, statusPath: `/sms/status/${name}` } };
+}
 
 const DEFAULTS: Config = {
   file: undefined,
@@ -92,7 +137,21 @@ const DEFAULTS: Config = {
     retryMaxMs: 3_600_000,
     maxInFlight: 20,
   },
-  interfaces: [DEFAULT_INTERFACE as Config['interfaces'][number]],
+  agi: {
+    listenHost: '127.0.0.1',
+    listenPort: 4573,
+    allow: ['127.0.0.1/32', '::1/128'],
+    handoffTimeoutMs: 2000,
+  },
+  outbound: {
+    maxAttempts: 10,
+    maxAgeMs: 86_400_000,
+    retryMinMs: 5000,
+    retryMaxMs: 600_000,
+    notify: 'failures',
+    maxSegments: 10,
+  },
+  interfaces: [DEFAULT_INTERFACE],
 };
 
 // ---- loading ------------------------------------------------------------
@@ -151,6 +210,20 @@ retry_min = 10s
 retry_max = 2h
 max_in_flight = 5
 
+[agi]
+listen = 0.0.0.0:0
+allow = 192.0.2.10, 2001:db8::10
+allow = 10.1.0.0/16
+handoff_timeout = 500ms
+
+[outbound]
+max_attempts = 3
+max_age = 6h
+retry_min = 1s
+retry_max = 1m
+notify = all
+max_segments = 4
+
 [itsp1]
 provider = generic
 path = /hooks/itsp1
@@ -204,6 +277,20 @@ token = abcdefghijklmnop_-.~
       retryMaxMs: 7_200_000,
       maxInFlight: 5,
     },
+    agi: {
+      listenHost: '0.0.0.0',
+      listenPort: 0,
+      allow: ['192.0.2.10/32', '2001:db8::10/128', '10.1.0.0/16'],
+      handoffTimeoutMs: 500,
+    },
+    outbound: {
+      maxAttempts: 3,
+      maxAgeMs: 6 * 3_600_000,
+      retryMinMs: 1000,
+      retryMaxMs: 60_000,
+      notify: 'all',
+      maxSegments: 4,
+    },
     interfaces: [
       {
         name: 'itsp1',
@@ -221,14 +308,14 @@ token = abcdefghijklmnop_-.~
         echoField: 'echo',
         ackBody: '<Response/>',
         ackContentType: 'application/xml;charset=utf-8',
+        index: '',
+        send: { ...DEFAULT_SEND, statusPath: '/sms/status/itsp1' },
       },
       {
-        ...DEFAULT_INTERFACE,
-        name: 'itsp2',
-        path: '/sms/in/itsp2',
+        ...defaultInterface('itsp2'),
         allow: ['0.0.0.0/0', '::/0'],
         token: 'abcdefghijklmnop_-.~',
-      } as Config['interfaces'][number],
+      },
     ],
   });
 });
@@ -264,7 +351,7 @@ test('unknown key: did you mean', (t) => {
 test('unknown key: belongs in another section', (t) => {
   const p = problems('[myitsp]\nlisten = 127.0.0.1:80\n[ami]\nfield_to = x\n[general]\nwhatever = 1\n');
   t.is(p.length, 3);
-  t.true(p[0]!.endsWith(':2: unknown key "listen" in [myitsp]; "listen" belongs in [general]'));
+  t.true(p[0]!.endsWith(':2: unknown key "listen" in [myitsp]; "listen" belongs in [general] or [agi]'));
   t.true(p[1]!.endsWith(':4: unknown key "field_to" in [ami]; "field_to" belongs in an interface section'));
   t.true(p[2]!.endsWith(':6: unknown key "whatever" in [general]'));
 });
@@ -473,6 +560,469 @@ test('secret values never appear in messages or in describeConfig', (t) => {
   t.is(c.ami.secret, 'ami-SECRET-1');
 });
 
+// ---- [agi] and [outbound] -----------------------------------------------
+
+test('[agi]: bad values, a world-open FastAGI port, a port shared with HTTP', (t) => {
+  const p = problems('[agi]\nlisten = 4573\nhandoff_timeout = 50ms\nallow = 10.0.0.0/33\n');
+  t.is(p.length, 3, p.join('\n'));
+  t.true(p[0]!.includes(':2: [agi] listen: "4573" is not host:port'));
+  t.true(p[1]!.includes(':3: [agi] handoff_timeout: "50ms" is out of range (100ms to 30s)'));
+  t.true(p[2]!.includes(':4: [agi] allow: "10.0.0.0/33": the prefix length must be 0-32'));
+  t.true(problems('[agi]\nhandoff_timeout = 31s\n')[0]!.includes('[agi] handoff_timeout: "31s" is out of range'));
+
+  const open = problems('[agi]\nlisten = 192.0.2.1:4573\nallow = any\n');
+  t.is(open.length, 1);
+  t.true(open[0]!.includes(':3: [agi] allow: the FastAGI port must not be open to the world'), open[0]);
+  // An explicit /0 is "any" too.
+  t.is(problems('[agi]\nlisten = 0.0.0.0:4573\nallow = 10.0.0.0/8, ::/0\n').length, 1);
+  // On a loopback address "any" is harmless.
+  for (const host of ['127.0.0.1', '127.0.0.2', '[::1]', 'localhost']) {
+    t.deepEqual(load(`[agi]\nlisten = ${host}:4573\nallow = any\n`).agi.allow, ['0.0.0.0/0', '::/0'], host);
+  }
+  // Port 0 (any free port) is allowed, for tests.
+  t.is(load('[agi]\nlisten = 127.0.0.1:0\n').agi.listenPort, 0);
+
+  const clash = problems('[general]\nlisten = 0.0.0.0:8080\n[agi]\nlisten = 127.0.0.1:8080\n');
+  t.is(clash.length, 1);
+  t.true(clash[0]!.endsWith(':4: [agi] listen: port 8080 is already the HTTP port ([general] listen)'));
+  t.is(load('[general]\nlisten = 127.0.0.1:8080\n[agi]\nlisten = 127.0.0.2:8080\n').agi.listenPort, 8080);
+});
+
+test('[outbound]: bad values and retry_min above retry_max', (t) => {
+  const p = problems('[outbound]\nmax_attempts = 0\nmax_age = 1w\nnotify = some\nmax_segments = 101\nretry_min = 1h\nretry_max = 1m\n');
+  const expected = [
+    ':2: [outbound] max_attempts: "0" is not a whole number from 1 to 1000',
+    ':3: [outbound] max_age: "1w" is not a duration',
+    ':4: [outbound] notify: unknown notify mode "some"; known notify modes: failures, all, none',
+    ':5: [outbound] max_segments: "101" is not a whole number from 1 to 100',
+    ':6: [outbound] retry_min must not be longer than retry_max',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.includes(`websms.conf${e}`), `${p[i]} should include ${e}`));
+  t.is(problems('[outbound]\nmax_attempts = 1001\n').length, 1);
+  t.deepEqual(load('[OUTBOUND]\nNotify = none\n').outbound, { ...DEFAULTS.outbound, notify: 'none' });
+});
+
+test('unknown keys in the new sections; keys that live in several sections', (t) => {
+  const p = problems('[agi]\nalow = any\n[outbound]\nretry_mn = 1s\n[general]\nmax_age = 1d\n');
+  t.is(p.length, 3, p.join('\n'));
+  t.true(p[0]!.endsWith(':2: unknown key "alow" in [agi]; did you mean "allow"?'));
+  t.true(p[1]!.endsWith(':4: unknown key "retry_mn" in [outbound]; did you mean "retry_min"?'));
+  t.true(p[2]!.endsWith(':6: unknown key "max_age" in [general]; "max_age" belongs in [ami] or [outbound]'));
+});
+
+// ---- interfaces: sending ------------------------------------------------
+
+test('a sending interface: every send key', (t) => {
+  const ca = path.join(dir, 'ca.pem');
+  fs.writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const c = load(`[itsp]
+index = 1
+send_url = https://api.example-itsp.test/v1/sms?x=1
+send_format = json
+send_to = data.to
+send_from = data.from
+send_body = data.text
+send_auth = form
+send_username = key-123
+send_password = pw\\;x
+send_username_field = api_key
+send_password_field = api_secret
+send_extra = channel=sms
+send_extra = note = a=b, c\\;d
+send_extra = empty=
+send_number_format = digits
+send_success = status = success
+send_id_field = messages.0.message-id
+send_reference_field = client-ref
+send_idempotency_header = Idempotency-Key
+charset = gsm
+connect_timeout = 2s
+send_timeout = 2s
+ca_file = ${ca}
+rate = 0.5
+rate_per_number = 0.125
+concurrency = 256
+breaker_failures = 3
+breaker_cooldown = 1m
+failover = backup
+status_path = /dlr/itsp
+status_field_id = id
+status_field_status = status
+status_field_reason =
+status_delivered = DELIVRD, Delivered
+status_delivered = ok
+status_failed = UNDELIV, rejectd, UNDELIV
+[backup]
+send_url = http://127.0.0.1:9999/send
+[general]
+default_interface = itsp
+`);
+  t.deepEqual(c.interfaces[0], {
+    ...defaultInterface('itsp'),
+    index: '1',
+    send: {
+      url: 'https://api.example-itsp.test/v1/sms?x=1',
+      format: 'json',
+      fieldTo: 'data.to',
+      fieldFrom: 'data.from',
+      fieldBody: 'data.text',
+      auth: 'form',
+      username: 'key-123',
+      password: 'pw;x',
+      bearer: '',
+      usernameField: 'api_key',
+      passwordField: 'api_secret',
+      extra: { channel: 'sms', note: 'a=b, c;d', empty: '' },
+      numberFormat: 'digits',
+      success: 'status=success',
+      idField: 'messages.0.message-id',
+      referenceField: 'client-ref',
+      idempotencyHeader: 'Idempotency-Key',
+      charset: 'gsm',
+      connectTimeoutMs: 2000,
+      timeoutMs: 2000,
+      caFile: ca,
+      ratePerSecond: 0.5,
+      ratePerNumber: 0.125,
+      concurrency: 256,
+      breakerFailures: 3,
+      breakerCooldownMs: 60_000,
+      failover: 'backup',
+      statusPath: '/dlr/itsp',
+      statusFieldId: 'id',
+      statusFieldStatus: 'status',
+      statusFieldReason: '',
+      statusDelivered: ['delivrd', 'delivered', 'ok'],
+      statusFailed: ['undeliv', 'rejectd'],
+    },
+  });
+  t.deepEqual(c.interfaces[1]!.send, { ...DEFAULT_SEND, url: 'http://127.0.0.1:9999/send', statusPath: '/sms/status/backup' });
+  // Rates of 0 mean no limit.
+  const z = load('[itsp]\nrate = 0\nrate_per_number = 0\n').interfaces[0]!.send;
+  t.is(z.ratePerSecond, 0);
+  t.is(z.ratePerNumber, 0);
+});
+
+test('send_extra: "\\;" for a semicolon, name=value, no empty name, no repeats', (t) => {
+  const c = load('[itsp]\nsend_extra = msg=a\\;b ; a comment\nsend_extra = url=https://x.test/?a=1&b=2\n');
+  t.deepEqual(c.interfaces[0]!.send.extra, { msg: 'a;b', url: 'https://x.test/?a=1&b=2' });
+  // A field named __proto__ stays an ordinary field.
+  const proto = load('[itsp]\nsend_extra = __proto__=x\n').interfaces[0]!.send.extra;
+  t.deepEqual(Object.keys(proto), ['__proto__']);
+  t.is(Object.getPrototypeOf(proto), Object.prototype);
+
+  const p = problems('[itsp]\nsend_extra = novalue\nsend_extra = =value\nsend_extra = a b=c\nsend_extra = k=1\nsend_extra = k=2\n');
+  t.is(p.length, 4, p.join('\n'));
+  t.true(p[0]!.endsWith(':2: [itsp] send_extra: "novalue" is not name=value'));
+  t.true(p[1]!.endsWith(':3: [itsp] send_extra: "=value" has an empty name before "="'));
+  t.true(p[2]!.includes(':4: [itsp] send_extra: "a b" is not a field name'));
+  t.true(p[3]!.endsWith(':6: [itsp] send_extra: "k" is given more than once'));
+});
+
+test('send: bad values of each type', (t) => {
+  const p = problems(`[itsp]
+index = a b
+send_url = ftp://files.example.test/
+send_format = xml
+send_to = data to
+send_auth = digest
+send_number_format = national
+send_success = success
+send_idempotency_header = Idempotency Key
+charset = utf-8
+connect_timeout = 0
+send_timeout = 11m
+rate = 0.0001
+rate_per_number = 1001
+concurrency = 0
+breaker_failures = 0
+breaker_cooldown = 50ms
+status_path = /health
+status_field_id =
+status_field_status = a b
+status_delivered = ok
+status_failed = OK
+`);
+  const expected = [
+    ':2: [itsp] index: "a b" is not valid: 1-32 letters, digits, _ - or .',
+    ':3: [itsp] send_url: "ftp://files.example.test/" is not an http:// or https:// URL',
+    ':4: [itsp] send_format: unknown send format "xml"; known send formats: form, json',
+    ':5: [itsp] send_to: "data to" is not valid',
+    ':6: [itsp] send_auth: unknown send auth method "digest"; known send auth methods: none, basic, bearer, form',
+    ':7: [itsp] send_number_format: unknown number format "national"; known number formats: e164, digits',
+    ':8: [itsp] send_success: "success" is not key=value (such as status=success)',
+    ':9: [itsp] send_idempotency_header: "Idempotency Key" is not valid: an HTTP header name',
+    ':10: [itsp] charset: unknown charset "utf-8"; known charsets: unicode, ucs2, gsm',
+    ':11: [itsp] connect_timeout: "0" is out of range (100ms to 10m)',
+    ':12: [itsp] send_timeout: "11m" is out of range (100ms to 10m)',
+    ':13: [itsp] rate: "0.0001" is not a number from 0 to 10000 (at most 3 decimals)',
+    ':14: [itsp] rate_per_number: "1001" is not a number from 0 to 1000 (at most 3 decimals)',
+    ':15: [itsp] concurrency: "0" is not a whole number from 1 to 256',
+    ':16: [itsp] breaker_failures: "0" is not a whole number from 1 to 1000',
+    ':17: [itsp] breaker_cooldown: "50ms" is out of range (100ms to 1d)',
+    ':18: [itsp] status_path: "/health" is websms\'s own health endpoint',
+    ':19: [itsp] status_field_id: must not be empty',
+    ':20: [itsp] status_field_status: "a b" is not valid',
+    ':22: [itsp] status "ok" is in both status_delivered and status_failed',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.includes(`websms.conf${e}`), `${p[i]} should include ${e}`));
+  t.true(problems('[itsp]\nrate = 10001\n')[0]!.includes('[itsp] rate: "10001" is not a number from 0 to 10000'));
+  t.true(problems('[itsp]\nconcurrency = 257\n')[0]!.includes('[itsp] concurrency: "257" is not a whole number from 1 to 256'));
+});
+
+test('send_url: a valid http(s) URL without credentials', (t) => {
+  const p = problems('[itsp]\nsend_url = not a url\n[b]\nsend_url = https://AC123:hunter2@api.example.test/send\n[general]\ndefault_interface = b\n');
+  t.is(p.length, 2, p.join('\n'));
+  t.true(p[0]!.endsWith(':2: [itsp] send_url: "not a url" is not a valid URL'));
+  t.true(p[1]!.endsWith(':4: [b] send_url: must not contain credentials; put credentials in send_username/send_password'));
+  // A broken URL that may hold credentials is not quoted either.
+  const q = problems('[itsp]\nsend_url = https://user:hunter3@bad host/\n');
+  t.deepEqual(q.length, 1);
+  t.true(q[0]!.endsWith(':2: [itsp] send_url: is not a valid URL'));
+  t.false([...p, ...q].join('\n').includes('hunter'));
+  t.is(problems('[itsp]\nsend_url = https://only-user@api.example.test/\n').length, 1);
+  t.is(load('[itsp]\nsend_url = http://[::1]:8081/send\n').interfaces[0]!.send.url, 'http://[::1]:8081/send');
+});
+
+test('send_auth: basic and form need send_username and send_password, bearer needs send_bearer', (t) => {
+  const p = problems(`[a]
+send_auth = basic
+[b]
+send_auth = form
+send_username = key
+[c]
+send_auth = bearer
+[d]
+send_auth = basic
+send_username = us:er
+send_password = pw-SECRET
+[e]
+send_username = u
+send_password = pw-SECRET
+send_bearer = tok-SECRET
+[general]
+default_interface = a
+`);
+  const expected = [
+    ':2: [a] send_auth = basic needs send_username',
+    ':2: missing secret: [a] send_password (or environment variable WEBSMS_A_SEND_PASSWORD)',
+    ':4: missing secret: [b] send_password (or environment variable WEBSMS_B_SEND_PASSWORD)',
+    ':7: missing secret: [c] send_bearer (or environment variable WEBSMS_C_SEND_BEARER)',
+    ':10: [d] send_username must not contain ":" with send_auth = basic',
+    ':13: [e] send_username is set but send_auth is none; it is used with basic or form',
+    ':14: [e] send_password is set but send_auth is none; it is used with basic or form',
+    ':15: [e] send_bearer is set but send_auth is none; it is used with bearer',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.endsWith(e), `${p[i]} should end with ${e}`));
+  t.false(p.join('\n').includes('SECRET'));
+  // A form user may contain ':'; only HTTP Basic cannot carry one.
+  t.is(load('[a]\nsend_auth = form\nsend_username = us:er\nsend_password = x\n').interfaces[0]!.send.username, 'us:er');
+  // Spaces would break the Authorization header; the message does not repeat the token.
+  const b = problems('[a]\nsend_auth = bearer\nsend_bearer = tok SECRET\n');
+  t.deepEqual(
+    b.map((m) => m.slice(m.indexOf('.conf:') + 6)),
+    ['2: missing secret: [a] send_bearer (or environment variable WEBSMS_A_SEND_BEARER)', '3: [a] send_bearer: must not contain spaces or control characters'],
+  );
+  t.false(b.join('\n').includes('SECRET'));
+});
+
+test('send_password and send_bearer from the environment', (t) => {
+  const c = load('[my-itsp]\nsend_auth = basic\nsend_username = AC123\nsend_password = file-pw\n[tok]\nsend_auth = bearer\n[general]\ndefault_interface = tok\n', {
+    WEBSMS_MY_ITSP_SEND_PASSWORD: 'env-pw',
+    WEBSMS_TOK_SEND_BEARER: 'env-bearer',
+  });
+  t.is(c.interfaces[0]!.send.password, 'env-pw');
+  t.is(c.interfaces[1]!.send.bearer, 'env-bearer');
+  // The built-in [default] does not authenticate, so a bearer for it is a mistake.
+  const e = assertConfigError(() => loadConfig({ env: { WEBSMS_DEFAULT_SEND_BEARER: 'b' }, explicit: false }));
+  t.deepEqual(e.problems, ['[default] send_bearer is set but send_auth is none; it is used with bearer']);
+  const f = assertConfigError(() => load('[tok]\nsend_auth = bearer\n', { WEBSMS_TOK_SEND_BEARER: 'has SECRET space' }));
+  t.deepEqual(f.problems.map((m) => m.replace(/^.*\.conf:/, '')), [
+    '2: missing secret: [tok] send_bearer (or environment variable WEBSMS_TOK_SEND_BEARER)',
+    'environment variable WEBSMS_TOK_SEND_BEARER: [tok] send_bearer: must not contain spaces or control characters',
+  ]);
+  t.false(f.problems.join('\n').includes('SECRET'));
+});
+
+test('send fields: distinct, not nested in JSON, not taken by send_extra', (t) => {
+  const p = problems(`[a]
+send_to = Text
+send_reference_field = From
+send_extra = Text=x
+[b]
+send_format = json
+send_to = msg
+send_from = msg.from
+send_body = msg..text
+send_auth = form
+send_username = u
+send_password = p
+send_username_field = auth.user
+send_extra = auth=x
+send_extra = other.deep=ok
+[general]
+default_interface = a
+`);
+  const expected = [
+    ':3: [a] send_reference_field: "From" is already the send_from field',
+    ':4: [a] send_extra: "Text" collides with send_to "Text", which websms fills in',
+    ':8: [b] send_from: "msg.from" and send_to "msg" overlap in JSON',
+    ':9: [b] send_body: "msg..text" has an empty part; with send_format = json a dotted name is a path',
+    ':9: [b] send_body: "msg..text" and send_to "msg" overlap in JSON',
+    ':14: [b] send_extra: "auth" collides with send_username_field "auth.user", which websms fills in',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.includes(e), `${p[i]} should include ${e}`));
+  // In a form, dotted names are plain names.
+  t.is(load('[a]\nsend_to = msg\nsend_from = msg.from\n').interfaces[0]!.send.fieldFrom, 'msg.from');
+});
+
+test('connect_timeout must not be longer than send_timeout', (t) => {
+  const p = problems('[itsp]\nconnect_timeout = 1m\nsend_timeout = 10s\n');
+  t.is(p.length, 1);
+  t.true(p[0]!.endsWith(':2: [itsp] connect_timeout must not be longer than send_timeout'));
+  t.true(problems('[itsp]\nsend_timeout = 1s\n')[0]!.endsWith(':2: [itsp] connect_timeout must not be longer than send_timeout'));
+});
+
+test('ca_file must exist and hold a PEM certificate', (t) => {
+  const missing = path.join(dir, 'absent', 'ca.pem');
+  const notPem = path.join(dir, 'not.pem');
+  fs.writeFileSync(notPem, 'just text\n');
+  const p = problems(`[itsp]\nca_file = ${missing}\n[other]\nca_file = ${notPem}\n[third]\nca_file = ${dir}\n[general]\ndefault_interface = itsp\n`);
+  t.is(p.length, 3, p.join('\n'));
+  t.true(p[0]!.endsWith(`:2: [itsp] ca_file: cannot read "${missing}": no such file`));
+  t.true(p[1]!.endsWith(`:4: [other] ca_file: "${notPem}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`));
+  t.true(p[2]!.endsWith(`:6: [third] ca_file: cannot read "${dir}": it is a directory`));
+});
+
+test('failover: an existing sending interface, not itself, without cycles', (t) => {
+  const p = problems(`[a]
+send_url = https://a.test/
+failover = nope
+[b]
+send_url = https://b.test/
+failover = b
+[c]
+send_url = https://c.test/
+failover = d
+[d]
+failover = a
+[general]
+default_interface = a
+`);
+  const expected = [
+    ':3: [a] failover: "nope" is not an interface; the interfaces are: a, b, c, d',
+    ':6: [b] failover: must name another interface, not itself',
+    ':9: [c] failover: [d] does not send (it has no send_url)',
+    ':11: [d] failover is set but send_url is not; only a sending interface fails over',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.endsWith(e), `${p[i]} should end with ${e}`));
+
+  const cycle = problems(`[x]
+send_url = https://x.test/
+failover = a
+[a]
+send_url = https://a.test/
+failover = b
+[b]
+send_url = https://b.test/
+failover = c
+[c]
+send_url = https://c.test/
+failover = a
+[p]
+send_url = https://p.test/
+failover = q
+[q]
+send_url = https://q.test/
+failover = p
+[general]
+default_interface = x
+`);
+  t.deepEqual(
+    cycle.map((m) => m.slice(m.indexOf('.conf:') + 6)),
+    ['6: [a] failover: a cycle: [a] -> [b] -> [c] -> [a]', '15: [p] failover: a cycle: [p] -> [q] -> [p]'],
+  );
+  // A chain is fine.
+  const ok = load('[a]\nsend_url = https://a.test/\nfailover = b\n[b]\nsend_url = https://b.test/\nfailover = c\n[c]\nsend_url = https://c.test/\n[general]\ndefault_interface = a\n');
+  t.deepEqual(
+    ok.interfaces.map((i) => i.send.failover),
+    ['b', 'c', ''],
+  );
+});
+
+test('status_path must differ from every path and every other status_path', (t) => {
+  const p = problems(`[a]
+path = /hook
+status_path = /sms/in/b
+[b]
+status_path = /hook
+[c]
+status_path = /sms/status/d
+[d]
+[e]
+path = /sms/status/f
+[f]
+[g]
+status_path = /dlr
+[h]
+status_path = /dlr
+[general]
+default_interface = a
+`);
+  const expected = [
+    ':3: [a] status_path: "/sms/in/b" is already the path of [b]',
+    ':5: [b] status_path: "/hook" is already the path of [a]',
+    ':7: [c] status_path: "/sms/status/d" is already the status_path of [d]',
+    ':10: [e] path: "/sms/status/f" is already the status_path of [f]',
+    ':15: [h] status_path: "/dlr" is already the status_path of [g]',
+  ];
+  t.is(p.length, expected.length, p.join('\n'));
+  expected.forEach((e, i) => t.true(p[i]!.endsWith(e), `${p[i]} should end with ${e}`));
+});
+
+test('index: unique, and not the name of another interface', (t) => {
+  const p = problems('[a]\nindex = 1\n[b]\nindex = 1\n[c]\nindex = a\n[general]\ndefault_interface = a\n');
+  t.is(p.length, 2, p.join('\n'));
+  t.true(p[0]!.endsWith(':4: [b] index: "1" is already used by [a]'));
+  t.true(p[1]!.endsWith(':6: [c] index: "a" is the name of the interface [a]'));
+  t.deepEqual(
+    load('[a]\nindex = a\n[b]\nindex = 2\n[general]\ndefault_interface = a\n').interfaces.map((i) => i.index),
+    ['a', '2'],
+  );
+});
+
+test('describeConfig hides the send secrets', (t) => {
+  const c = load('[itsp]\nsend_auth = basic\nsend_username = AC123\nsend_password = pw-SECRET-4\n[tok]\nsend_auth = bearer\nsend_bearer = tok-SECRET-5\n[general]\ndefault_interface = itsp\n');
+  const d = describeConfig(c);
+  const text = JSON.stringify(d);
+  for (const s of ['pw-SECRET-4', 'tok-SECRET-5']) t.false(text.includes(s));
+  const ifaces = d.interfaces as { send: Record<string, unknown> }[];
+  t.like(ifaces[0]!.send, { username: 'AC123', password: '(set)', bearer: '(not set)', auth: 'basic' });
+  t.like(ifaces[1]!.send, { password: '(not set)', bearer: '(set)' });
+  t.truthy(d.agi);
+  t.truthy(d.outbound);
+  // The config itself keeps them.
+  t.is(c.interfaces[0]!.send.password, 'pw-SECRET-4');
+  t.is(c.interfaces[1]!.send.bearer, 'tok-SECRET-5');
+});
+
+test('every schema key with a field override lands where it says', (t) => {
+  // describeConfig finds secrets through the field paths; a wrong one would leak a secret.
+  const at = (obj: unknown, p: string): unknown => p.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], obj);
+  const check = (schema: Schema, obj: unknown, label: string): void => {
+    for (const [k, spec] of Object.entries(schema)) {
+      if (spec.field !== undefined || spec.secret) t.not(at(obj, spec.field ?? fieldOf(k)), undefined, `${label} ${k}`);
+    }
+  };
+  for (const [name, schema] of Object.entries(FIXED_SECTIONS)) check(schema, DEFAULTS[name as keyof typeof FIXED_SECTIONS], `[${name}]`);
+  check(INTERFACE_KEYS, DEFAULT_INTERFACE, 'interface');
+});
+
 // ---- config path --------------------------------------------------------
 
 test('resolveConfigPath: --config, --config=, WEBSMS_CONFIG, default', (t) => {
@@ -613,6 +1163,6 @@ test('the sample, with its secret from the environment, loads as the defaults', 
 test('every secret in the sample is commented out', (t) => {
   const active = renderSampleConfig()
     .split('\n')
-    .filter((l) => /^(secret|password|token)\s*=/.test(l));
+    .filter((l) => /^(secret|password|token|send_password|send_bearer)\s*=/.test(l));
   t.deepEqual(active, []);
 });

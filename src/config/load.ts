@@ -6,11 +6,15 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parseIni, type IniSection } from './ini.js';
+import { makeAddressMatcher } from './cidr.js';
 import {
+  AGI_KEYS,
   AMI_KEYS,
+  FIXED_SECTIONS,
   GENERAL_KEYS,
   INTERFACE_KEYS,
   INTERFACE_NAME,
+  OUTBOUND_KEYS,
   defaultOf,
   fieldOf,
   secretEnvName,
@@ -79,14 +83,14 @@ export function loadConfig(opts: LoadOptions): Config {
   for (const s of doc.sections) {
     // [General] is [general], as in Asterisk; interface names keep their case (they are in URLs).
     const lower = s.name.toLowerCase();
-    const id = lower === 'general' || lower === 'ami' ? lower : s.name;
+    const id = Object.hasOwn(FIXED_SECTIONS, lower) ? lower : s.name;
     const first = seen.get(id);
     if (first) {
       report.at(s.line, `section [${s.name}] appears more than once (first on line ${first.line})`);
       continue;
     }
     seen.set(id, s);
-    if (id === 'general' || id === 'ami') {
+    if (Object.hasOwn(FIXED_SECTIONS, id)) {
       fixed.set(id, s);
       continue;
     }
@@ -96,12 +100,16 @@ export function loadConfig(opts: LoadOptions): Config {
 
   const general = readSection('general', GENERAL_KEYS, fixed.get('general'), env, report);
   const ami = readSection('ami', AMI_KEYS, fixed.get('ami'), env, report);
+  const agi = readSection('agi', AGI_KEYS, fixed.get('agi'), env, report);
+  const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
   const ifaces =
     ifaceSections.length > 0
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
       : [readSection('default', INTERFACE_KEYS, undefined, env, report)];
 
   checkAmi(ami, report);
+  checkAgi(agi, general, report);
+  checkOutbound(outbound, report);
   checkInterfaces(ifaces, report);
   const defaultInterface = pickDefaultInterface(general, ifaces, report);
 
@@ -110,6 +118,8 @@ export function loadConfig(opts: LoadOptions): Config {
 
   const g = general.values;
   const a = ami.values;
+  const x = agi.values;
+  const o = outbound.values;
   return {
     file,
     general: {
@@ -142,6 +152,20 @@ export function loadConfig(opts: LoadOptions): Config {
       retryMaxMs: a.retry_max,
       maxInFlight: a.max_in_flight,
     },
+    agi: {
+      listenHost: x.listen.host,
+      listenPort: x.listen.port,
+      allow: x.allow,
+      handoffTimeoutMs: x.handoff_timeout,
+    },
+    outbound: {
+      maxAttempts: o.max_attempts,
+      maxAgeMs: o.max_age,
+      retryMinMs: o.retry_min,
+      retryMaxMs: o.retry_max,
+      notify: o.notify,
+      maxSegments: o.max_segments,
+    },
     interfaces: ifaces.map((r): InterfaceConfig => {
       const i = r.values;
       return {
@@ -160,6 +184,43 @@ export function loadConfig(opts: LoadOptions): Config {
         echoField: i.echo_field,
         ackBody: i.ack_body,
         ackContentType: i.ack_content_type,
+        index: i.index,
+        send: {
+          url: i.send_url,
+          format: i.send_format,
+          fieldTo: i.send_to,
+          fieldFrom: i.send_from,
+          fieldBody: i.send_body,
+          auth: i.send_auth,
+          username: i.send_username,
+          password: i.send_password,
+          bearer: i.send_bearer,
+          usernameField: i.send_username_field,
+          passwordField: i.send_password_field,
+          // fromEntries defines own properties, so even a field named __proto__ stays data.
+          extra: Object.fromEntries(i.send_extra),
+          numberFormat: i.send_number_format,
+          success: i.send_success,
+          idField: i.send_id_field,
+          referenceField: i.send_reference_field,
+          idempotencyHeader: i.send_idempotency_header,
+          charset: i.charset,
+          connectTimeoutMs: i.connect_timeout,
+          timeoutMs: i.send_timeout,
+          caFile: i.ca_file,
+          ratePerSecond: i.rate,
+          ratePerNumber: i.rate_per_number,
+          concurrency: i.concurrency,
+          breakerFailures: i.breaker_failures,
+          breakerCooldownMs: i.breaker_cooldown,
+          failover: i.failover,
+          statusPath: i.status_path,
+          statusFieldId: i.status_field_id,
+          statusFieldStatus: i.status_field_status,
+          statusFieldReason: i.status_field_reason,
+          statusDelivered: i.status_delivered,
+          statusFailed: i.status_failed,
+        },
       };
     }),
   };
@@ -171,16 +232,26 @@ export function describeConfig(config: Config): Record<string, unknown> {
     file: config.file ?? '(none: defaults)',
     general: mask(config.general, GENERAL_KEYS),
     ami: mask(config.ami, AMI_KEYS),
+    agi: mask(config.agi, AGI_KEYS),
+    outbound: mask(config.outbound, OUTBOUND_KEYS),
     interfaces: config.interfaces.map((i) => mask(i, INTERFACE_KEYS)),
   };
 }
 
+/** A copy with every secret field replaced; nested objects on a secret's path (send.password) are copied too. */
 function mask(obj: object, schema: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = { ...obj };
   for (const [key, spec] of Object.entries(schema)) {
     if (!spec.secret) continue;
-    const field = fieldOf(key);
-    out[field] = out[field] ? '(set)' : '(not set)';
+    const path = (spec.field ?? fieldOf(key)).split('.');
+    const last = path.pop()!;
+    let target = out;
+    for (const p of path) {
+      const copy: Record<string, unknown> = { ...(target[p] as object) };
+      target[p] = copy;
+      target = copy;
+    }
+    target[last] = target[last] ? '(set)' : '(not set)';
   }
   return out;
 }
@@ -211,12 +282,13 @@ interface SectionRead<S extends Schema> {
   values: Values<S>;
   /** Line of each key written in the file (the first, for list keys). */
   line: Partial<Record<keyof S, number>>;
+  /** For list keys written in the file: the line of each item of the joined value. */
+  itemLines: Partial<Record<keyof S, number[]>>;
   sectionLine: number | undefined;
 }
 
 const ALL_SECTIONS: [string, Schema][] = [
-  ['[general]', GENERAL_KEYS],
-  ['[ami]', AMI_KEYS],
+  ...Object.entries(FIXED_SECTIONS).map(([name, schema]): [string, Schema] => [`[${name}]`, schema]),
   ['an interface section', INTERFACE_KEYS],
 ];
 
@@ -240,6 +312,7 @@ function readSection<S extends Schema>(
 
   const values: Record<string, unknown> = {};
   const line: Record<string, number> = {};
+  const itemLines: Record<string, number[]> = {};
   for (const [k, spec] of Object.entries(schema)) {
     let found = given.get(k) ?? [];
     if (!spec.list && found.length > 1) {
@@ -263,15 +336,28 @@ function readSection<S extends Schema>(
     if (found.length === 0) continue;
     line[k] = found[0]!.line;
     const joined: unknown[] = [];
+    const lines: number[] = [];
     for (const e of found) {
       const r = spec.parse(e.value);
       if (!r.ok) report.at(e.line, `[${name}] ${k}: ${r.reason}`);
-      else if (spec.list) joined.push(...(r.value as unknown[]));
-      else values[k] = r.value;
+      else if (spec.list) {
+        const items = r.value as unknown[];
+        joined.push(...items);
+        lines.push(...items.map(() => e.line));
+      } else values[k] = r.value;
     }
-    if (spec.list) values[k] = joined;
+    if (spec.list) {
+      values[k] = joined;
+      itemLines[k] = lines;
+    }
   }
-  return { name, values: values as Values<S>, line: line as SectionRead<S>['line'], sectionLine: section?.line };
+  return {
+    name,
+    values: values as Values<S>,
+    line: line as SectionRead<S>['line'],
+    itemLines: itemLines as SectionRead<S>['itemLines'],
+    sectionLine: section?.line,
+  };
 }
 
 function unknownKey(key: string, section: string, schema: Schema): string {
@@ -281,9 +367,8 @@ function unknownKey(key: string, section: string, schema: Schema): string {
   const head = `unknown key "${key}" in [${section}]`;
   const near = closest(lower.replace(/-/g, '_'), Object.keys(schema));
   if (near !== undefined) return `${head}; did you mean "${near}"?`;
-  for (const [label, other] of ALL_SECTIONS) {
-    if (other !== schema && Object.hasOwn(other, lower)) return `${head}; "${lower}" belongs in ${label}`;
-  }
+  const homes = ALL_SECTIONS.filter(([, other]) => other !== schema && Object.hasOwn(other, lower)).map(([label]) => label);
+  if (homes.length > 0) return `${head}; "${lower}" belongs in ${homes.join(' or ')}`;
   return head;
 }
 
@@ -334,9 +419,41 @@ function checkAmi(ami: SectionRead<typeof AMI_KEYS>, report: Reporter): void {
   }
 }
 
-function checkInterfaces(ifaces: SectionRead<typeof INTERFACE_KEYS>[], report: Reporter): void {
+const isLoopback = makeAddressMatcher(['127.0.0.0/8', '::1/128']);
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+function checkAgi(agi: SectionRead<typeof AGI_KEYS>, general: SectionRead<typeof GENERAL_KEYS>, report: Reporter): void {
+  const { listen, allow } = agi.values;
+  const loopback = listen.host.toLowerCase() === 'localhost' || isLoopback(listen.host);
+  // FastAGI has no authentication: whoever connects can make websms send texts.
+  if (!loopback && allow.some((c) => c.endsWith('/0'))) {
+    report.at(
+      agi.line.allow ?? agi.line.listen ?? agi.sectionLine,
+      `[agi] allow: the FastAGI port must not be open to the world; with listen = ${listen.host} name the Asterisk addresses instead of "any"`,
+    );
+  }
+  const web = general.values.listen;
+  const sameHost = listen.host === web.host || WILDCARD.has(listen.host) || WILDCARD.has(web.host);
+  if (listen.port !== 0 && listen.port === web.port && sameHost) {
+    report.at(agi.line.listen ?? agi.sectionLine, `[agi] listen: port ${listen.port} is already the HTTP port ([general] listen)`);
+  }
+}
+
+function checkOutbound(outbound: SectionRead<typeof OUTBOUND_KEYS>, report: Reporter): void {
+  const o = outbound.values;
+  if (o.retry_min > o.retry_max) {
+    const line = outbound.line.retry_min ?? outbound.line.retry_max ?? outbound.sectionLine;
+    report.at(line, '[outbound] retry_min must not be longer than retry_max');
+  }
+}
+
+type InterfaceRead = SectionRead<typeof INTERFACE_KEYS>;
+
+function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
   const byPath = new Map<string, string>();
   const byEnv = new Map<string, string>();
+  const byIndex = new Map<string, string>();
+  const byName = new Map(ifaces.map((r) => [r.name, r]));
   for (const r of ifaces) {
     const i = r.values;
     if (i.username !== '' && i.password === '') report.at(r.line.username, missingSecret(r.name, 'password'));
@@ -356,12 +473,177 @@ function checkInterfaces(ifaces: SectionRead<typeof INTERFACE_KEYS>[], report: R
     if (clash !== undefined) {
       report.at(r.sectionLine, `interfaces [${clash}] and [${r.name}] would share the environment variables ${prefix}*; rename one`);
     } else byEnv.set(prefix, r.name);
+
+    // WEBSMS_INDEX selects an interface by its index or its name: either must point at one interface only.
+    if (i.index !== '') {
+      const other = byIndex.get(i.index);
+      const named = byName.get(i.index);
+      if (other !== undefined) {
+        report.at(r.line.index, `[${r.name}] index: "${i.index}" is already used by [${other}]`);
+      } else if (named !== undefined && named !== r) {
+        report.at(r.line.index, `[${r.name}] index: "${i.index}" is the name of the interface [${named.name}]`);
+      } else byIndex.set(i.index, r.name);
+    }
+
+    checkSend(r, report);
+  }
+
+  // Delivery reports need their own routes, apart from every webhook path. A clash is
+  // reported at the line written in the file: defaults are taken first.
+  const byStatusPath = new Map<string, string>();
+  const written = (r: InterfaceRead): boolean => r.line.status_path !== undefined;
+  for (const r of [...ifaces.filter((x) => !written(x)), ...ifaces.filter(written)]) {
+    const sp = r.values.status_path;
+    if (sp === undefined) continue;
+    const inbound = byPath.get(sp);
+    const other = byStatusPath.get(sp);
+    const inboundLine = inbound === undefined ? undefined : byName.get(inbound)!.line.path;
+    if (inbound !== undefined && !written(r) && inboundLine !== undefined) {
+      report.at(inboundLine, `[${inbound}] path: "${sp}" is already the status_path of [${r.name}]`);
+    } else if (inbound !== undefined) {
+      report.at(r.line.status_path ?? r.sectionLine, `[${r.name}] status_path: "${sp}" is already the path of [${inbound}]`);
+    } else if (other !== undefined) {
+      report.at(r.line.status_path ?? r.sectionLine, `[${r.name}] status_path: "${sp}" is already the status_path of [${other}]`);
+    } else byStatusPath.set(sp, r.name);
+  }
+
+  checkFailover(ifaces, byName, report);
+}
+
+function checkSend(r: InterfaceRead, report: Reporter): void {
+  const i = r.values;
+  const at = (k: keyof typeof INTERFACE_KEYS): number | undefined => r.line[k] ?? r.sectionLine;
+  const auth = i.send_auth;
+  const authLine = r.line.send_auth ?? r.sectionLine;
+  if (auth === 'basic' || auth === 'form') {
+    if (i.send_username === '') report.at(authLine, `[${r.name}] send_auth = ${auth} needs send_username`);
+    if (i.send_password === '') report.at(authLine, missingSecret(r.name, 'send_password'));
+    // HTTP Basic joins user and password with ':' (RFC 7617).
+    if (auth === 'basic' && i.send_username.includes(':')) {
+      report.at(at('send_username'), `[${r.name}] send_username must not contain ":" with send_auth = basic`);
+    }
+  } else {
+    for (const k of ['send_username', 'send_password'] as const) {
+      if (i[k] !== '') report.at(at(k), `[${r.name}] ${k} is set but send_auth is ${auth}; it is used with basic or form`);
+    }
+  }
+  if (auth === 'bearer') {
+    if (i.send_bearer === '') report.at(authLine, missingSecret(r.name, 'send_bearer'));
+  } else if (i.send_bearer !== '') {
+    report.at(at('send_bearer'), `[${r.name}] send_bearer is set but send_auth is ${auth}; it is used with bearer`);
+  }
+
+  checkSendFields(r, report);
+
+  if (i.connect_timeout > i.send_timeout) {
+    report.at(r.line.connect_timeout ?? at('send_timeout'), `[${r.name}] connect_timeout must not be longer than send_timeout`);
+  }
+
+  for (const v of i.status_delivered) {
+    if (i.status_failed.includes(v)) report.at(at('status_failed'), `[${r.name}] status "${v}" is in both status_delivered and status_failed`);
+  }
+
+  if (i.ca_file !== '') {
+    const problem = caFileProblem(i.ca_file);
+    if (problem !== undefined) report.at(at('ca_file'), `[${r.name}] ca_file: ${problem}`);
+  }
+}
+
+/**
+ * The fields websms fills in must be distinct and, in JSON, not nest in one
+ * another ("a" and "a.b"); a fixed extra must not take the place of one of them.
+ */
+function checkSendFields(r: InterfaceRead, report: Reporter): void {
+  const i = r.values;
+  const json = i.send_format === 'json';
+  const own: [keyof typeof INTERFACE_KEYS, string][] = [
+    ['send_to', i.send_to],
+    ['send_from', i.send_from],
+    ['send_body', i.send_body],
+  ];
+  if (i.send_reference_field !== '') own.push(['send_reference_field', i.send_reference_field]);
+  if (i.send_auth === 'form') own.push(['send_username_field', i.send_username_field], ['send_password_field', i.send_password_field]);
+  const overlap = (a: string, b: string): boolean => json && (a.startsWith(b + '.') || b.startsWith(a + '.'));
+  const lineOf = (k: keyof typeof INTERFACE_KEYS): number | undefined => r.line[k] ?? r.line.send_format ?? r.sectionLine;
+
+  own.forEach(([k, name], n) => {
+    if (json && name.split('.').includes('')) {
+      report.at(lineOf(k), `[${r.name}] ${k}: "${name}" has an empty part; with send_format = json a dotted name is a path`);
+    }
+    for (const [k2, name2] of own.slice(0, n)) {
+      if (name === name2) report.at(lineOf(k), `[${r.name}] ${k}: "${name}" is already the ${k2} field`);
+      else if (overlap(name, name2)) report.at(lineOf(k), `[${r.name}] ${k}: "${name}" and ${k2} "${name2}" overlap in JSON`);
+    }
+  });
+
+  const seen = new Set<string>();
+  i.send_extra.forEach(([name], n) => {
+    const line = r.itemLines.send_extra?.[n] ?? r.line.send_extra ?? r.sectionLine;
+    if (seen.has(name)) report.at(line, `[${r.name}] send_extra: "${name}" is given more than once`);
+    seen.add(name);
+    const taken = own.find(([, o]) => o === name || overlap(name, o));
+    if (taken !== undefined) report.at(line, `[${r.name}] send_extra: "${name}" collides with ${taken[0]} "${taken[1]}", which websms fills in`);
+  });
+}
+
+function caFileProblem(file: string): string | undefined {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' };
+    return `cannot read "${file}": ${code !== undefined && Object.hasOwn(why, code) ? why[code] : (err as Error).message}`;
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return `"${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  return undefined;
+}
+
+function checkFailover(ifaces: InterfaceRead[], byName: Map<string, InterfaceRead>, report: Reporter): void {
+  const next = new Map<string, string>();
+  for (const r of ifaces) {
+    const target = r.values.failover;
+    if (target === '') continue;
+    const line = r.line.failover ?? r.sectionLine;
+    const t = byName.get(target);
+    if (r.values.send_url === '') report.at(line, `[${r.name}] failover is set but send_url is not; only a sending interface fails over`);
+    if (target === r.name) report.at(line, `[${r.name}] failover: must name another interface, not itself`);
+    else if (t === undefined) {
+      report.at(line, `[${r.name}] failover: "${target}" is not an interface; the interfaces are: ${ifaces.map((x) => x.name).join(', ')}`);
+    } else {
+      if (t.values.send_url === '') report.at(line, `[${r.name}] failover: [${target}] does not send (it has no send_url)`);
+      next.set(r.name, target);
+    }
+  }
+
+  // Each interface has at most one failover, so a cycle is found by walking from each one.
+  const reported = new Set<string>();
+  for (const r of ifaces) {
+    const chain = [r.name];
+    for (let n = next.get(r.name); n !== undefined; n = next.get(n)) {
+      const start = chain.indexOf(n);
+      if (start >= 0) {
+        const cycle = chain.slice(start);
+        const id = [...cycle].sort().join('\n');
+        // Report a cycle once, at the interface of it that comes first in the file.
+        if (start === 0 && !reported.has(id)) {
+          reported.add(id);
+          const first = byName.get(r.name)!;
+          report.at(
+            first.line.failover ?? first.sectionLine,
+            `[${r.name}] failover: a cycle: ${[...cycle, n].map((x) => `[${x}]`).join(' -> ')}`,
+          );
+        }
+        break;
+      }
+      chain.push(n);
+    }
   }
 }
 
 function pickDefaultInterface(
   general: SectionRead<typeof GENERAL_KEYS>,
-  ifaces: SectionRead<typeof INTERFACE_KEYS>[],
+  ifaces: InterfaceRead[],
   report: Reporter,
 ): string {
   const names = ifaces.map((r) => r.name);

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { Level } from '../log.js';
 import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
-import type { HttpMethod } from './types.js';
+import type { Charset, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Parsers of secret keys must never put the value into their reason. */
@@ -24,6 +24,8 @@ export interface KeySpec<T = unknown> {
   list: boolean;
   /** Shown commented out in the sample when the default is empty. */
   example?: string;
+  /** Where the value lands in Config when not fieldOf(key); a dot for a nested object (send.password). */
+  field?: string;
 }
 
 // The values are heterogeneous; Values<S> recovers each key's type.
@@ -34,10 +36,13 @@ interface KeyOptions {
   secret?: boolean;
   list?: boolean;
   example?: string;
+  field?: string;
 }
 
 function key<T>(parse: Parser<T>, def: KeySpec['default'], doc: string, opts: KeyOptions = {}): KeySpec<T> {
-  return { parse, default: def, doc, secret: opts.secret ?? false, list: opts.list ?? false, example: opts.example };
+  const spec: KeySpec<T> = { parse, default: def, doc, secret: opts.secret ?? false, list: opts.list ?? false, example: opts.example };
+  if (opts.field !== undefined) spec.field = opts.field;
+  return spec;
 }
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
@@ -201,6 +206,72 @@ const contentType = text({
   rule: 'a media type such as text/plain or application/json (parameters after "\\;")',
 });
 
+/** A number with at most 3 decimals, such as 10, 0.5 or 2.125. */
+function decimal(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const n = /^\d{1,9}(\.\d{1,3})?$/.test(raw) ? Number(raw) : NaN;
+    return n >= min && n <= max ? ok(n) : bad(`"${raw}" is not a number from ${min} to ${max} (at most 3 decimals)`);
+  };
+}
+
+// PrivateDial sets WEBSMS_INDEX on the trunk endpoint (set_var = WEBSMS_INDEX=1).
+const index = text({ empty: true, pattern: /^[A-Za-z0-9_.-]{1,32}$/, rule: '1-32 letters, digits, _ - or .' });
+
+const sendUrl: Parser<string> = (raw) => {
+  if (raw === '') return ok(raw);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // A broken URL may still hold credentials: quote it only when it cannot.
+    return bad(raw.includes('@') ? 'is not a valid URL' : `"${raw}" is not a valid URL`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    return bad('must not contain credentials; put credentials in send_username/send_password');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad(`"${raw}" is not an http:// or https:// URL`);
+  if (url.hostname === '') return bad(`"${raw}" has no host`);
+  return ok(raw);
+};
+
+// No spaces or control characters: they would break the Authorization header.
+const bearer: Parser<string> = (raw) => (/^[^\s\p{Cc}]*$/u.test(raw) ? ok(raw) : bad('must not contain spaces or control characters'));
+
+const sendUser = text({ empty: true, pattern: /^[^\p{Cc}]+$/u, rule: 'must not contain control characters' });
+
+/** One name=value per line; the value may hold "=" and ",". */
+const extraField: Parser<[string, string][]> = (raw) => {
+  if (raw === '') return ok([]);
+  const eq = raw.indexOf('=');
+  if (eq < 0) return bad(`"${raw}" is not name=value`);
+  const name = raw.slice(0, eq).trim();
+  if (name === '') return bad(`"${raw}" has an empty name before "="`);
+  if (!/^[\x21-\x7e]{1,128}$/.test(name)) return bad(`"${name}" is not a field name: printable ASCII without spaces, at most 128 characters`);
+  return ok([[name, raw.slice(eq + 1).trim()]]);
+};
+
+/** key=value, the key a field name or dotted path; the value may be empty. */
+const success: Parser<string> = (raw) => {
+  if (raw === '') return ok(raw);
+  const eq = raw.indexOf('=');
+  const name = eq < 0 ? '' : raw.slice(0, eq).trim();
+  if (!/^[\x21-\x7e]{1,128}$/.test(name)) return bad(`"${raw}" is not key=value (such as status=success)`);
+  return ok(`${name}=${raw.slice(eq + 1).trim()}`);
+};
+
+// RFC 9110 token.
+const headerName = text({ empty: true, pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, rule: 'an HTTP header name such as Idempotency-Key' });
+
+/** Comma-separated provider status values, compared case-insensitively. */
+const statuses: Parser<string[]> = (raw) => {
+  const out: string[] = [];
+  for (const item of list(raw).map((s) => s.toLowerCase())) {
+    if (/\p{Cc}/u.test(item)) return bad(`"${item}" must not contain control characters`);
+    if (!out.includes(item)) out.push(item);
+  }
+  return ok(out);
+};
+
 // ---- sections -----------------------------------------------------------
 
 export const GENERAL_KEYS = {
@@ -282,10 +353,153 @@ export const INTERFACE_KEYS = {
   }),
   ack_body: key(text({ empty: true }), '', 'Response body once a text is stored. Empty: none.', { example: 'OK' }),
   ack_content_type: key(contentType, 'text/plain', 'Content-Type of that response; write "\\;" for a ";", as in text/plain\\;charset=utf-8.'),
+  index: key(
+    index,
+    '',
+    'PrivateDial\'s WEBSMS_INDEX value (set_var on the trunk endpoint) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
+    { example: '1' },
+  ),
+
+  // Sending: texts from Asterisk to the ITSP.
+  send_url: key(sendUrl, '', 'URL of the ITSP\'s send API, http:// or https://, without credentials. Empty: this interface does not send.', {
+    example: 'https://api.example-itsp.test/sms/send',
+    field: 'send.url',
+  }),
+  send_format: key(oneOf<SendFormat>(['form', 'json'], 'send format'), 'form', 'Request body: form (application/x-www-form-urlencoded) or json.', {
+    field: 'send.format',
+  }),
+  send_to: key(fieldName(false), 'To', 'Field carrying the recipient; a dotted path nests in JSON (data.to).', { field: 'send.fieldTo' }),
+  send_from: key(fieldName(false), 'From', 'Field carrying the sender.', { field: 'send.fieldFrom' }),
+  send_body: key(fieldName(false), 'Body', 'Field carrying the text.', { field: 'send.fieldBody' }),
+  send_auth: key(
+    oneOf<SendAuth>(['none', 'basic', 'bearer', 'form'], 'send auth method'),
+    'none',
+    'How websms authenticates to send_url: none; basic (HTTP Basic with send_username and send_password); bearer (Authorization: Bearer <send_bearer>); form (send_username and send_password as fields of the body).',
+    { field: 'send.auth' },
+  ),
+  send_username: key(sendUser, '', 'User, account id or API key for send_auth = basic or form.', { example: 'AC123', field: 'send.username' }),
+  send_password: key(secret, '', 'Its password or API secret; better kept in the environment variable WEBSMS_<INTERFACE>_SEND_PASSWORD.', {
+    secret: true,
+    field: 'send.password',
+  }),
+  send_bearer: key(bearer, '', 'Token for send_auth = bearer; better kept in the environment variable WEBSMS_<INTERFACE>_SEND_BEARER.', {
+    secret: true,
+    field: 'send.bearer',
+  }),
+  send_username_field: key(fieldName(false), 'username', 'With send_auth = form: the field carrying send_username.', { field: 'send.usernameField' }),
+  send_password_field: key(fieldName(false), 'password', 'With send_auth = form: the field carrying send_password.', { field: 'send.passwordField' }),
+  send_extra: key(
+    extraField,
+    '',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config.',
+    { list: true, example: 'channel=sms', field: 'send.extra' },
+  ),
+  send_number_format: key(
+    oneOf<NumberFormat>(['e164', 'digits'], 'number format'),
+    'e164',
+    'How numbers are sent: e164 (+46701234567) or digits (46701234567, without the "+").',
+    { field: 'send.numberFormat' },
+  ),
+  send_success: key(
+    success,
+    '',
+    'key=value the response must contain for a text to count as sent (a JSON path or form key, as in status=success). Empty: any 2xx response.',
+    { example: 'status=success', field: 'send.success' },
+  ),
+  send_id_field: key(fieldName(true), '', 'Where the ITSP\'s message id is in the response: a key or dotted path (sid, data.id, messages.0.message-id). Empty: none.', {
+    example: 'sid',
+    field: 'send.idField',
+  }),
+  send_reference_field: key(fieldName(true), '', 'Field carrying websms\'s own reference for the text (client reference), so that retries can be recognised. Empty: none.', {
+    example: 'client_ref',
+    field: 'send.referenceField',
+  }),
+  send_idempotency_header: key(headerName, '', 'HTTP header carrying an idempotency key, the same on every attempt of a text. Empty: none.', {
+    example: 'Idempotency-Key',
+    field: 'send.idempotencyHeader',
+  }),
+  charset: key(
+    oneOf<Charset>(['unicode', 'ucs2', 'gsm'], 'charset'),
+    'unicode',
+    'What the ITSP can carry: unicode (any text), ucs2 (no characters outside the BMP, such as most emoji) or gsm (the GSM 7-bit alphabet only).',
+    { field: 'send.charset' },
+  ),
+  connect_timeout: key(duration(100, 600_000), '5s', 'Give up connecting to the ITSP after this long.', { field: 'send.connectTimeoutMs' }),
+  send_timeout: key(duration(100, 600_000), '30s', 'Give up on a send request (connecting included) after this long; not shorter than connect_timeout.', {
+    field: 'send.timeoutMs',
+  }),
+  ca_file: key(text({ empty: true }), '', 'PEM file of extra CA certificates to trust for send_url; certificates are always verified. Empty: the system CAs.', {
+    example: '/etc/websms/itsp-ca.pem',
+    field: 'send.caFile',
+  }),
+  rate: key(decimal(0, 10_000), '10', 'SMS segments per second for the whole interface, up to 3 decimals. 0: no limit.', { field: 'send.ratePerSecond' }),
+  rate_per_number: key(decimal(0, 1000), '1', 'SMS segments per second from one sending number, up to 3 decimals (0.5: one every 2s). 0: no limit.', {
+    field: 'send.ratePerNumber',
+  }),
+  concurrency: key(integer(1, 256), '4', 'Send requests in flight at once.', { field: 'send.concurrency' }),
+  breaker_failures: key(integer(1, 1000), '5', 'This many failed requests in a row stop sending on this interface for breaker_cooldown.', {
+    field: 'send.breakerFailures',
+  }),
+  breaker_cooldown: key(duration(100, 86_400_000), '30s', 'How long sending stops before one probe request.', { field: 'send.breakerCooldownMs' }),
+  failover: key(text({ empty: true }), '', 'Interface (section name) that gets a text when this one has used up its attempts; it must send. Empty: none.', {
+    example: 'backup',
+    field: 'send.failover',
+  }),
+
+  // Delivery reports: status callbacks from the ITSP about texts sent.
+  status_path: key(path, (name) => `/sms/status/${name}`, 'URL path of this interface\'s delivery-report webhook; the default is /sms/status/<name>.', {
+    field: 'send.statusPath',
+  }),
+  status_field_id: key(fieldName(false), 'MessageSid', 'Delivery report field holding the ITSP\'s message id (the defaults are Twilio\'s).', {
+    field: 'send.statusFieldId',
+  }),
+  status_field_status: key(fieldName(false), 'MessageStatus', 'Delivery report field holding the status.', { field: 'send.statusFieldStatus' }),
+  status_field_reason: key(fieldName(true), 'ErrorCode', 'Delivery report field holding the reason of a failure. Empty: none.', {
+    field: 'send.statusFieldReason',
+  }),
+  status_delivered: key(statuses, 'delivered', 'Status values meaning delivered, comma-separated, in any case; the key may repeat.', {
+    list: true,
+    field: 'send.statusDelivered',
+  }),
+  status_failed: key(
+    statuses,
+    'failed, undelivered',
+    'Status values meaning failed; any other value counts as sent (on its way).',
+    { list: true, field: 'send.statusFailed' },
+  ),
 } satisfies Schema;
 
-/** Sections with fixed names; every other section is an interface. */
-export const FIXED_SECTIONS = { general: GENERAL_KEYS, ami: AMI_KEYS } as const;
+export const AGI_KEYS = {
+  listen: key(
+    listen,
+    '127.0.0.1:4573',
+    'Address the FastAGI server the dialplan hands outbound texts to listens on, host:port (4573 is the FastAGI port).',
+  ),
+  allow: key(
+    cidrs({ any: true }),
+    '127.0.0.1/32, ::1/128',
+    'Asterisk addresses allowed to connect: comma-separated addresses or CIDRs; the key may repeat. "any" only with a loopback listen address.',
+    { list: true },
+  ),
+  handoff_timeout: key(duration(100, 30_000), '2s', 'A hand-off is answered and closed within this time, whatever happens (100ms to 30s).'),
+} satisfies Schema;
+
+export const OUTBOUND_KEYS = {
+  max_attempts: key(integer(1, 1000), '10', 'Send attempts per text on one interface before it goes to the failover interface or fails.'),
+  max_age: key(duration(1, 365 * 86_400_000), '1d', 'A text no ITSP has accepted within this age fails as expired.'),
+  retry_min: key(duration(1, TIMER_MAX), '5s', 'First wait before sending a text again; it doubles on each attempt, with jitter.'),
+  retry_max: key(duration(1, TIMER_MAX), '10m', 'Longest wait between send attempts.'),
+  notify: key(
+    oneOf<NotifyMode>(['failures', 'all', 'none'], 'notify mode'),
+    'failures',
+    'Which outcomes are texted back to the sender: failures, all (delivered too) or none.',
+  ),
+  max_segments: key(integer(1, 100), '10', 'A text longer than this many SMS segments is refused at hand-off.'),
+} satisfies Schema;
+
+/** Sections with fixed names, in file order; every other section is an interface. */
+export const FIXED_SECTIONS = { general: GENERAL_KEYS, ami: AMI_KEYS, agi: AGI_KEYS, outbound: OUTBOUND_KEYS } as const;
+export type FixedSection = keyof typeof FIXED_SECTIONS;
 
 export const INTERFACE_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 
@@ -312,11 +526,11 @@ const HEADER = [
   '',
   'Syntax as in Asterisk: [section], key = value (or key => value), ";" starts a comment; write "\\;" for a literal semicolon. Durations: 500ms, 30s, 5m, 2h, 7d, or a bare number of seconds. Sizes: 65536, 64k, 1m.',
   '',
-  'Secrets are commented out below: keep them out of this file if you can. Each can come from the environment variable WEBSMS_<SECTION>_<KEY> (upper case, other characters as "_"), which wins over the file: WEBSMS_AMI_SECRET, WEBSMS_MYITSP_PASSWORD, WEBSMS_MYITSP_TOKEN.',
+  'Secrets are commented out below: keep them out of this file if you can. Each can come from the environment variable WEBSMS_<SECTION>_<KEY> (upper case, other characters as "_"), which wins over the file: WEBSMS_AMI_SECRET, WEBSMS_MYITSP_PASSWORD, WEBSMS_MYITSP_TOKEN, WEBSMS_MYITSP_SEND_PASSWORD, WEBSMS_MYITSP_SEND_BEARER.',
 ];
 
 const INTERFACES_INTRO = [
-  'Every other section is an interface: one ITSP account that posts texts to websms. The section name (1-32 letters, digits, _ or -) is the interface name. Without any interface section websms runs the built-in [default] shown here.',
+  'Every other section is an interface for one ITSP account. The ITSP posts texts to websms there; with send_url set, websms also sends texts through it. The section name (1-32 letters, digits, _ or -) is the interface name. Without any interface section websms runs the built-in [default] shown here.',
 ];
 
 /** A commented websms.conf with every key, its default and its doc line. */
@@ -333,8 +547,7 @@ export function renderSampleConfig(): string {
     }
     out.push('');
   };
-  section('general', GENERAL_KEYS);
-  section('ami', AMI_KEYS);
+  for (const [name, schema] of Object.entries(FIXED_SECTIONS)) section(name, schema);
   out.push(...comment(INTERFACES_INTRO), '');
   section('default', INTERFACE_KEYS);
   return out.join('\n');

@@ -79,6 +79,9 @@ export interface InterfaceConfig {
   echoField: string;
   ackBody: string;
   ackContentType: string;
+  /** PrivateDial's WEBSMS_INDEX value that selects this interface (its name also does). */
+  index: string;
+  send: SendConfig;
 }
 
 export interface Config {
@@ -86,5 +89,94 @@ export interface Config {
   file: string | undefined;
   general: GeneralConfig;
   ami: AmiConfig;
+  agi: AgiConfig;
+  outbound: OutboundConfig;
   interfaces: InterfaceConfig[];
+}
+
+/** [agi]: the FastAGI server the dialplan hands outbound texts to. */
+export interface AgiConfig {
+  listenHost: string;
+  listenPort: number;
+  /** Asterisk addresses allowed to connect (CIDRs); loopback by default. */
+  allow: string[];
+  /** A hand-off is answered and closed within this time, whatever happens (ms). */
+  handoffTimeoutMs: number;
+}
+
+export type NotifyMode = 'failures' | 'all' | 'none';
+
+/** [outbound]: defaults for sending to ITSPs. */
+export interface OutboundConfig {
+  /** Attempts per text on one interface before it fails over or fails. */
+  maxAttempts: number;
+  /** A text not accepted by an ITSP within this age fails as expired (ms). */
+  maxAgeMs: number;
+  /** Backoff with full jitter between attempts (ms). */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** Which outcomes are texted back to the sender. */
+  notify: NotifyMode;
+  /** Texts longer than this many SMS segments are refused at hand-off. */
+  maxSegments: number;
+}
+
+export type SendFormat = 'form' | 'json';
+export type SendAuth = 'none' | 'basic' | 'bearer' | 'form';
+export type NumberFormat = 'e164' | 'digits';
+/** What an ITSP can carry: any text, only UCS-2 (no characters outside the BMP), or only GSM-7. */
+export type Charset = 'unicode' | 'ucs2' | 'gsm';
+
+/** The sending side of an interface. Empty url: the interface does not send. */
+export interface SendConfig {
+  url: string;
+  format: SendFormat;
+  fieldTo: string;
+  fieldFrom: string;
+  fieldBody: string;
+  auth: SendAuth;
+  username: string;
+  /** Secret: Basic password, or the password form field's value. */
+  password: string;
+  /** Secret: bearer token. */
+  bearer: string;
+  /** Field names for auth = form. */
+  usernameField: string;
+  passwordField: string;
+  /** Static extra fields sent with every text. */
+  extra: Record<string, string>;
+  numberFormat: NumberFormat;
+  /** "key=value" the response body must contain (JSON path or form key); empty: any 2xx. */
+  success: string;
+  /** Where the provider's message id is in the response (JSON path such as sid, data.id, messages.0.message-id). */
+  idField: string;
+  /** Field carrying our own reference for the text (idempotency / client reference); empty: none. */
+  referenceField: string;
+  /** HTTP header carrying an idempotency key; empty: none. */
+  idempotencyHeader: string;
+  charset: Charset;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  /** PEM file of extra CA certificates to trust; certificates are always verified. */
+  caFile: string;
+  /** Segments per second for the whole interface; 0: no limit. */
+  ratePerSecond: number;
+  /** Segments per second per sending number; 0: no limit. */
+  ratePerNumber: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Consecutive failures that open the circuit breaker. */
+  breakerFailures: number;
+  /** How long the breaker stays open before one probe (ms). */
+  breakerCooldownMs: number;
+  /** Interface to hand a text to when this one's attempts are exhausted; empty: none. */
+  failover: string;
+  /** Delivery-report (status callback) URL path; default /sms/status/<name>. */
+  statusPath: string;
+  statusFieldId: string;
+  statusFieldStatus: string;
+  statusFieldReason: string;
+  /** Provider status values meaning delivered / failed; anything else counts as sent. */
+  statusDelivered: string[];
+  statusFailed: string[];
 }

@@ -3,7 +3,7 @@
 // trusted proxy, then optional HTTP Basic credentials or a secret path token.
 
 import crypto from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { makeAddressMatcher } from '../config/cidr.js';
 import type { InterfaceConfig } from '../config/types.js';
 import { RequestError } from '../errors.js';
@@ -11,7 +11,7 @@ import { RequestError } from '../errors.js';
 export type AddressMatcher = (ip: string) => boolean;
 
 /** The address the request came from, believing X-Forwarded-For only from trusted proxies. */
-export function clientAddress(req: Request, trusted: AddressMatcher): string {
+export function clientAddress(req: IncomingMessage, trusted: AddressMatcher): string {
   let addr = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
   if (!xff || !trusted(addr)) return addr;
@@ -29,7 +29,7 @@ export function clientAddress(req: Request, trusted: AddressMatcher): string {
 
 export interface InterfaceGuard {
   /** Throws RequestError(401/403) when the request may not use this interface. */
-  check(req: Request, clientIp: string, pathToken: string | undefined): void;
+  check(req: IncomingMessage, clientIp: string, pathToken: string | undefined): void;
 }
 
 export function createGuard(iface: InterfaceConfig): InterfaceGuard {

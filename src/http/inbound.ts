@@ -1,6 +1,6 @@
 // The ITSP webhook: authenticate, parse, validate, commit, and only then answer.
 
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InterfaceConfig } from '../config/types.js';
 import { RequestError, StoreError, NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -8,6 +8,7 @@ import { normalizeNumber } from '../numbers/normalize.js';
 import type { InboundStore } from '../store/inbound.js';
 import { splitForDelivery } from '../asterisk/encode.js';
 import { clientAddress, createGuard, type AddressMatcher } from './access.js';
+import { parseForm, readBody, type Fields } from './body.js';
 
 export interface InboundDeps {
   interfaces: InterfaceConfig[];
@@ -20,60 +21,85 @@ export interface InboundDeps {
   log: Logger;
   /** Called after a new text is committed. */
   onStored: (id: number) => void;
+  /** A delivery report for a text we sent; 'unreadable' when the fields are not a report. */
+  onStatus: (iface: InterfaceConfig, fields: Fields) => 'applied' | 'ignored' | 'unreadable';
 }
 
 interface Route {
   iface: InterfaceConfig;
+  /** A text from the ITSP, or a delivery report on one of ours. */
+  kind: 'text' | 'status';
   guard: ReturnType<typeof createGuard>;
 }
 
-export function inboundRouter(deps: InboundDeps): express.RequestHandler {
+/**
+ * The webhook handler. It runs on node's own request/response objects, ahead of
+ * express: express's per-request work alone cost a third of the webhook
+ * throughput on the reference machine (docs/benchmarks.md). Returns false when
+ * the path is not a webhook, so the caller hands the request to express.
+ */
+export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const routes = new Map<string, Route>();
-  for (const iface of deps.interfaces) routes.set(iface.path, { iface, guard: createGuard(iface) });
+  for (const iface of deps.interfaces) {
+    const guard = createGuard(iface);
+    routes.set(iface.path, { iface, kind: 'text', guard });
+    // Reports come from the same ITSP, so the same address and credential rules apply.
+    if (iface.send.url !== '') routes.set(iface.send.statusPath, { iface, kind: 'status', guard });
+  }
 
-  const limit = deps.maxRequestBytes;
-  const parsers = [
-    express.json({ limit, type: ['application/json', 'application/*+json'] }),
-    express.urlencoded({ limit, extended: false, parameterLimit: 200 }),
-  ];
-
-  return (req, res, next) => {
-    const found = findRoute(routes, req.path);
-    if (!found) return next();
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const found = findRoute(routes, q >= 0 ? url.slice(0, q) : url);
+    if (!found) return false;
     const { route, token } = found;
     const { iface } = route;
     const ip = clientAddress(req, deps.trustedProxies);
-    const log = deps.log.child({ iface: iface.name, ip });
     const refuse = (err: unknown): void => {
       const e = toRequestError(err);
-      log.warn({ status: e.status, reason: e.reason }, 'webhook refused');
-      if (e.status === 401) res.set('WWW-Authenticate', `Basic realm="websms ${iface.name}"`);
-      if (e.status === 405) res.set('Allow', iface.methods.join(', '));
-      res.status(e.status).type('text/plain').send(`${e.reason}\n`);
+      deps.log.warn({ iface: iface.name, ip, status: e.status, reason: e.reason }, 'webhook refused');
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+      if (e.status === 401) headers['www-authenticate'] = `Basic realm="websms ${iface.name}"`;
+      if (e.status === 405) headers.allow = iface.methods.join(', ');
+      // Unread request bytes would otherwise be taken for the next request on this connection.
+      if (!req.complete) headers.connection = 'close';
+      res.writeHead(e.status, headers).end(`${e.reason}\n`);
     };
+    const method = req.method ?? '';
     try {
-      if (!(iface.methods as string[]).includes(req.method)) {
-        throw new RequestError(405, `method ${req.method} is not accepted by interface ${iface.name}`);
+      if (!(iface.methods as string[]).includes(method)) {
+        throw new RequestError(405, `method ${method} is not accepted by interface ${iface.name}`);
       }
       route.guard.check(req, ip, token);
     } catch (err) {
-      return refuse(err);
+      req.resume();
+      refuse(err);
+      return true;
     }
-    runParsers(parsers, req, res, (perr) => {
-      if (perr) return refuse(perr);
-      handle(req, res, iface, log).catch(refuse);
-    });
+    const body = method === 'POST' ? readBody(req, deps.maxRequestBytes) : Promise.resolve(undefined);
+    body
+      .then((fields) => (route.kind === 'status' ? status(req, res, iface, fields) : handle(req, res, iface, ip, fields)))
+      .catch(refuse);
+    return true;
   };
 
-  async function handle(req: Request, res: Response, iface: InterfaceConfig, log: Logger): Promise<void> {
-    const fields = collectFields(req);
+  function status(req: IncomingMessage, res: ServerResponse, iface: InterfaceConfig, parsed: Fields | undefined): void {
+    const fields = collectFields(req, parsed);
+    const outcome = deps.onStatus(iface, fields);
+    if (outcome === 'unreadable') throw new RequestError(400, 'not a delivery report: the id or status field is missing');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, iface: InterfaceConfig, ip: string, parsed: Fields | undefined): Promise<void> {
+    const fields = collectFields(req, parsed);
+    const log = deps.log;
     const get = (name: string): string | undefined => field(fields, name);
     if (iface.echoField !== '') {
       const echo = get(iface.echoField);
       if (echo !== undefined && get(iface.fieldBody) === undefined) {
         if (!/^[\x20-\x7e]{1,256}$/.test(echo)) throw new RequestError(400, `field ${iface.echoField} must be 1-256 printable characters`);
-        log.info({}, 'echo handshake answered');
-        res.status(200).type('text/plain').send(echo);
+        log.info({ iface: iface.name, ip }, 'echo handshake answered');
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(echo);
         return;
       }
     }
@@ -103,15 +129,15 @@ export function inboundRouter(deps: InboundDeps): express.RequestHandler {
     try {
       result = await deps.store.enqueue({ interface: iface.name, providerId, sender: from, recipient: to, body, parts });
     } catch (err) {
-      log.error({ err }, 'could not store a text; answering 503 so the ITSP retries');
+      log.error({ iface: iface.name, err }, 'could not store a text; answering 503 so the ITSP retries');
       throw new RequestError(503, 'the text could not be stored; try again later');
     }
-    if (result.duplicate) log.info({ id: result.id, from, to }, 'duplicate webhook; already stored');
+    if (result.duplicate) log.info({ iface: iface.name, id: result.id, from, to }, 'duplicate webhook; already stored');
     else {
-      log.info({ id: result.id, from, to, bytes, parts }, 'text stored');
+      log.info({ iface: iface.name, id: result.id, from, to, bytes, parts }, 'text stored');
       deps.onStored(result.id);
     }
-    res.status(200).type(iface.ackContentType).send(iface.ackBody);
+    res.writeHead(200, { 'content-type': ackType(iface.ackContentType) }).end(iface.ackBody);
   }
 
   function number(raw: string, name: string, allowAlphanumeric: boolean): string {
@@ -137,36 +163,18 @@ function findRoute(routes: Map<string, Route>, path: string): { route: Route; to
   return undefined;
 }
 
-function runParsers(
-  parsers: express.RequestHandler[],
-  req: Request,
-  res: Response,
-  done: (err?: unknown) => void,
-): void {
-  if (req.method !== 'POST') return done();
-  const type = req.headers['content-type'];
-  if (type !== undefined && !req.is(['application/json', 'application/*+json', 'application/x-www-form-urlencoded'])) {
-    return done(new RequestError(415, `content type ${type.split(';')[0]} is not accepted; send form or JSON`));
-  }
-  let i = 0;
-  const step: NextFunction = (err?: unknown) => {
-    if (err) return done(err);
-    const p = parsers[i++];
-    if (!p) return done();
-    p(req, res, step);
-  };
-  step();
+
+
+/** Body fields win over query fields; some ITSPs put part of the data in the URL. */
+function collectFields(req: IncomingMessage, body: Fields | undefined): Fields {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const query = q >= 0 ? parseForm(url.slice(q + 1)) : {};
+  return body === undefined ? query : { ...query, ...body };
 }
 
-type Fields = Record<string, unknown>;
-
-function collectFields(req: Request): Fields {
-  const query = (req.query ?? {}) as Fields;
-  if (req.method === 'GET') return query;
-  const body = req.body as unknown;
-  if (body === undefined || body === null) return query;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'the request body must be a JSON object or a form');
-  return { ...query, ...(body as Fields) };
+function ackType(t: string): string {
+  return t.startsWith('text/') && !t.includes('charset') ? `${t}; charset=utf-8` : t;
 }
 
 /** Looks a field up by name, or by a dotted path into JSON (data.payload.text). */
@@ -196,22 +204,5 @@ function required(get: (n: string) => string | undefined, name: string): string 
 function toRequestError(err: unknown): RequestError {
   if (err instanceof RequestError) return err;
   if (err instanceof StoreError) return new RequestError(503, 'the text could not be stored; try again later');
-  const e = err as { type?: string; status?: number; message?: string; limit?: number };
-  switch (e.type) {
-    case 'entity.too.large':
-      return new RequestError(413, `request body is larger than the limit of ${e.limit ?? '?'} bytes`);
-    case 'entity.parse.failed':
-      return new RequestError(400, 'malformed request body: not valid JSON');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new RequestError(415, 'unsupported request encoding or charset; send UTF-8');
-    case 'parameters.too.many':
-      return new RequestError(413, 'too many form fields');
-    case 'request.aborted':
-      return new RequestError(400, 'request aborted by the client');
-  }
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    return new RequestError(e.status, 'malformed request');
-  }
   return new RequestError(500, 'internal error');
 }

@@ -4,7 +4,7 @@ import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
-import { inboundRouter, type InboundDeps } from './inbound.js';
+import { webhookHandler, type InboundDeps } from './inbound.js';
 
 export interface HttpDeps extends InboundDeps {
   health: () => Record<string, unknown>;
@@ -15,7 +15,6 @@ export function createApp(deps: HttpDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false); // client addresses are worked out in access.ts
-  app.use(inboundRouter(deps));
   app.get('/health', (_req, res) => {
     res.json(deps.health());
   });
@@ -36,9 +35,18 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export function listen(app: express.Express, host: string, port: number, log: Logger): Promise<HttpServer> {
+/** Webhooks first (see webhookHandler), everything else through express. */
+export function createHandler(deps: HttpDeps): http.RequestListener {
+  const webhook = webhookHandler(deps);
+  const app = createApp(deps);
+  return (req, res) => {
+    if (!webhook(req, res)) app(req, res);
+  };
+}
+
+export function listen(handler: http.RequestListener, host: string, port: number, log: Logger): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer({ keepAliveTimeout: 65_000 }, app);
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.once('error', reject);

@@ -111,7 +111,23 @@ function extractUser(s: string, fail: (reason: string) => never): string {
   return rest.slice(0, at).split(/[:;?]/)[0]!;
 }
 
+// Webhooks carry the same few numbers again and again (our own DIDs above all),
+// and parsing with full metadata is the costliest step of a webhook: remember
+// recent successful results. Failures are not cached; they are rare and cheap to redo.
+const CACHE_MAX = 2048;
+const cache = new Map<string, Normalized>();
+
 export function normalizeNumber(input: string, opts: NormalizeOptions): Normalized {
+  const key = `${opts.countryCode}|${opts.allowAlphanumeric ? 1 : 0}|${input}`;
+  const hit = cache.get(key);
+  if (hit) return { ...hit };
+  const result = normalizeUncached(input, opts);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(key, result);
+  return { ...result };
+}
+
+function normalizeUncached(input: string, opts: NormalizeOptions): Normalized {
   const fail: (reason: string) => never = (reason) => {
     throw new NumberError(input, reason);
   };

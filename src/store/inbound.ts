@@ -1,13 +1,11 @@
 // The inbound queue: texts from ITSPs, stored before the ITSP gets its 2xx and
 // kept until the dialplan reports them delivered (or they fail or expire).
 //
-// Writes from webhooks go through group commit: every request that arrives while
-// a transaction is being fsync'd joins the next one, and each request is answered
-// only after the transaction holding it has committed.
+// Writes from webhooks go through group commit (group-commit.ts).
 
 import crypto from 'node:crypto';
 import type { Db } from './db.js';
-import { StoreError } from '../errors.js';
+import { createGroupCommit } from './group-commit.js';
 
 export type InboundState = 'queued' | 'sending' | 'waiting' | 'delivered' | 'undeliverable' | 'expired';
 
@@ -69,13 +67,6 @@ export function hashBody(body: string): string {
   return crypto.createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
-interface Pending {
-  msg: NewInbound;
-  hash: string;
-  resolve: (r: EnqueueResult) => void;
-  reject: (e: Error) => void;
-}
-
 export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
   const now = opts.now ?? Date.now;
   const byProviderId = db.prepare<[string, string], { id: number }>(
@@ -91,52 +82,28 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
      VALUES (@interface, @providerId, @sender, @recipient, @body, @hash, @parts, 'queued', @t, @t, @t)`,
   );
 
-  let batch: Pending[] = [];
-  let scheduled = false;
-
-  const writeBatch = db.transaction((items: Pending[], t: number): EnqueueResult[] => {
-    const out: EnqueueResult[] = [];
-    for (const p of items) {
-      const m = p.msg;
+  const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => {
+    const t = now();
+    return items.map((m) => {
+      const hash = hashBody(m.body);
       const prior =
-        (m.providerId !== undefined ? byProviderId.get(m.interface, m.providerId) : undefined) ??
-        (m.providerId === undefined
-          ? byContent.get(m.interface, m.sender, m.recipient, p.hash, t - opts.dedupWindowMs)
-          : undefined);
-      if (prior) {
-        out.push({ id: prior.id, duplicate: true });
-        continue;
-      }
+        m.providerId !== undefined
+          ? byProviderId.get(m.interface, m.providerId)
+          : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
+      if (prior) return { id: prior.id, duplicate: true };
       const r = insert.run({
         interface: m.interface,
         providerId: m.providerId ?? null,
         sender: m.sender,
         recipient: m.recipient,
         body: m.body,
-        hash: p.hash,
+        hash,
         parts: m.parts,
         t,
       });
-      out.push({ id: Number(r.lastInsertRowid), duplicate: false });
-    }
-    return out;
+      return { id: Number(r.lastInsertRowid), duplicate: false };
+    });
   });
-
-  function flush(): void {
-    scheduled = false;
-    const items = batch;
-    batch = [];
-    if (items.length === 0) return;
-    let results: EnqueueResult[];
-    try {
-      results = writeBatch(items, now());
-    } catch (err) {
-      const e = new StoreError(`could not commit the text: ${(err as Error).message}`);
-      for (const p of items) p.reject(e);
-      return;
-    }
-    items.forEach((p, i) => p.resolve(results[i]!));
-  }
 
   const claimSelect = db.prepare<[number, number], InboundRow>(
     `SELECT * FROM inbound m
@@ -198,16 +165,18 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
   );
 
   return {
-    enqueue(msg) {
-      return new Promise<EnqueueResult>((resolve, reject) => {
-        batch.push({ msg, hash: hashBody(msg.body), resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
+    enqueue: (msg) => commits.submit(msg),
+    claimDue(t, limit) {
+      if (limit <= 0) return [];
+      // 'sending' is not worth an fsync: after a crash it is reset to queued
+      // anyway. Skipping it keeps the webhook-to-Originate path at one fsync.
+      db.pragma('synchronous = NORMAL');
+      try {
+        return claim(t, limit);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
     },
-    claimDue: (t, limit) => (limit > 0 ? claim(t, limit) : []),
     get: (id) => getRow.get(id),
     partDelivered(id, part, endpoint, t) {
       const r = advance.run(part, endpoint, t, part, t, id, part - 1);
@@ -239,6 +208,6 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
       for (const r of countStmt.all()) out[r.state] = r.n;
       return out;
     },
-    flush,
+    flush: () => commits.flush(),
   };
 }

@@ -23,6 +23,9 @@ export interface ConfigOptions {
   ami?: string;
   /** Extra lines appended to [general]. */
   general?: string;
+  /** Extra lines for [agi] and [outbound]. */
+  agi?: string;
+  outbound?: string;
   /** Interface sections; default: [default] open to loopback. */
   interfaces?: string;
 }
@@ -36,6 +39,13 @@ listen = 127.0.0.1:0
 database = ${path.join(o.dir, 'var', 'websms.db')}
 country_code = 46
 ${o.general ?? ''}
+
+[agi]
+listen = 127.0.0.1:0
+${o.agi ?? ''}
+
+[outbound]
+${o.outbound ?? ''}
 
 [ami]
 host = 127.0.0.1
@@ -53,7 +63,7 @@ ${o.interfaces ?? '[default]\nfield_id = MessageSid\n'}
 }
 
 /** Lines of `extra` replace the lines of `base` that set the same key. */
-function merge(base: string, extra: string): string {
+export function merge(base: string, extra: string): string {
   const keyOf = (l: string): string => l.split('=')[0]!.trim();
   const extraLines = extra.split('\n').filter((l) => l.includes('='));
   const keys = new Set(extraLines.map(keyOf));

@@ -1,0 +1,182 @@
+// Inbound benchmark: webhook to durable commit under load, webhook to Originate
+// at light load, memory, and the bare SQLite+HTTP ceiling in the same run.
+//
+//   npm run bench            (or: node dist/bench/webhook.js [seconds] [connections])
+//
+// Loopback only; every loop is bounded in time and count.
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { startAmiDouble } from '../test/doubles/ami-server.js';
+
+const SECONDS = Number(process.argv[2] ?? 10);
+const CONNECTIONS = Number(process.argv[3] ?? 50);
+// V8 flags for the daemon, as the systemd unit and `npm start` pass them.
+const DAEMON_FLAGS = (process.argv[4] ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAIN = path.join(here, '..', 'src', 'main.js');
+const BARE = path.join(here, 'bare-server.js');
+// Every request carries a different text, so duplicate detection never short-cuts a commit.
+let seq = 0;
+const nextBody = (): string => `To=%2B46812345678&From=%2B46701234567&Body=bench+text+${seq++}+with+%C3%A5%C3%A4%C3%B6`;
+
+interface Proc {
+  proc: ChildProcess;
+  port: number;
+}
+
+function startProc(args: string[], ready: (line: string) => number | undefined, stream: 'stdout' | 'stderr'): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, WEBSMS_AMI_SECRET: 'bench' } });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('process did not start')), 15_000);
+    proc[stream]!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (const line of buf.split('\n')) {
+        const port = line ? ready(line) : undefined;
+        if (port) {
+          clearTimeout(timer);
+          buf = '';
+          proc[stream]!.removeAllListeners('data');
+          proc[stream]!.resume();
+          resolve({ proc, port });
+          return;
+        }
+      }
+    });
+    (stream === 'stdout' ? proc.stderr : proc.stdout)!.resume();
+    proc.once('exit', (c) => reject(new Error(`exited ${c}`)));
+  });
+}
+
+function rssMb(pid: number): number {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
+}
+
+async function load(port: number, urlPath: string, pid: number) {
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakRss = Math.max(peakRss, rssMb(pid));
+    } catch {
+      /* gone */
+    }
+  }, 200);
+  const r = await autocannon({
+    url: `http://127.0.0.1:${port}${urlPath}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: nextBody() }) }],
+    connections: CONNECTIONS,
+    duration: SECONDS,
+  });
+  clearInterval(sampler);
+  return {
+    rps: r.requests.average,
+    total: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    peakRssMb: Math.round(peakRss),
+  };
+}
+
+/** One webhook over a kept-alive connection, as an ITSP sends them. */
+function postOnce(agent: http.Agent, port: number, body: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: '127.0.0.1', port, method: 'POST', path: '/sms/in/default', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function stop(p: Proc): Promise<void> {
+  return new Promise((res) => {
+    p.proc.once('exit', () => res());
+    p.proc.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-bench-'));
+  const out: Record<string, unknown> = {
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, node ${process.version}`,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    daemonFlags: DAEMON_FLAGS.join(' '),
+  };
+  try {
+    // 1. The ceilings.
+    for (const mode of ['single', 'group'] as const) {
+      const p = await startProc([BARE, mode, path.join(dir, `bare-${mode}.db`)], (l) => (l.startsWith('{') ? (JSON.parse(l) as { port: number }).port : undefined), 'stdout');
+      out[`bare_${mode}_commit`] = await load(p.port, '/', p.proc.pid!);
+      await stop(p);
+    }
+
+    // 2. websms, AMI absent: pure webhook -> durable commit.
+    const conf = path.join(dir, 'websms.conf');
+    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
+    const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
+    const idleRss = rssMb(d.proc.pid!);
+    const w = await load(d.port, '/sms/in/default', d.proc.pid!);
+    await stop(d);
+    const db = new Database(path.join(dir, 'websms.db'), { readonly: true });
+    const stored = (db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n;
+    db.close();
+    out.websms_webhook_commit = { ...w, idleRssMb: Math.round(idleRss), storedRows: stored, everyAckStored: stored >= w.total };
+    const ceiling = (out.bare_group_commit as { rps: number }).rps;
+    out.ratio_to_bare_group_commit = Number((w.rps / ceiling).toFixed(2));
+
+    // 3. Light load: webhook to Originate on the AMI wire.
+    const ami = await startAmiDouble({ secret: 'bench' });
+    ami.addEndpoint('+46812345678', 'alice', ['sip:alice@127.0.0.1:5062']);
+    const conf2 = path.join(dir, 'websms2.conf');
+    fs.writeFileSync(conf2, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms2.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
+    const d2 = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf2], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
+    await ami.waitFor(() => ami.sessions.some((s) => s.authenticated), 10_000);
+    const samples: number[] = [];
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // The moment the Originate reached the (fake) Asterisk's socket handler.
+    let arrivedAt = 0;
+    ami.on('originate', () => {
+      arrivedAt = performance.now();
+    });
+    for (let i = 0; i < 300; i++) {
+      const seen = ami.originates.length;
+      const t0 = performance.now();
+      await postOnce(agent, d2.port, `To=%2B46812345678&From=%2B46701234567&Body=light+${i}`);
+      await ami.waitFor(() => ami.originates.length > seen, 5_000);
+      samples.push(arrivedAt - t0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    samples.sort((a, b) => a - b);
+    const q = (p: number): number => Number(samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!.toFixed(2));
+    agent.destroy();
+    out.webhook_to_originate_ms = { samples: samples.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) };
+    await stop(d2);
+    await ami.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

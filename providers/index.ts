@@ -1,0 +1,18 @@
+// The adapters by provider name. A named profile (twilio, elks, ...) is one file
+// beside generic.ts and one line in ADAPTERS.
+
+import { WebsmsError } from '../src/errors.js';
+import { generic } from './generic.js';
+import type { ProviderAdapter } from './types.js';
+
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+
+/** Every provider name the configuration may give. */
+export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));
+
+/** The adapter of a provider; an unknown name is a configuration error (load.ts should have caught it). */
+export function adapterFor(provider: string): ProviderAdapter {
+  const adapter = Object.prototype.hasOwnProperty.call(ADAPTERS, provider) ? ADAPTERS[provider] : undefined;
+  if (!adapter) throw new WebsmsError('config', `unknown provider "${provider}"; known: ${PROVIDER_NAMES.join(', ')}`);
+  return adapter;
+}

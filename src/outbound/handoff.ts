@@ -1,0 +1,216 @@
+// The `outbound` FastAGI script: a text from a local phone, handed over by the
+// dialplan's sub_text_trunk. It reads the text, checks it, commits it to the
+// outbound queue and only then tells the dialplan QUEUED; anything it refuses
+// gets REJECTED and a short reason that the dialplan texts back to the phone
+// (the phone got 202 Accepted long before and learns nothing otherwise).
+//
+// It never waits on the network or the ITSP: one commit (group-committed with
+// every other hand-off of the same moment) is all that stands between the
+// question and the answer, because Asterisk handles one message at a time and
+// the whole PBX's message queue waits for us.
+//
+// The body is read only through expressions that name MESSAGE(body) and never
+// wrap its value: Asterisk substitutes a value inside a function argument
+// before parsing it, so `${BASE64_ENCODE(${MESSAGE(body)})}` is mangled by a
+// text such as `Hi :) see you at 10:30`. FIELDQTY takes a variable *name*, so
+// it counts the lines without ever parsing the text; then GET FULL VARIABLE
+// ${MESSAGE(body)} is read over exactly that many lines.
+
+import type { AgiSession } from '../asterisk/fastagi.js';
+import { agiSafeText } from '../asterisk/fastagi.js';
+import type { Config, InterfaceConfig } from '../config/types.js';
+import { NumberError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { normalizeNumber } from '../numbers/normalize.js';
+import type { NewOutbound, OutboundStore } from '../store/outbound.js';
+import { countSegments, fitsUcs2, gsmOnly } from './segments.js';
+
+export interface HandoffDeps {
+  store: OutboundStore;
+  config: Config;
+  log: Logger;
+  /** Called once a text is committed and the dialplan was told QUEUED. */
+  onQueued(id: number): void;
+}
+
+/** What the dialplan handed over, as read from the AGI session. */
+export interface HandoffInput {
+  /** agi_extension: the number the phone texted (after dp_lookup's rewrite). */
+  exten: string;
+  /** MESSAGE(to), used only when agi_extension is empty. */
+  to: string;
+  /** MESSAGE(from): the sender's number, put there by sub_rewrite_from. */
+  from: string;
+  /** WEBSMS_INDEX: which interface this endpoint sends through; '' = the default. */
+  index: string;
+  body: string;
+}
+
+export type RefusalCode = 'destination' | 'sender' | 'interface' | 'empty' | 'too_long' | 'charset' | 'segments' | 'store';
+
+export type Checked =
+  | { ok: true; text: NewOutbound }
+  | { ok: false; code: RefusalCode; reason: string; iface?: string };
+
+/** Sent as WEBSMS_REASON when a phone's text arrived empty: PJSIP empties bodies over 1,023 bytes. */
+export const EMPTY_REASON = 'the text was empty or too long for the phone to send (over about 1,000 bytes)';
+export const STORE_REASON = 'temporary failure; try again';
+/** At most this many lines are read: a value holds at most 4,095 bytes. */
+const MAX_BODY_LINES = 4096;
+
+/**
+ * WEBSMS_INDEX empty: the configured default interface; otherwise the
+ * interface whose `index` equals it, else the one whose name equals it.
+ */
+export function pickInterface(config: Config, index: string): InterfaceConfig | undefined {
+  const want = index.trim();
+  if (want === '') return config.interfaces.find((i) => i.name === config.general.defaultInterface);
+  return config.interfaces.find((i) => i.index !== '' && i.index === want) ?? config.interfaces.find((i) => i.name === want);
+}
+
+/** Characters shown in a reason: printable ones as they are, others as U+XXXX. */
+function show(chars: string[]): string {
+  const shown = chars.slice(0, 5).map((c) => (/^[\p{L}\p{N}\p{P}\p{S}]$/u.test(c) ? c : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`));
+  return shown.join(' ') + (chars.length > 5 ? ' ...' : '');
+}
+
+/** Validates and normalises a hand-off. Pure: no I/O. */
+export function checkHandoff(input: HandoffInput, config: Config): Checked {
+  const cc = config.general.countryCode;
+
+  // Destination: ${EXTEN} of sub_text_trunk (E.164 after dp_lookup, or a short code).
+  const dest = input.exten !== '' && input.exten !== 's' ? input.exten : input.to;
+  let recipient: string;
+  try {
+    recipient = normalizeNumber(dest, { countryCode: cc }).number;
+  } catch (err) {
+    if (!(err instanceof NumberError)) throw err;
+    return { ok: false, code: 'destination', reason: `not a valid number: ${err.reason}` };
+  }
+
+  // Sender: sub_rewrite_from puts the endpoint's own number into MESSAGE(from).
+  let sender: string | undefined;
+  try {
+    const n = normalizeNumber(input.from, { countryCode: cc });
+    if (n.kind === 'e164') sender = n.number;
+  } catch (err) {
+    if (!(err instanceof NumberError)) throw err;
+  }
+  if (sender === undefined) {
+    return { ok: false, code: 'sender', reason: 'your phone has no number to send texts from (its callerid carries none)' };
+  }
+
+  const iface = pickInterface(config, input.index);
+  if (!iface) {
+    const which = input.index.trim() === '' ? `default interface ${config.general.defaultInterface}` : `WEBSMS_INDEX ${input.index.trim()}`;
+    return { ok: false, code: 'interface', reason: `no SMS interface for ${which}` };
+  }
+  if (iface.send.url === '') {
+    return { ok: false, code: 'interface', reason: `SMS interface ${iface.name} cannot send texts`, iface: iface.name };
+  }
+
+  const body = input.body;
+  if (body === '') return { ok: false, code: 'empty', reason: EMPTY_REASON, iface: iface.name };
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > config.general.maxBodyBytes) {
+    return { ok: false, code: 'too_long', reason: `the text is too long: ${bytes} bytes, at most ${config.general.maxBodyBytes}`, iface: iface.name };
+  }
+
+  const info = countSegments(body);
+  if (iface.send.charset === 'gsm' && !gsmOnly(body)) {
+    return {
+      ok: false,
+      code: 'charset',
+      reason: `the text has characters this SMS provider cannot send (GSM letters only): ${show(info.nonGsm)}`,
+      iface: iface.name,
+    };
+  }
+  if (iface.send.charset === 'ucs2' && !fitsUcs2(body)) {
+    const astral = [...new Set(Array.from(body).filter((c) => !fitsUcs2(c)))];
+    return {
+      ok: false,
+      code: 'charset',
+      reason: `the text has emoji or other characters this SMS provider cannot send: ${show(astral)}`,
+      iface: iface.name,
+    };
+  }
+  const max = config.outbound.maxSegments;
+  if (info.segments > max) {
+    return { ok: false, code: 'segments', reason: `the text is too long: ${info.segments} SMS segments, at most ${max}`, iface: iface.name };
+  }
+  return { ok: true, text: { interface: iface.name, sender, recipient, body, encoding: info.encoding, segments: info.segments } };
+}
+
+/** Reads the body byte-exact: line count by FIELDQTY, then that many lines of the value. */
+export async function readBody(s: AgiSession): Promise<string> {
+  // `\n` here is a backslash and an n: quoted by the session it reaches the
+  // wire as `\\n`, parse_args leaves `\n`, and FIELDQTY turns it into a newline.
+  const count = await s.getFullVariable('${FIELDQTY(MESSAGE(body),\\n)}');
+  const n = Number(count ?? '0');
+  if (!Number.isInteger(n) || n < 0 || n > MAX_BODY_LINES) throw new Error(`FIELDQTY gave ${JSON.stringify(count)}`);
+  // An empty body is 0 lines but still answers one line: `200 result=1 ()`.
+  return (await s.getFullVariable('${MESSAGE(body)}', { lines: Math.max(1, n) })) ?? '';
+}
+
+export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<void> {
+  const { store, config, log } = deps;
+
+  const refuse = async (s: AgiSession, reason: string): Promise<void> => {
+    await s.setVariable('WEBSMS_STATUS', 'REJECTED');
+    await s.setVariable('WEBSMS_REASON', agiSafeText(reason));
+  };
+
+  return async (s) => {
+    const started = Date.now();
+    // Commands go one at a time: Asterisk polls its socket, not its stdio
+    // buffer, so a pipelined command would stall until the next bytes came.
+    const index = (await s.getVariable('WEBSMS_INDEX')) ?? '';
+    const from = (await s.getVariable('MESSAGE(from)')) ?? '';
+    const to = (await s.getVariable('MESSAGE(to)')) ?? '';
+    const body = await readBody(s);
+    const exten = s.env.agi_extension ?? '';
+
+    const checked = checkHandoff({ exten, to, from, index, body }, config);
+    if (!checked.ok) {
+      // The reason is logged except for charset refusals, which quote characters of the body.
+      const fields = { from, to: exten || to, index, interface: checked.iface, refusal: checked.code };
+      log.info(checked.code === 'charset' ? fields : { ...fields, reason: checked.reason }, 'outbound text refused');
+      await refuse(s, checked.reason);
+      return;
+    }
+
+    const t = checked.text;
+    let id: number;
+    try {
+      id = await store.enqueue(t);
+    } catch (err) {
+      log.error({ err, from: t.sender, to: t.recipient, interface: t.interface }, 'outbound text not stored');
+      if (!s.signal.aborted) await refuse(s, STORE_REASON);
+      return;
+    }
+    if (s.signal.aborted) {
+      // The deadline closed the connection while the commit was under way:
+      // Asterisk never heard QUEUED and texts the sender that it was not sent.
+      // Keep the two sides telling the same story: the text is not sent.
+      log.warn({ id, from: t.sender, to: t.recipient, ms: Date.now() - started }, 'text committed after the hand-off timed out; marked failed');
+      try {
+        store.fail(id, 'failed', 'hand-off timed out before Asterisk heard QUEUED', Date.now());
+      } catch (err) {
+        log.error({ err, id }, 'could not mark a timed-out hand-off failed');
+      }
+      return;
+    }
+    try {
+      await s.setVariable('WEBSMS_STATUS', 'QUEUED');
+      await s.setVariable('WEBSMS_ID', String(id));
+    } finally {
+      // Committed and QUEUED written: the text is ours to send even if the
+      // answer to the SET VARIABLE never came back.
+      log.info(
+        { id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding, ms: Date.now() - started },
+        'outbound text queued',
+      );
+      deps.onQueued(id);
+    }
+  };
+}

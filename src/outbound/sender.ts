@@ -1,0 +1,268 @@
+// Sends queued outbound texts to their ITSPs: one conversation's texts in the
+// order they were handed off, within each interface's concurrency, rate limits
+// (per interface and per sending number) and circuit breaker; retries with
+// backoff and full jitter, Retry-After where the ITSP gives one, failover to
+// another interface when attempts run out, and a notice to the sender when a
+// text finally fails.
+//
+// The double-send window: a text is marked 'sending' (fsync'd) before the HTTP
+// request and 'sent' right after the answer. A crash between the two leaves it
+// 'sending'; at start-up it is queued again and sent a second time, with the
+// same reference/idempotency key where the interface sends one.
+
+import type { Config, InterfaceConfig, OutboundConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { OutboundRow, OutboundStore } from '../store/outbound.js';
+import type { ProviderAdapter, SendOutcome } from '../../providers/types.js';
+import { adapterFor } from '../../providers/index.js';
+import { createHttpClient, type HttpClient } from './http.js';
+import { createTokenBucket, type TokenBucket } from './ratelimit.js';
+import { createBreaker, type Breaker } from './breaker.js';
+import type { Notifier } from './notify.js';
+
+export interface Sender {
+  start(): void;
+  stop(): Promise<void>;
+  kick(): void;
+}
+
+interface Lane {
+  iface: InterfaceConfig;
+  adapter: ProviderAdapter;
+  http: HttpClient;
+  bucket: TokenBucket;
+  perNumber: Map<string, TokenBucket>;
+  breaker: Breaker;
+  inflight: number;
+  /** Set by a 429/503 with Retry-After: the whole interface waits. */
+  pausedUntil: number;
+}
+
+/** The reference sent to ITSPs that take one: stable across retries of one text. */
+export const referenceOf = (id: number): string => `websms-${id}`;
+
+export function createSender(deps: {
+  store: OutboundStore;
+  config: Config;
+  notifier: Notifier;
+  log: Logger;
+  now?: () => number;
+}): Sender {
+  const { store, notifier, log } = deps;
+  const out: OutboundConfig = deps.config.outbound;
+  const now = deps.now ?? Date.now;
+  const lanes = new Map<string, Lane>();
+  for (const iface of deps.config.interfaces) {
+    if (iface.send.url === '') continue;
+    const name = iface.name;
+    lanes.set(name, {
+      iface,
+      adapter: adapterFor(iface.provider),
+      http: createHttpClient(iface.send),
+      bucket: createTokenBucket(iface.send.ratePerSecond),
+      perNumber: new Map(),
+      breaker: createBreaker(iface.send.breakerFailures, iface.send.breakerCooldownMs, (s) =>
+        s === 'open'
+          ? log.warn({ iface: name, cooldownMs: iface.send.breakerCooldownMs }, 'ITSP keeps failing; circuit breaker open')
+          : log.info({ iface: name }, 'ITSP answers again; circuit breaker closed'),
+      ),
+      inflight: 0,
+      pausedUntil: 0,
+    });
+  }
+
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Set<Promise<void>>();
+
+  const backoff = (attempts: number): number =>
+    // Full jitter: spreads the retries of many texts after an outage.
+    Math.round(Math.random() * Math.min(out.retryMaxMs, out.retryMinMs * 2 ** Math.max(0, attempts - 1)));
+
+  function scan(): void {
+    if (!running) return;
+    clearTimeout(timer);
+    const t = now();
+    let wake = Infinity;
+    try {
+      // Only as many candidates as there is room to send, plus some for the
+      // conversations and limits that will skip a few.
+      let free = 0;
+      for (const lane of lanes.values()) free += Math.max(0, lane.iface.send.concurrency - lane.inflight);
+      const picked: Array<{ lane: Lane; row: OutboundRow }> = [];
+      if (free > 0) {
+        for (const row of store.due(t, free * 2 + 16)) {
+          const w = consider(row, t, picked);
+          if (w > 0) wake = Math.min(wake, w);
+        }
+      } else wake = 20;
+      if (picked.length > 0) {
+        store.markSending(picked.map((p) => p.row.id), t);
+        for (const { lane, row } of picked) start(lane, row);
+      }
+    } catch (err) {
+      log.error({ err }, 'outbound scan failed');
+      wake = 1000;
+    }
+    const next = store.nextDueAt();
+    if (next !== undefined && next > t) wake = Math.min(wake, next - t);
+    timer = setTimeout(scan, Math.min(Math.max(wake, 5), 60_000));
+    timer.unref();
+  }
+
+  /** Picks the row if every limit allows; otherwise returns how long until one might. */
+  function consider(row: OutboundRow, t: number, picked: Array<{ lane: Lane; row: OutboundRow }>): number {
+    const lane = lanes.get(row.interface);
+    if (!lane) {
+      finalFail(row, 'failed', `interface ${row.interface} does not send (no send_url)`);
+      return 0;
+    }
+    if (t - row.created_at > out.maxAgeMs) {
+      finalFail(row, 'expired', 'no ITSP accepted it in time');
+      return 0;
+    }
+    if (lane.inflight >= lane.iface.send.concurrency) return 20;
+    if (lane.pausedUntil > t) return lane.pausedUntil - t;
+    const open = lane.breaker.wait(t);
+    if (open > 0) return open;
+    let numberBucket = lane.perNumber.get(row.sender);
+    if (!numberBucket) {
+      // No saving up per number: carriers police a long code's pace, not its average.
+      numberBucket = createTokenBucket(lane.iface.send.ratePerNumber, 1);
+      lane.perNumber.set(row.sender, numberBucket);
+    }
+    const forNumber = numberBucket.wait(row.segments, t);
+    if (forNumber > 0) return forNumber;
+    const forIface = lane.bucket.wait(row.segments, t);
+    if (forIface > 0) return forIface;
+    numberBucket.take(row.segments, t);
+    lane.bucket.take(row.segments, t);
+    lane.breaker.started();
+    lane.inflight++;
+    picked.push({ lane, row });
+    return 0;
+  }
+
+  function start(lane: Lane, row: OutboundRow): void {
+    const p = send(lane, row).finally(() => {
+      lane.inflight--;
+      pending.delete(p);
+      if (running) kickSoon();
+    });
+    pending.add(p);
+  }
+
+  let kicked = false;
+  function kickSoon(): void {
+    if (kicked) return;
+    kicked = true;
+    setImmediate(() => {
+      kicked = false;
+      scan();
+    });
+  }
+
+  // Outcomes of one turn of the event loop are written in one transaction.
+  let outcomes: Array<() => void> = [];
+  function record(update: () => void): void {
+    outcomes.push(update);
+    if (outcomes.length === 1) {
+      setImmediate(() => {
+        const batch = outcomes;
+        outcomes = [];
+        try {
+          store.together(() => batch.forEach((u) => u()));
+        } catch (err) {
+          log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
+        }
+      });
+    }
+  }
+
+  async function send(lane: Lane, row: OutboundRow): Promise<void> {
+    const cfg = lane.iface.send;
+    let outcome: SendOutcome;
+    try {
+      const req = lane.adapter.buildRequest(
+        { id: row.id, from: row.sender, to: row.recipient, body: row.body, reference: referenceOf(row.id) },
+        cfg,
+      );
+      const res = await lane.http.send(req);
+      outcome = res.ok ? lane.adapter.parseResponse(res.answer, cfg) : { kind: 'retry', reason: res.reason };
+    } catch (err) {
+      outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
+    }
+    const t = now();
+    const fields = { id: row.id, iface: lane.iface.name, to: row.recipient, attempt: row.attempts + 1 };
+    if (outcome.kind === 'accepted') {
+      lane.breaker.success();
+      const providerId = outcome.providerId;
+      record(() => {
+        store.sent(row.id, providerId, t);
+        if (out.notify === 'all') {
+          const fresh = store.get(row.id);
+          if (fresh) notifier.notify(fresh, 'sent', null);
+        }
+      });
+      log.info({ ...fields, providerId }, 'text accepted by the ITSP');
+      return;
+    }
+    if (outcome.kind === 'permanent') {
+      // The ITSP answered sensibly; it refuses this text, not everything.
+      lane.breaker.success();
+      log.warn({ ...fields, reason: outcome.reason }, 'ITSP refused the text');
+      finalFail(row, 'failed', outcome.reason);
+      return;
+    }
+    lane.breaker.failure(t);
+    if (outcome.retryAfterMs !== undefined) lane.pausedUntil = Math.max(lane.pausedUntil, t + outcome.retryAfterMs);
+    const attempts = row.attempts + 1;
+    if (attempts >= out.maxAttempts) {
+      const to = cfg.failover;
+      if (to !== '' && lanes.has(to) && row.interface !== to && row.origin !== to) {
+        log.warn({ ...fields, failover: to, reason: outcome.reason }, 'attempts exhausted; failing over');
+        const why = `${lane.iface.name}: ${outcome.reason}`;
+        record(() => store.failover(row.id, to, why, t));
+        return;
+      }
+      log.warn({ ...fields, reason: outcome.reason }, 'attempts exhausted; text failed');
+      finalFail(row, 'failed', `${outcome.reason} (gave up after ${attempts} attempts)`);
+      return;
+    }
+    const delay = outcome.retryAfterMs ?? backoff(attempts);
+    log.info({ ...fields, reason: outcome.reason, retryInMs: delay }, 'send failed; will retry');
+    const why = outcome.reason;
+    record(() => store.retry(row.id, why, t + delay, t));
+  }
+
+  function finalFail(row: OutboundRow, state: 'failed' | 'expired', reason: string): void {
+    record(() => {
+      store.fail(row.id, state, reason, now());
+      const fresh = store.get(row.id);
+      if (fresh) notifier.notify(fresh, state, reason);
+    });
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      const n = store.resumeInterrupted(now());
+      if (n > 0) log.warn({ texts: n }, 'texts were being sent when websms stopped; sending them again');
+      scan();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      await Promise.allSettled([...pending]);
+      // Outcomes still waiting for their turn's transaction.
+      const batch = outcomes;
+      outcomes = [];
+      if (batch.length > 0) store.together(() => batch.forEach((u) => u()));
+      for (const lane of lanes.values()) lane.http.close();
+    },
+    kick() {
+      if (running) kickSoon();
+    },
+  };
+}
