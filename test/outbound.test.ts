@@ -218,3 +218,27 @@ test('refusals at hand-off answer REJECTED with a reason and store nothing', asy
   await sleep(100);
   t.is(outRows(s.dir).length, 0);
 });
+
+test('expiry: a text no ITSP accepts within max_age fails as expired and the sender is told', async (t) => {
+  const { s, itsp } = await setup(t, { outbound: 'retry_min = 50ms\nretry_max = 100ms\nmax_attempts = 1000\nmax_age = 1s' });
+  itsp.setDefault(errors.unavailable());
+  await handOff(s, 'never accepted');
+  const row = await until(() => outRows(s.dir).find((r) => r.state === 'expired'), 10_000);
+  t.truthy(row.reason);
+  const notice = await s.ami.waitForDelivery((d) => d.endpoint === 'alice', 5000);
+  t.regex(notice.body.toString(), /gave up/);
+});
+
+test('notify = all: the sender hears of every status change; notify = none: of nothing', async (t) => {
+  const all = await setup(t, { outbound: 'notify = all' });
+  await handOff(all.s, 'tell me everything');
+  const sentNotice = await all.s.ami.waitForDelivery((d) => d.endpoint === 'alice', 5000);
+  t.regex(sentNotice.body.toString(), /^Sent to \+12025550160: "tell me everything"/);
+
+  const none = await setup(t, { outbound: 'notify = none' });
+  none.itsp.queue(errors.badRequest('nope'));
+  await handOff(none.s, 'tell me nothing');
+  await until(() => outRows(none.s.dir)[0]?.state === 'failed');
+  await sleep(300);
+  t.is(none.s.ami.deliveries.length, 0);
+});
