@@ -166,9 +166,10 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     // buffer, so a pipelined command would stall until the next bytes came.
     const index = (await s.getVariable('WEBSMS_INDEX')) ?? '';
     const from = (await s.getVariable('MESSAGE(from)')) ?? '';
-    const to = (await s.getVariable('MESSAGE(to)')) ?? '';
-    const body = await readBody(s);
     const exten = s.env.agi_extension ?? '';
+    // Every round trip holds Asterisk's message queue: ask for MESSAGE(to) only when needed.
+    const to = exten !== '' && exten !== 's' ? '' : ((await s.getVariable('MESSAGE(to)')) ?? '');
+    const body = await readBody(s);
 
     const checked = checkHandoff({ exten, to, from, index, body }, config);
     if (!checked.ok) {

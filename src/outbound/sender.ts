@@ -38,6 +38,8 @@ interface Lane {
   pausedUntil: number;
 }
 
+const OUTCOME_BATCH_MS = 5;
+
 /** The reference sent to ITSPs that take one: stable across retries of one text. */
 export const referenceOf = (id: number): string => `websms-${id}`;
 
@@ -152,22 +154,25 @@ export function createSender(deps: {
     pending.add(p);
   }
 
+  // Completions come one by one; picking up new work every few ms instead of
+  // after each one keeps the database writes (and their stalls) few.
   let kicked = false;
   function kickSoon(): void {
     if (kicked) return;
     kicked = true;
-    setImmediate(() => {
+    setTimeout(() => {
       kicked = false;
       scan();
-    });
+    }, OUTCOME_BATCH_MS);
   }
 
-  // Outcomes of one turn of the event loop are written in one transaction.
+  // Outcomes are written together, at most every few milliseconds: each write
+  // is an fsync that stalls the event loop, and hand-offs must not wait on it.
   let outcomes: Array<() => void> = [];
   function record(update: () => void): void {
     outcomes.push(update);
     if (outcomes.length === 1) {
-      setImmediate(() => {
+      setTimeout(() => {
         const batch = outcomes;
         outcomes = [];
         try {
@@ -175,7 +180,7 @@ export function createSender(deps: {
         } catch (err) {
           log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
         }
-      });
+      }, OUTCOME_BATCH_MS);
     }
   }
 

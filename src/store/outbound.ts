@@ -40,7 +40,11 @@ export interface OutboundStore {
   enqueue(m: NewOutbound): Promise<number>;
   /** Due texts, oldest first, skipping conversations with an earlier text still queued or sending. */
   due(now: number, limit: number): OutboundRow[];
-  /** Marks texts sending, in one transaction (durably: the window for a double send starts here). */
+  /**
+   * Marks texts sending, in one transaction, without an fsync: after a crash a
+   * 'sending' text is queued again whether or not the mark reached the disk,
+   * so an fsync here would buy nothing and would stall hand-offs.
+   */
   markSending(ids: number[], now: number): void;
   /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
   together(fn: () => void): void;
@@ -100,6 +104,10 @@ export function createOutboundStore(db: Db, opts: { now?: () => number } = {}): 
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM outbound WHERE state = 'queued'`);
   const countStmt = db.prepare<[], { state: OutboundState; n: number }>('SELECT state, COUNT(*) AS n FROM outbound GROUP BY state');
 
+  const markMany = db.transaction((ids: number[], t: number) => {
+    for (const id of ids) sendingStmt.run(t, id);
+  });
+
   // A report may arrive before the send's own answer was recorded, or repeat:
   // states only move forward (sent -> delivered | failed), never back.
   const RANK: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
@@ -107,9 +115,14 @@ export function createOutboundStore(db: Db, opts: { now?: () => number } = {}): 
   return {
     enqueue: (m) => commits.submit(m),
     due: (t, limit) => (limit > 0 ? dueStmt.all(t, limit) : []),
-    markSending: db.transaction((ids: number[], t: number) => {
-      for (const id of ids) sendingStmt.run(t, id);
-    }),
+    markSending(ids, t) {
+      db.pragma('synchronous = NORMAL');
+      try {
+        markMany(ids, t);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    },
     together: (fn) => db.transaction(fn)(),
     sent: (id, providerId, t) => void sentStmt.run(providerId, t, id),
     retry: (id, reason, at, t) => void retryStmt.run(reason, at, t, id),

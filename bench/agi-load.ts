@@ -1,0 +1,61 @@
+// A lean FastAGI client standing in for Asterisk under load: it sends the AGI
+// environment and answers the hand-off's commands at once from canned values,
+// so the benchmark measures websms and not a simulator. (The faithful
+// simulator, with Asterisk's parsing quirks, is test/doubles/agi-client.ts;
+// it is too heavy to drive 50 sessions at a time from one process.)
+import net from 'node:net';
+
+export interface Answer {
+  status: string | undefined;
+  ms: number;
+}
+
+const ENV = (exten: string): string =>
+  [
+    'agi_network: yes',
+    'agi_network_script: outbound',
+    'agi_request: agi://127.0.0.1/outbound',
+    'agi_channel: Message/ast_msg_queue',
+    'agi_type: Message',
+    'agi_uniqueid: 1700000000.0',
+    'agi_context: sub_text_trunk',
+    `agi_extension: ${exten}`,
+    'agi_priority: 2',
+    '',
+    '',
+  ].join('\n');
+
+/** One hand-off: a two-line body; resolves when websms closes the connection. */
+export function handOff(port: number, exten: string, body: [string, string]): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let status: string | undefined;
+    let buf = '';
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(ENV(exten)));
+    sock.setNoDelay(true);
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const cmd = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        sock.write(answer(cmd));
+        const m = /^SET VARIABLE WEBSMS_STATUS "?([A-Z]+)/.exec(cmd);
+        if (m) status = m[1];
+      }
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve({ status, ms: performance.now() - started }));
+  });
+
+  function answer(cmd: string): string {
+    if (cmd.startsWith('SET VARIABLE')) return '200 result=1\n';
+    if (cmd.includes('FIELDQTY')) return '200 result=1 (2)\n';
+    if (cmd.includes('MESSAGE(body)')) return `200 result=1 (${body[0]}\n${body[1]})\n`;
+    if (cmd.includes('MESSAGE(from)')) return '200 result=1 (<sip:+46812345678@pbx.example>)\n';
+    if (cmd.includes('MESSAGE(to)')) return `200 result=1 (pjsip:${exten}@pbx.example)\n`;
+    if (cmd.includes('WEBSMS_INDEX')) return '200 result=1 ()\n';
+    return '510 Invalid or unknown command\n';
+  }
+}

@@ -1,0 +1,186 @@
+// Outbound benchmark: FastAGI hand-off latency under concurrency, send
+// throughput to a local mock ITSP over keep-alive, and memory while 100,000
+// texts wait in the queue.
+//
+//   npm run build && node dist/bench/outbound.js
+//
+// Loopback only; every phase is bounded in count and time.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { handOff } from './agi-load.js';
+import { openDatabase } from '../src/store/db.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAIN = path.join(here, '..', 'src', 'main.js');
+const ITSP = path.join(here, 'itsp-process.js');
+const FLAGS = ['--max-semi-space-size=4'];
+
+interface Proc {
+  proc: ChildProcess;
+  lines: string[];
+}
+
+function start(args: string[], ready: string, stream: 'stdout' | 'stderr'): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, WEBSMS_AMI_SECRET: 'x' } });
+    const lines: string[] = [];
+    let buf = '';
+    let done = false;
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 15_000);
+    proc[stream]!.setEncoding('utf8').on('data', (d: string) => {
+      if (done) return;
+      buf += d;
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+      if (lines.some((l) => l.includes(ready))) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ proc, lines });
+      }
+    });
+    (stream === 'stdout' ? proc.stderr : proc.stdout)!.resume();
+    proc.once('exit', (c) => !done && reject(new Error(`exited ${c}`)));
+  });
+}
+
+const portOf = (lines: string[], what: string): number =>
+  (JSON.parse(lines.find((l) => l.includes(what))!) as { port: number }).port;
+
+function stop(p: Proc): Promise<void> {
+  return new Promise((res) => {
+    p.proc.once('exit', () => res());
+    p.proc.kill('SIGTERM');
+  });
+}
+
+const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+function pct(sorted: number[], p: number): number {
+  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
+}
+
+function config(dir: string, itspPort: number, extra: string): string {
+  const file = path.join(dir, `websms-${Math.random().toString(36).slice(2)}.conf`);
+  fs.writeFileSync(
+    file,
+    `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\ndefault_interface = itsp\n` +
+      `[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n` +
+      `[itsp]\nsend_url = http://127.0.0.1:${itspPort}/send\nsend_id_field = sid\nrate_per_number = 0\n${extra}\n`,
+  );
+  return file;
+}
+
+/** Puts n queued texts straight into the database, each its own conversation. */
+function prefill(dir: string, n: number): void {
+  const db = openDatabase(path.join(dir, 'websms.db'));
+  const ins = db.prepare(
+    `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
+     VALUES ('itsp', 'itsp', '+46812345678', ?, ?, 'GSM-7', 1, ?, ?, ?)`,
+  );
+  const t = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) ins.run(`+1202${String(1000000 + i).padStart(7, '0')}`, `bench text ${i}`, t, t, t);
+  })();
+  db.close();
+}
+
+function count(dir: string, state: string): number {
+  const db = new Database(path.join(dir, 'websms.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM outbound WHERE state = ?').get(state) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const out: Record<string, unknown> = {
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+    daemonFlags: FLAGS.join(' '),
+  };
+  const itsp = await start([ITSP], '"port"', 'stdout');
+  const itspPort = portOf(itsp.lines, '"port"');
+  const dirs: string[] = [];
+  const mkdir = (): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-bench-out-'));
+    dirs.push(d);
+    return d;
+  };
+  try {
+    // 1. Hand-off latency at 1, 10 and 50 hand-offs at a time, while the sender sends them on.
+    //    (Asterisk itself hands off one message at a time: concurrency 1 is the everyday case.)
+    for (const concurrency of [1, 10, 50]) {
+      const dir = mkdir();
+      const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 0\nconcurrency = 32')], 'FastAGI server listening', 'stderr');
+      const agiPort = portOf(d.lines, 'FastAGI server listening');
+      const samples: number[] = [];
+      let next = 0;
+      const TOTAL = concurrency === 1 ? 500 : 2000;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < TOTAL) {
+            const i = next++;
+            const a = await handOff(agiPort, `+1202555${String(i % 10000).padStart(4, '0')}`, [`hand-off ${i}`, 'second line :)']);
+            if (a.status !== 'QUEUED') throw new Error(`hand-off ${i} answered ${a.status}`);
+            samples.push(a.ms);
+          }
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      samples.sort((x, y) => x - y);
+      out[`handoff_ms_concurrency_${concurrency}`] = { handoffs: TOTAL, perSecond: Math.round(TOTAL / secs), p50: pct(samples, 0.5), p90: pct(samples, 0.9), p99: pct(samples, 0.99), max: pct(samples, 1) };
+      await stop(d);
+    }
+
+    // 2. Throughput: 20,000 queued texts sent to the mock ITSP over keep-alive.
+    {
+      const dir = mkdir();
+      const N = 20_000;
+      prefill(dir, N);
+      const conf = config(dir, itspPort, 'rate = 0\nconcurrency = 64');
+      const t0 = performance.now();
+      const d = await start([...FLAGS, MAIN, '--config', conf], 'http listening', 'stderr');
+      let peak = 0;
+      const deadline = Date.now() + 120_000;
+      let sent = 0;
+      while (sent < N && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        peak = Math.max(peak, rssMb(d.proc.pid!));
+        sent = count(dir, 'sent');
+      }
+      const secs = (performance.now() - t0) / 1000;
+      out.send_throughput = { texts: N, sent, seconds: Number(secs.toFixed(2)), perSecond: Math.round(sent / secs), peakRssMb: Math.round(peak), concurrency: 64 };
+      await stop(d);
+    }
+
+    // 3. Memory while 100,000 texts wait (rate-limited to 1/s, so they stay queued).
+    {
+      const dir = mkdir();
+      prefill(dir, 100_000);
+      const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 1')], 'http listening', 'stderr');
+      const series: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        series.push(Math.round(rssMb(d.proc.pid!)));
+      }
+      out.queue_100k_rss_mb = { first: series[0], last: series[series.length - 1], max: Math.max(...series), series, stillQueued: count(dir, 'queued') };
+      await stop(d);
+    }
+  } finally {
+    await stop(itsp);
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});
