@@ -43,21 +43,7 @@ export function checkVariable(name: string, value: string): void {
 /** Splits text into pieces of at most maxBytes UTF-8 bytes without cutting a code point. */
 export function splitUtf8(text: string, maxBytes: number): string[] {
   if (maxBytes < 4) throw new RangeError('maxBytes must allow one code point');
-  const out: string[] = [];
-  let cur = '';
-  let curBytes = 0;
-  for (const cp of text) {
-    const b = utf8Len(cp);
-    if (curBytes + b > maxBytes) {
-      out.push(cur);
-      cur = '';
-      curBytes = 0;
-    }
-    cur += cp;
-    curBytes += b;
-  }
-  if (cur.length > 0 || out.length === 0) out.push(cur);
-  return out;
+  return pack(text, maxBytes);
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -68,31 +54,29 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  * unless one such character is itself longer than a piece.
  */
 export function splitGraphemes(text: string, maxBytes: number): string[] {
+  function* units(): Generator<string> {
+    for (const { segment } of graphemes.segment(text)) {
+      // A pathological cluster (hundreds of combining marks): cut it between code points.
+      if (Buffer.byteLength(segment, 'utf8') > maxBytes) yield* segment;
+      else yield segment;
+    }
+  }
+  return pack(units(), maxBytes);
+}
+
+/** Packs units (code points or graphemes) greedily into pieces of at most maxBytes. */
+function pack(units: Iterable<string>, maxBytes: number): string[] {
   const out: string[] = [];
   let cur = '';
   let curBytes = 0;
-  for (const { segment } of graphemes.segment(text)) {
-    const b = Buffer.byteLength(segment, 'utf8');
-    if (b > maxBytes) {
-      // A pathological cluster (e.g. hundreds of combining marks): fall back to code points.
-      for (const piece of splitUtf8(segment, maxBytes)) {
-        const pb = Buffer.byteLength(piece, 'utf8');
-        if (curBytes + pb > maxBytes && cur) {
-          out.push(cur);
-          cur = '';
-          curBytes = 0;
-        }
-        cur += piece;
-        curBytes += pb;
-      }
-      continue;
-    }
-    if (curBytes + b > maxBytes) {
+  for (const u of units) {
+    const b = u.length === 1 || (u.length === 2 && u.codePointAt(0)! > 0xffff) ? utf8Len(u) : Buffer.byteLength(u, 'utf8');
+    if (curBytes + b > maxBytes && cur !== '') {
       out.push(cur);
       cur = '';
       curBytes = 0;
     }
-    cur += segment;
+    cur += u;
     curBytes += b;
   }
   if (cur.length > 0 || out.length === 0) out.push(cur);
