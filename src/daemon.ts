@@ -3,6 +3,7 @@
 
 import cron from 'node-cron';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
+import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
 import type { Config } from './config/types.js';
 import { createHandler, listen, type HttpServer } from './http/server.js';
@@ -47,6 +48,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     reconnectMaxMs: config.ami.reconnectMaxMs,
     log: log.child({ mod: 'ami' }),
   });
+  checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
   if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
   const outbound = createOutboundStore(db);

@@ -125,7 +125,7 @@ test('delayMs holds the answer: slow success, and a client timeout', async (t) =
   t.is(res.status, 201);
   const err = await axiosError(ax.post(`${d.url}/slower`, 'b', { timeout: 150 }));
   t.is(err.code, 'ECONNABORTED');
-  t.is(d.requests.length, 2);
+  t.is((await d.waitForRequests(2)).length, 2);
 });
 
 test('hang: request recorded, never answered, client fails when the double stops', async (t) => {

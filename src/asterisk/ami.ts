@@ -265,3 +265,66 @@ function flatten(e: Record<string, unknown>): AmiMessage {
   }
   return out;
 }
+
+export interface ListResult {
+  /** The first answer: Response: Success, EventList: start. */
+  response: AmiMessage;
+  /** The events of the list, in the order Asterisk sent them. */
+  items: AmiMessage[];
+  /** The closing event (EventList: Complete, ListItems: <n>). */
+  complete: AmiMessage;
+}
+
+let listSeq = 0;
+
+/**
+ * Runs a list-style action (ShowDialPlan, PJSIPShowContacts, ...). Asterisk
+ * answers "Response: Success" with "EventList: start", then one event per item
+ * carrying the same ActionID, then `completeEvent`. Those events are part of
+ * the answer (manager.c writes them with astman_append), so the session gets
+ * them whatever its event mask and read permission. An error answer
+ * ("Response: Error") rejects with AmiError('ami_error') as action() does;
+ * no Complete event within timeoutMs rejects with AmiError('ami_timeout').
+ */
+export function listAction(ami: AmiClient, a: AmiAction, completeEvent: string, timeoutMs = 10_000): Promise<ListResult> {
+  const id = typeof a.ActionID === 'string' ? a.ActionID : `websms-list-${process.pid}-${++listSeq}`;
+  const want = completeEvent.toLowerCase();
+  return new Promise((resolve, reject) => {
+    const items: AmiMessage[] = [];
+    let response: AmiMessage | undefined;
+    let complete: AmiMessage | undefined;
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ami.off('event', onEvent);
+      ami.off('disconnected', onLost);
+      if (err) reject(err);
+      else resolve({ response: response!, items, complete: complete! });
+    };
+    // The library hands events on in order, and may do so before the response's
+    // callback has run: collect from the start, finish when both are in.
+    const onEvent = (e: AmiMessage): void => {
+      if (e.actionid !== id) return;
+      if ((e.event ?? '').toLowerCase() === want) {
+        complete = e;
+        if (response) finish();
+      } else if (!complete) items.push(e);
+    };
+    const onLost = (): void => finish(new AmiError('ami_disconnected', `AMI connection lost before the end of the ${a.Action} list`));
+    const timer = setTimeout(
+      () => finish(new AmiError('ami_timeout', `no ${completeEvent} from Asterisk to ${a.Action} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    ami.on('event', onEvent);
+    ami.on('disconnected', onLost);
+    ami.action({ ...a, ActionID: id }, timeoutMs).then(
+      (res) => {
+        response = res;
+        if (complete) finish();
+      },
+      (err: Error) => finish(err),
+    );
+  });
+}

@@ -31,7 +31,63 @@ export interface AmiDoubleOptions {
   bannerVersion?: string; // '11.0.0'
   port?: number; // 0 = ephemeral
   onOriginate?: (o: OriginateRequest) => OriginatePlan | undefined;
+  /** The loaded dialplan ShowDialPlan reports; default DEFAULT_DIALPLAN plus contexts and answerContexts. */
+  dialplan?: Dialplan;
 }
+
+/** One priority of an extension (ListDialplan with Extension/Priority/Application/AppData). */
+export interface DialplanPriority {
+  exten: string;
+  priority: number | 'hint';
+  app: string;
+  appData?: string;
+  label?: string;
+}
+/** An "include =>" line (ListDialplan with IncludeContext). */
+export interface DialplanInclude {
+  include: string;
+}
+export type DialplanEntry = DialplanPriority | DialplanInclude;
+export type Dialplan = Record<string, DialplanEntry[]>;
+
+/** The contexts websms relies on, shaped like dialplan/extensions.conf, so a default double has a complete dialplan. */
+export const DEFAULT_DIALPLAN: Dialplan = {
+  dp_entry_answer: [{ include: 'dp_lookup' }, { include: 'dp_answer' }],
+  dp_entry_text_in: [{ include: 'dp_lookup' }, { include: 'dp_text_in' }],
+  dp_entry_text_inout: [{ include: 'dp_lookup' }, { include: 'dp_text_inout' }],
+  dp_lookup: [
+    { exten: '_0ZXXXXXX.', priority: 1, app: 'Goto', appData: '${CONTEXT},+${GLOBAL(CONTRY_CODE)}${EXTEN:1},1' },
+    { exten: '_ZXXXXXX.', priority: 1, app: 'Goto', appData: '${CONTEXT},+${EXTEN},1' },
+  ],
+  dp_answer: [
+    { exten: '_[+0-9].', priority: 1, app: 'NoOp', appData: '' },
+    { exten: '_[+0-9].', priority: 2, app: 'Answer', appData: '' },
+    { exten: '_[+0-9].', priority: 3, app: 'Wait', appData: '${WEBSMS_HOLD}', label: 'hold' },
+  ],
+  dp_text_in: [
+    { exten: '_[+0-9].', priority: 1, app: 'NoOp', appData: '' },
+    { exten: '_[+0-9].', priority: 2, app: 'Gosub', appData: 'sub_decode_body,s,1' },
+    { exten: '_[+0-9].', priority: 3, app: 'Gosub', appData: 'sub_text_term,s,1(${HINT})' },
+    { exten: '_[+0-9].', priority: 4, app: 'Hangup', appData: '' },
+  ],
+  dp_text_inout: [
+    { exten: '_X.', priority: 1, app: 'Gosub', appData: 'sub_text_trunk,s,1' },
+    { exten: '_X.', priority: 2, app: 'Hangup', appData: '' },
+  ],
+  sub_decode_body: [
+    { exten: 's', priority: 1, app: 'NoOp', appData: '' },
+    { exten: 's', priority: 2, app: 'Return', appData: '' },
+  ],
+  sub_text_term: [
+    { exten: 's', priority: 1, app: 'NoOp', appData: '' },
+    { exten: 's', priority: 2, app: 'UserEvent', appData: 'WebSMS,Id: ${WEBSMS_ID},Status: ${WEBSMS_STATUS}' },
+    { exten: 's', priority: 3, app: 'Return', appData: '' },
+  ],
+  sub_text_trunk: [
+    { exten: 's', priority: 1, app: 'AGI', appData: 'agi://${GLOBAL(WEBSMS_AGI)}/outbound' },
+    { exten: 's', priority: 2, app: 'Return', appData: '' },
+  ],
+};
 
 export interface RecordedAction {
   session: number;
@@ -114,6 +170,10 @@ export interface AmiDouble {
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
+  /** The dialplan ShowDialPlan reports (a copy). */
+  readonly dialplan: Dialplan;
+  /** Loads (entries) or removes (undefined) one context, as a dialplan reload would. */
+  setContext(name: string, entries: DialplanEntry[] | undefined): void;
   waitFor<T>(check: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
   waitForAction(pred: (a: RecordedAction) => boolean, timeoutMs?: number): Promise<RecordedAction>;
   waitForDelivery(pred: (d: Delivery) => boolean, timeoutMs?: number): Promise<Delivery>;
@@ -275,6 +335,12 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     extenPattern: opts.extenPattern ?? /^\+?[0-9]+$/,
     banner: `Asterisk Call Manager/${opts.bannerVersion ?? '11.0.0'}\r\n`,
   };
+  const dialplan = new Map<string, DialplanEntry[]>(Object.entries(opts.dialplan ?? DEFAULT_DIALPLAN));
+  if (!opts.dialplan) {
+    for (const c of [...cfg.contexts, ...cfg.answerContexts]) {
+      if (!dialplan.has(c)) dialplan.set(c, [{ exten: '_[+0-9].', priority: 1, app: 'NoOp', appData: '' }]);
+    }
+  }
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
   const sessions: Session[] = [];
@@ -450,6 +516,11 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
         if (!(s.write & bit('originate'))) return respond(s, m, 'Error', 'Permission denied'), true;
         await originate(s, m);
         return true;
+      case 'showdialplan':
+        // pbx.c registers it with EVENT_FLAG_CONFIG | EVENT_FLAG_REPORTING: either write class will do.
+        if (!(s.write & (bit('config') | bit('reporting')))) return respond(s, m, 'Error', 'Permission denied'), true;
+        showDialPlan(s, m);
+        return true;
       default:
         respond(s, m, 'Error', `Invalid/unknown command: ${u8(action)}. Use Action: ListCommands to show available commands.`);
         return true;
@@ -484,6 +555,75 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     }
     changed();
     return true;
+  }
+
+  // ---- ShowDialPlan (pbx.c manager_show_dialplan) ---------------------------
+  /**
+   * The list is the action's own answer (astman_append): it reaches this session
+   * whatever its event mask or read permission, and no other session. No
+   * Privilege: header. Simplified: Extension: matches extension names exactly and
+   * does not follow includes.
+   */
+  function showDialPlan(s: Session, m: Message): void {
+    const id = header(m, 'ActionID');
+    const idf: Array<[string, Val]> = id ? [['ActionID', Buffer.from(id, 'latin1')]] : [];
+    const context = u8(header(m, 'Context'));
+    const exten = u8(header(m, 'Extension'));
+    const out: Buffer[] = [];
+    let items = 0;
+    let extens = 0;
+    let prios = 0;
+    let contexts = 0;
+    let extenFound = false;
+    // manager_dpsendack: before the first item, or alone before Complete when there is none.
+    const ackMsg = () => serialize([['Response', 'Success'], ...idf, ['EventList', 'start'], ['Message', 'DialPlan list will follow']]);
+    const ack = () => {
+      if (items++ === 0) out.push(ackMsg());
+    };
+    for (const [name, entries] of dialplan) {
+      if (context && name !== context) continue;
+      contexts++;
+      const seen = new Set<string>();
+      for (const e of entries) {
+        if ('include' in e || (exten && e.exten !== exten)) continue;
+        extenFound = true;
+        if (!seen.has(e.exten)) {
+          seen.add(e.exten);
+          extens++;
+        }
+        prios++;
+        ack();
+        const f: Array<[string, Val]> = [['Event', 'ListDialplan'], ...idf, ['Context', name], ['Extension', e.exten]];
+        if (e.label) f.push(['ExtensionLabel', e.label]);
+        if (e.priority === 'hint') f.push(['Priority', 'hint'], ['Application', e.app]);
+        else f.push(['Priority', String(e.priority)], ['Application', e.app], ['AppData', e.appData ?? '']);
+        f.push(['Registrar', 'pbx_config']);
+        out.push(serialize(f));
+      }
+      if (exten) continue; // with Extension:, includes are searched, not listed
+      for (const e of entries) {
+        if (!('include' in e)) continue;
+        ack();
+        out.push(serialize([['Event', 'ListDialplan'], ...idf, ['Context', name], ['IncludeContext', e.include], ['Registrar', 'pbx_config']]));
+      }
+    }
+    if (context && contexts === 0) return respond(s, m, 'Error', `Did not find context ${u8(header(m, 'Context'))}`);
+    if (exten && !extenFound) {
+      return respond(s, m, 'Error', context ? `Did not find extension ${exten}@${context}` : `Did not find extension ${exten} in any context`);
+    }
+    if (items === 0) out.push(ackMsg());
+    out.push(
+      serialize([
+        ['Event', 'ShowDialPlanComplete'],
+        ...idf,
+        ['EventList', 'Complete'],
+        ['ListItems', String(items)],
+        ['ListExtensions', String(extens)],
+        ['ListPriorities', String(prios)],
+        ['ListContexts', String(contexts)],
+      ]),
+    );
+    write(s, Buffer.concat(out));
   }
 
   // ---- Originate and the dialplan model -----------------------------------
@@ -743,6 +883,13 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
       timers.clear();
       api.dropConnections();
       await closeListener();
+    },
+    get dialplan() {
+      return Object.fromEntries([...dialplan].map(([k, v]) => [k, v.map((e) => ({ ...e }))]));
+    },
+    setContext(name, entries) {
+      if (entries) dialplan.set(name, entries.map((e) => ({ ...e })));
+      else dialplan.delete(name);
     },
     waitFor,
     waitForAction: (pred, ms) => waitFor(() => actions.find(pred), ms),

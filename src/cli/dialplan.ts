@@ -1,0 +1,131 @@
+// `websms dialplan install` and `websms dialplan check`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { InstallError, SHIPPED_DIALPLAN_DIR, installDialplan, type FileOutcome, type InstallResult } from '../dialplan/install.js';
+import { parseArgs, UsageError } from './args.js';
+import { EX_CANTCREAT, EX_FINDINGS, EX_NOINPUT, EX_SOFTWARE, EX_USAGE } from './exit.js';
+import type { CommandContext } from './types.js';
+
+export const DIALPLAN_USAGE = `usage: websms dialplan install [--dest DIR] [--force] [--dry-run]
+       websms dialplan check [DIR]
+
+install  copies the dialplan shipped with websms (every file of its dialplan/
+         directory) into DIR (default /etc/asterisk), creating DIR if needed.
+         A file there that differs from ours is yours: it is kept, unless
+         --force, which replaces it and keeps the old one as
+         <file>.websms-backup-<YYYYmmddTHHMMSS>. Identical files are left alone.
+         --dry-run says what would happen and writes nothing.
+         Exit: 0 done; 1 some of your files were kept (see --force);
+               73 DIR cannot be created or written (permission denied, DIR is
+               a file, ...): each file is written whole or not at all.
+
+check    checks the dialplan files in DIR (default: the dialplan shipped with
+         websms; give /etc/asterisk to check the installed one) and lists
+         what is wrong, file and line.
+         Exit: 0 no errors (warnings allowed); 1 errors; 66 DIR unreadable.
+`;
+
+const DEFAULT_DEST = '/etc/asterisk';
+
+export async function dialplanCommand({ args }: CommandContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    (sub === undefined ? process.stderr : process.stdout).write(DIALPLAN_USAGE);
+    return sub === undefined ? EX_USAGE : 0;
+  }
+  try {
+    if (sub === 'install') return install(rest);
+    if (sub === 'check') return await check(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`websms dialplan ${sub}: ${err.message}\n\n${DIALPLAN_USAGE}`);
+      return EX_USAGE;
+    }
+    throw err;
+  }
+  process.stderr.write(`websms dialplan: unknown subcommand ${JSON.stringify(sub)}\n\n${DIALPLAN_USAGE}`);
+  return EX_USAGE;
+}
+
+const LABEL: Record<FileOutcome['action'], [now: string, dry: string]> = {
+  installed: ['installed', 'would be installed'],
+  unchanged: ['unchanged', 'unchanged'],
+  kept: ['kept your changes (use --force to replace it)', 'differs from ours: would be kept (use --force to replace it)'],
+  replaced: ['replaced', 'would be replaced'],
+};
+
+function install(args: string[]): number {
+  const o = parseArgs(args, { values: ['--dest'], flags: ['--force', '--dry-run', '--help'] });
+  if (o.flags.has('--help')) {
+    process.stdout.write(DIALPLAN_USAGE);
+    return 0;
+  }
+  if (o.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(o.positionals[0])}`);
+  const dest = o.values['--dest'] ?? DEFAULT_DEST;
+  let result: InstallResult;
+  try {
+    result = installDialplan({ dest, force: o.flags.has('--force'), dryRun: o.flags.has('--dry-run') });
+  } catch (err) {
+    if (!(err instanceof InstallError)) throw err;
+    for (const f of err.written) process.stdout.write(`${f.dest}: ${LABEL[f.action][0]}${f.backup ? ` (backup: ${f.backup})` : ''}\n`);
+    process.stderr.write(`websms dialplan install: ${err.message}\n`);
+    if (!err.internal) {
+      process.stderr.write(err.written.length ? 'The files listed above were written; nothing else was changed.\n' : 'Nothing was changed.\n');
+    }
+    return err.internal ? EX_SOFTWARE : EX_CANTCREAT;
+  }
+  const dry = result.dryRun ? 1 : 0;
+  if (result.dryRun) process.stdout.write(`dry run: nothing is written to ${result.dest}\n`);
+  for (const f of result.files) {
+    process.stdout.write(`${f.dest}: ${LABEL[f.action][dry]}${f.backup ? ` (backup: ${f.backup})` : ''}\n`);
+  }
+  const d = result.dest;
+  process.stdout.write(`
+Still to do by hand:
+  - ${path.join(d, 'pjsip_endpoint.conf')}: your trunk (the ITSP) and your users' endpoints
+  - certificates for TLS/WSS in ${path.join(d, 'keys')}/
+  - CONTRY_CODE in ${path.join(d, 'extensions_local.conf')}
+  - the AMI secret in ${path.join(d, 'manager.conf')} ([websms] secret) must be the one in websms.conf ([ami] secret) or WEBSMS_AMI_SECRET
+  - then load it: asterisk -rx 'core reload' (or asterisk -rx 'dialplan reload' for the dialplan alone;
+    changed PJSIP transports need an Asterisk restart), and check with: websms doctor
+`);
+  if (result.kept.length > 0) {
+    process.stdout.write(
+      `\n${result.kept.length} file(s) differ from the ones websms ships and ${result.dryRun ? 'would be' : 'were'} kept: ` +
+        `compare them with ${SHIPPED_DIALPLAN_DIR}, or run again with --force (a backup is kept).\n`,
+    );
+    return EX_FINDINGS;
+  }
+  return 0;
+}
+
+async function check(args: string[]): Promise<number> {
+  const o = parseArgs(args, { flags: ['--help'] });
+  if (o.flags.has('--help')) {
+    process.stdout.write(DIALPLAN_USAGE);
+    return 0;
+  }
+  if (o.positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(o.positionals[1])}`);
+  const dir = path.resolve(o.positionals[0] ?? SHIPPED_DIALPLAN_DIR);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    process.stderr.write(`websms dialplan check: cannot read ${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}\n`);
+    return EX_NOINPUT;
+  }
+  if (!st.isDirectory()) {
+    process.stderr.write(`websms dialplan check: ${dir} is not a directory\n`);
+    return EX_NOINPUT;
+  }
+  // Loaded here only: the daemon and the other commands do not need the checker.
+  const { checkDialplan, formatFindings } = await import('../dialplan/check.js');
+  const findings = checkDialplan(dir);
+  const text = formatFindings(findings);
+  if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.length - errors;
+  process.stdout.write(`${dir}: ${errors} error(s), ${warnings} warning(s)${errors ? '' : ': ok'}\n`);
+  return errors > 0 ? EX_FINDINGS : 0;
+}

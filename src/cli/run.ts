@@ -1,0 +1,48 @@
+// `websms run`: the daemon, until SIGTERM or SIGINT.
+
+import { describeConfig } from '../config/load.js';
+import { startDaemon } from '../daemon.js';
+import { EX_USAGE } from '../errors.js';
+import { createLogger } from '../log.js';
+import { readConfig } from './config.js';
+import type { CommandContext } from './types.js';
+
+export async function runCommand({ args, argv }: CommandContext): Promise<number> {
+  if (args.length > 0) {
+    process.stderr.write(`websms run: unexpected argument ${JSON.stringify(args[0])}\n`);
+    return EX_USAGE;
+  }
+  const r = readConfig(argv);
+  if (!r.ok) return r.code;
+  const config = r.config;
+  const log = createLogger(config.general.logLevel);
+  log.info({ config: config.file ?? '(built-in defaults)' }, 'websms starting');
+  let daemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (err) {
+    log.error({ err }, 'could not start');
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'signal received');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await daemon.stop();
+  return 0;
+}
+
+export async function checkConfigCommand({ args, argv }: CommandContext): Promise<number> {
+  if (args.length > 0) {
+    process.stderr.write(`websms check-config: unexpected argument ${JSON.stringify(args[0])}\n`);
+    return EX_USAGE;
+  }
+  const r = readConfig(argv);
+  if (!r.ok) return r.code;
+  process.stdout.write(`${JSON.stringify(describeConfig(r.config), null, 2)}\n`);
+  return 0;
+}

@@ -1,0 +1,191 @@
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { checkDialplan, formatFindings, type Finding } from '../src/dialplan/check.js';
+import { extensionKey, extensionMatches, loadDialplan } from '../src/dialplan/parse.js';
+
+// Compiled to dist/test/: the shipped dialplan and the fixtures (not .ts, so
+// not copied by tsc) are read from the source tree.
+const SHIPPED = fileURLToPath(new URL('../../dialplan/', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/dialplan/${name}/`, import.meta.url));
+const check = (name: string) => checkDialplan(fixture(name));
+const error = (file: string, line: number, message: string): Finding => ({ file, line, severity: 'error', message });
+const ext = (line: number, message: string) => error('extensions.conf', line, message);
+const wiz = (line: number, message: string) => error('pjsip_wizard.conf', line, message);
+
+test('the shipped dialplan has no errors', (t) => {
+  const findings = checkDialplan(SHIPPED);
+  const errors = findings.filter((f) => f.severity === 'error');
+  t.deepEqual(errors, [], `\n${formatFindings(findings)}`);
+});
+
+test('Goto to a missing context', (t) => {
+  t.deepEqual(check('goto-context'), [ext(4, 'Goto target dp_nowhere,s,1: context dp_nowhere does not exist')]);
+});
+
+test('Goto to an extension the context lacks (a pattern matching another one is fine)', (t) => {
+  t.deepEqual(check('goto-exten'), [ext(3, 'Goto target dp_target,100,1: extension 100 does not exist in context dp_target')]);
+});
+
+test('Goto(label) and Goto(exten,label) to missing labels', (t) => {
+  t.deepEqual(check('goto-label'), [
+    ext(5, 'Goto target finish: label finish does not exist in extension s of context dp_start'),
+    ext(8, 'Goto target s,nolabel: label nolabel does not exist in extension s of context dp_start'),
+  ]);
+});
+
+test('Gosub to a missing priority, and to a label given as the priority', (t) => {
+  t.deepEqual(check('gosub-priority'), [
+    ext(4, 'Gosub target sub_x,s,3: priority 3 does not exist in extension s of context sub_x'),
+    ext(6, 'Gosub target sub_x,s,begin: label begin does not exist in extension s of context sub_x'),
+  ]);
+});
+
+test('GotoIf and GosubIf: only the bad branch is reported', (t) => {
+  t.deepEqual(check('gotoif-branch'), [
+    ext(4, 'GotoIf target dp_nowhere,s,1: context dp_nowhere does not exist'),
+    ext(5, 'GosubIf target sub_gone,s,1: context sub_gone does not exist'),
+  ]);
+});
+
+test('include => of a missing context (a time-limited include is read right)', (t) => {
+  t.deepEqual(check('include-context'), [ext(4, 'include => dp_nowhere: context dp_nowhere does not exist')]);
+});
+
+test('#include of a missing file; #tryinclude of one is fine; paths relative to the including file', (t) => {
+  t.deepEqual(check('include-file'), [
+    ext(7, '#include missing.conf: file missing.conf does not exist: Asterisk refuses to load extensions.conf at all'),
+  ]);
+});
+
+test('duplicate priorities, also through n and equivalent patterns', (t) => {
+  t.deepEqual(check('duplicate-priority'), [
+    ext(6, 'duplicate priority 2 of extension s in context dp_start, first defined at extensions.conf:5: Asterisk ignores this line'),
+    ext(8, 'duplicate priority 1 of extension _[0-9]. in context dp_start, first defined at extensions.conf:7: Asterisk ignores this line'),
+  ]);
+});
+
+test('same => without a preceding exten =>', (t) => {
+  t.deepEqual(check('same-without-exten'), [
+    ext(3, 'same => without a preceding exten => in context dp_start: Asterisk ignores this line'),
+  ]);
+});
+
+test('wizard endpoint/context that does not exist', (t) => {
+  t.deepEqual(check('wizard-context'), [
+    wiz(5, 'endpoint/context = dp_entry_calling: context dp_entry_calling does not exist in extensions.conf'),
+  ]);
+});
+
+test('wizard endpoint/message_context that does not exist', (t) => {
+  t.deepEqual(check('wizard-message-context'), [
+    wiz(6, 'endpoint/message_context = dp_entry_texting: context dp_entry_texting does not exist in extensions.conf'),
+  ]);
+});
+
+test('wizard hint_context that does not exist', (t) => {
+  t.deepEqual(check('wizard-hint-context'), [
+    wiz(8, 'hint_context = dp_lookup_user: context dp_lookup_user does not exist in extensions.conf'),
+  ]);
+});
+
+test('bad contexts in templates: checked even unused, and through sections in an #included file, reported once', (t) => {
+  // tpl_endpoint has no type of its own: it is checked through "desk", which
+  // is type=endpoint. "overridden" replaces the template's value, but the
+  // template (and john.doe, jane.doe) still carry it.
+  t.deepEqual(check('wizard-template'), [
+    wiz(6, 'endpoint/message_context = dp_entry_texting: context dp_entry_texting does not exist in extensions.conf'),
+    wiz(11, 'endpoint/context = dp_never_used: context dp_never_used does not exist in extensions.conf'),
+    wiz(14, 'context = dp_bad_endpoint: context dp_bad_endpoint does not exist in extensions.conf'),
+  ]);
+});
+
+test('targets resolve through patterns and includes; what no pattern matches is reported', (t) => {
+  t.deepEqual(check('pattern-resolution'), [
+    ext(7, 'Goto target dp_lookup,46701234567,1: extension 46701234567 does not exist in context dp_lookup'),
+    ext(8, 'Goto target dp_entry,5,1: extension 5 does not exist in context dp_entry or what it includes'),
+  ]);
+});
+
+test('dynamic targets are skipped, their literal parts still checked', (t) => {
+  t.deepEqual(check('dynamic'), [ext(9, 'Gosub target sub_trunk,${EXTEN},5: no extension in context sub_trunk has priority 5')]);
+});
+
+test('syntax: block comments, escapes, templates, (+), hints and unknown directives', (t) => {
+  t.deepEqual(check('syntax'), [
+    ext(4, 'unknown directive #frobnicate: Asterisk ignores this line'),
+    ext(22, 'priority n after a hint line is priority 0: Asterisk drops this line without a word'),
+    { file: 'extensions.conf', line: 24, severity: 'warning', message: 'extension 300 in context dp_start has no priority 1: a call to it finds nothing to run' },
+    ext(25, 'unknown directive exen in context dp_start: Asterisk ignores this line'),
+    // dp_ghost is inside a block comment, so it does not exist.
+    ext(28, 'Goto target dp_ghost,s,1: context dp_ghost does not exist'),
+    {
+      file: 'extensions.conf',
+      line: 30,
+      severity: 'warning',
+      message: '[dp_late](+) adds to a section not defined before this line: Asterisk refuses to load extensions.conf at all',
+    },
+  ]);
+});
+
+test('the parsed model: inherited priorities, escapes, n across extensions and (+) continuation', (t) => {
+  const { dialplan } = loadDialplan(fixture('syntax'));
+  const s = dialplan.contexts.get('sub_b')!.extensions.find((e) => e.name === 's')!;
+  t.deepEqual([...s.priorities.keys()], [1, 2, 3]);
+  t.like(s.priorities.get(1), { app: 'Set', data: 'X=a;b', file: 'extensions.conf', line: 11, inheritedFrom: 'tpl_sub' });
+  t.like(s.priorities.get(3), { app: 'Goto', data: 'sub_a,s,1', line: 16 });
+  t.false(dialplan.contexts.has('tpl_sub'));
+  t.false(dialplan.contexts.has('dp_ghost'));
+  const start = dialplan.contexts.get('dp_start')!;
+  t.deepEqual(
+    start.extensions.map((e) => [e.name, [...e.priorities.keys()]]),
+    [
+      ['s', [1, 2]],
+      ['100', [-1]],
+      ['200', [1]],
+      ['300', [2, 3]],
+    ],
+  );
+  // (+) adds to the section before it: still one section.
+  t.deepEqual(start.sections, [{ file: 'extensions.conf', line: 18 }]);
+});
+
+test('extension patterns match as in Asterisk', (t) => {
+  const yes: [string, string][] = [
+    ['_0ZXXXXXX.', '0701234567'],
+    ['_0ZXXXXXX.', '070123456'],
+    ['_[+0-9].', '+46701234567'],
+    ['_+X.', '+46701234567'],
+    ['_X!', '5'],
+    ['_x.', '12'],
+    ['_NXX-XXX', '223-456'],
+    ['_NXX-XXX', '223456'],
+    ['_[a-c]', 'b'],
+    ['_*[0-4]', '*3'],
+    ['1-00', '100'],
+    ['s', 's'],
+  ];
+  const no: [string, string][] = [
+    ['_0ZXXXXXX.', '07012345'],
+    ['_0ZXXXXXX.', '0012345678'],
+    ['_X.', '5'],
+    ['_X.', 's'],
+    ['_NXX', '123'],
+    ['_[+0-9].', 's'],
+    ['_[a-c]', 'd'],
+    ['100', '1000'],
+    ['s', 'S'],
+  ];
+  for (const [pattern, exten] of yes) t.true(extensionMatches(pattern, exten), `${pattern} matches ${exten}`);
+  for (const [pattern, exten] of no) t.false(extensionMatches(pattern, exten), `${pattern} does not match ${exten}`);
+  t.is(extensionKey('_X.'), extensionKey('_[0-9].'));
+  t.is(extensionKey('_NXX'), extensionKey('_[2-9]XX'));
+  t.not(extensionKey('_X.'), extensionKey('_Z.'));
+});
+
+test('formatFindings writes file:line: severity: message, one a line', (t) => {
+  t.is(
+    formatFindings([ext(42, 'Gosub target sub_dial_term,s,1: context sub_dial_term does not exist'), wiz(3, 'x')]),
+    'extensions.conf:42: error: Gosub target sub_dial_term,s,1: context sub_dial_term does not exist\npjsip_wizard.conf:3: error: x',
+  );
+  t.is(formatFindings([]), '');
+});
