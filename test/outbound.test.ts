@@ -126,7 +126,7 @@ test('a timeout and a refused connection are retried until the ITSP answers', as
   await itsp.refuseConnections();
   await handOff(s, 'ITSP down');
   await until(() => outRows(s.dir)[1]?.reason?.includes('refused'), 5000);
-  t.is(outRows(s.dir)[1]!.state, 'queued');
+  t.true(['queued', 'sending'].includes(outRows(s.dir)[1]!.state), 'still waiting for the ITSP, neither sent nor failed');
   await itsp.acceptConnections();
   await until(() => outRows(s.dir)[1]?.state === 'sent', 10_000);
   t.pass();
