@@ -165,6 +165,8 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
       emitter.emit('disconnected');
     }
     if (stopped) return;
+    // Said once per outage at warn, so an operator sees why texts wait; the retries are debug.
+    if (failures === 0 && !wasReady) log.warn({ host: opts.host, port: opts.port, reason: why }, 'ami unreachable; retrying until Asterisk answers');
     failures++;
     const delay = backoff();
     log.debug({ delayMs: delay, reason: why }, 'ami reconnect scheduled');
