@@ -16,7 +16,7 @@ import { createFastAgiServer } from './asterisk/fastagi.js';
 import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
-import { createSender, type Sender } from './outbound/sender.js';
+import type { Sender } from './outbound/sender.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -60,7 +60,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'notify' }),
     onQueued: () => deliverer.kick(),
   });
-  const sender = createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }) });
+  // The sender brings axios, about 25 MB resident: load it only when some interface
+  // sends, or when texts are left from a configuration that did (they must be failed).
+  const waiting = outbound.counts();
+  const sender: Sender = config.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
+    ? (await import('./outbound/sender.js')).createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }) })
+    : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
   const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
 
   const handler = createHandler({
