@@ -39,13 +39,24 @@ export function makeAddressMatcher(cidrs: string[]): (ip: string) => boolean {
     if (!r.ok) throw new Error(r.reason);
     list.addSubnet(r.address, r.prefix, r.family);
   }
-  return (ip) => {
+  const check = (ip: string): boolean => {
     const addr = ip.trim().replace(/%.*$/, '');
     const version = net.isIP(addr);
     if (version === 4) return list.check(addr, 'ipv4');
     if (version !== 6) return false;
     const v4 = mappedIPv4(addr);
     return (v4 !== undefined && list.check(v4, 'ipv4')) || list.check(addr, 'ipv6');
+  };
+  // The same few addresses (an ITSP's, a proxy's) ask again and again: remember answers.
+  const seen = new Map<string, boolean>();
+  return (ip) => {
+    let ok = seen.get(ip);
+    if (ok === undefined) {
+      ok = check(ip);
+      if (seen.size >= 1024) seen.clear();
+      seen.set(ip, ok);
+    }
+    return ok;
   };
 }
 

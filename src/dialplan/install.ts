@@ -57,12 +57,15 @@ export class InstallError extends Error {
   }
 }
 
-/** Every regular file under dir, relative paths, sorted; dotfiles skipped. */
+/** websms's own sample configuration ships beside the suite but belongs in /etc/websms, not /etc/asterisk. */
+const NOT_FOR_ASTERISK = new Set(['websms.conf']);
+
+/** Every regular file under dir, relative paths, sorted; dotfiles and websms's own files skipped. */
 export function listFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (rel: string): void => {
     for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      if (e.name.startsWith('.')) continue;
+      if (e.name.startsWith('.') || (rel === '' && NOT_FOR_ASTERISK.has(e.name))) continue;
       const r = rel ? path.join(rel, e.name) : e.name;
       if (e.isDirectory()) walk(r);
       else if (e.isFile()) out.push(r);
