@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import { openDatabase, type Db } from './store/db.js';
 import { createInboundStore, type InboundStore } from './store/inbound.js';
 import { createOutboundStore, type OutboundStore } from './store/outbound.js';
-import { createFastAgiServer } from './asterisk/fastagi.js';
+import { createFastAgiServer, type FastAgiServer } from './asterisk/fastagi.js';
 import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
@@ -51,7 +51,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
   if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
-  const outbound = createOutboundStore(db);
+  // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
+  let agiSessions = (): number => 0;
+  const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
   const notifier = createNotifier({
     mode: config.outbound.notify,
     inbound: store,
@@ -83,7 +85,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
 
   let http: HttpServer;
-  let agi: { port: number; close(): Promise<void> };
+  let agi: FastAgiServer;
   try {
     http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
     try {
@@ -95,6 +97,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         log: log.child({ mod: 'agi' }),
         scripts: { outbound: createHandoff({ store: outbound, config, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() }) },
       });
+      const server = agi;
+      agiSessions = () => server.active();
     } catch (err) {
       await http.close();
       throw err;

@@ -99,6 +99,8 @@ export interface FastAgiServer {
   port: number;
   /** Stops accepting; sessions under way finish (each within its deadline). */
   close(): Promise<void>;
+  /** Sessions in progress right now. */
+  active(): number;
 }
 
 /** Longest command line without its `\n`: fgets(buf, 2048) keeps 2,047 bytes, `\n` included. */
@@ -435,6 +437,7 @@ export function createFastAgiServer(opts: FastAgiOptions): Promise<FastAgiServer
       let closing: Promise<void> | undefined;
       resolve({
         port,
+        active: () => running.size,
         close() {
           closing ??= (async () => {
             const stopped = new Promise<void>((res) => server.close(() => res()));

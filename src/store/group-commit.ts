@@ -11,13 +11,46 @@ export interface GroupCommit<In, Out> {
   flush(): void;
 }
 
+export interface GroupCommitOptions {
+  /**
+   * How many writers are under way that may still submit (open hand-off
+   * sessions, say). While more are coming than the batch holds, the commit
+   * waits up to windowMs for them, so that one fsync serves them all. With
+   * nobody else under way it commits at once: no added latency when idle.
+   */
+  expected?: () => number;
+  windowMs?: number;
+}
+
 /** `write` runs inside one transaction for the whole batch and returns one result per item, in order. */
-export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]): GroupCommit<In, Out> {
+export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[], opts: GroupCommitOptions = {}): GroupCommit<In, Out> {
   let batch: Array<{ item: In; resolve: (o: Out) => void; reject: (e: Error) => void }> = [];
   let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const windowMs = opts.windowMs ?? 2;
   const tx = db.transaction(write);
 
+  function schedule(): void {
+    const everyone = opts.expected === undefined || batch.length >= opts.expected();
+    if (everyone) {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        timer = undefined;
+        scheduled = false;
+      }
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    } else if (!scheduled) {
+      scheduled = true;
+      timer = setTimeout(flush, windowMs);
+    }
+  }
+
   function flush(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
     scheduled = false;
     const items = batch;
     batch = [];
@@ -37,10 +70,7 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
     submit(item) {
       return new Promise<Out>((resolve, reject) => {
         batch.push({ item, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        schedule();
       });
     },
     flush,

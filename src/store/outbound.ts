@@ -64,16 +64,20 @@ export interface OutboundStore {
   flush(): void;
 }
 
-export function createOutboundStore(db: Db, opts: { now?: () => number } = {}): OutboundStore {
+export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
   const now = opts.now ?? Date.now;
   const insert = db.prepare(
     `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
      VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t)`,
   );
-  const commits = createGroupCommit(db, (items: NewOutbound[]) => {
-    const t = now();
-    return items.map((m) => Number(insert.run({ ...m, t }).lastInsertRowid));
-  });
+  const commits = createGroupCommit(
+    db,
+    (items: NewOutbound[]) => {
+      const t = now();
+      return items.map((m) => Number(insert.run({ ...m, t }).lastInsertRowid));
+    },
+    { expected: opts.expectedWriters },
+  );
   const dueStmt = db.prepare<[number, number], OutboundRow>(
     `SELECT * FROM outbound m
       WHERE m.state = 'queued' AND m.next_attempt_at <= ?
