@@ -39,8 +39,8 @@ rate = 0
 rate_per_number = 0
 breaker_failures = 3
 breaker_cooldown = 400ms
-send_timeout = 400ms
-connect_timeout = 300ms`, extra)}\n`;
+send_timeout = 1s
+connect_timeout = 500ms`, extra)}\n`;
 }
 
 async function setup(t: { teardown(fn: () => Promise<void>): void }, o: { extra?: string; outbound?: string; failover?: boolean } = {}) {
