@@ -121,7 +121,7 @@ test('syntax: block comments, escapes, templates, (+), hints and unknown directi
     {
       file: 'extensions.conf',
       line: 30,
-      severity: 'warning',
+      severity: 'error',
       message: '[dp_late](+) adds to a section not defined before this line: Asterisk refuses to load extensions.conf at all',
     },
   ]);

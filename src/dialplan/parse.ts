@@ -108,7 +108,7 @@ export function loadConfig(dir: string, name: string): Config {
           const existing = findCategory(catName, false);
           if (!existing) {
             // Kept as a new section so the rest can still be checked.
-            report(at, 'warning', `[${catName}](+) adds to a section not defined before this line: ${refused}`);
+            report(at, 'error', `[${catName}](+) adds to a section not defined before this line: ${refused}`);
             continue;
           }
           if (created) {
