@@ -10,6 +10,7 @@ const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`
 
 const INTERFACES = `
 [default]
+field_id = MessageSid
 
 [locked]
 allow = 10.9.8.0/24
@@ -141,4 +142,12 @@ test.serial('health reports AMI state and queue counts, never secrets', async (t
   t.is(r.status, 200);
   t.truthy(j.ami);
   t.is(typeof j.inbound.delivered, 'number');
+});
+
+test.serial('an empty provider id counts as none: the text is stored, duplicates found by content', async (t) => {
+  const before = rows(s.dir).length;
+  const text = { ...OK, Body: 'empty id', MessageSid: '' };
+  t.is((await s.post('/sms/in/default', text)).status, 200);
+  t.is((await s.post('/sms/in/default', text)).status, 200);
+  t.is(rows(s.dir).length, before + 1);
 });

@@ -118,11 +118,11 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
     const from = number(rawFrom, iface.fieldFrom, true);
     let providerId: string | undefined;
     if (iface.fieldId !== '') {
-      providerId = get(iface.fieldId);
+      // An empty id is no id: duplicate detection falls back to the content.
+      providerId = get(iface.fieldId) || undefined;
       if (providerId !== undefined && !/^[\x21-\x7e]{1,128}$/.test(providerId)) {
         throw new RequestError(400, `field ${iface.fieldId} must be 1-128 printable characters without spaces`);
       }
-      if (providerId === '') providerId = undefined;
     }
     const parts = splitForDelivery(body, deps.partBytes).length;
     let result;
