@@ -7,6 +7,9 @@ import net from 'node:net';
 
 export interface Answer {
   status: string | undefined;
+  /** Connect to the arrival of `SET VARIABLE WEBSMS_STATUS` (QUEUED): what the issue's target times. */
+  queuedMs: number;
+  /** Connect to the close after the last answer: how long Asterisk's message queue was held. */
   ms: number;
 }
 
@@ -30,6 +33,7 @@ export function handOff(port: number, exten: string, body: [string, string]): Pr
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let status: string | undefined;
+    let queuedMs = NaN;
     let buf = '';
     const sock = net.connect(port, '127.0.0.1', () => sock.write(ENV(exten)));
     sock.setNoDelay(true);
@@ -42,20 +46,25 @@ export function handOff(port: number, exten: string, body: [string, string]): Pr
         buf = buf.slice(nl + 1);
         sock.write(answer(cmd));
         const m = /^SET VARIABLE WEBSMS_STATUS "?([A-Z]+)/.exec(cmd);
-        if (m) status = m[1];
+        if (m) {
+          status = m[1];
+          queuedMs = performance.now() - started;
+        }
       }
     });
     sock.on('error', reject);
-    sock.on('close', () => resolve({ status, ms: performance.now() - started }));
+    sock.on('close', () => resolve({ status, queuedMs, ms: performance.now() - started }));
   });
 
+  // The hand-off's one question (handoff.ts HANDOFF_EXPRESSION) as Asterisk
+  // would answer it: counts, then WEBSMS_INDEX (empty), MESSAGE(from) and a
+  // two-line body, which must hold no '|' or newline of their own here.
   function answer(cmd: string): string {
     if (cmd.startsWith('SET VARIABLE')) return '200 result=1\n';
-    if (cmd.includes('FIELDQTY')) return '200 result=1 (2)\n';
-    if (cmd.includes('MESSAGE(body)')) return `200 result=1 (${body[0]}\n${body[1]})\n`;
-    if (cmd.includes('MESSAGE(from)')) return '200 result=1 (<sip:+46812345678@pbx.example>)\n';
+    if (cmd.startsWith('GET FULL VARIABLE') && cmd.includes('FIELDQTY')) {
+      return `200 result=1 (2,0,1,0,1||<sip:+46812345678@pbx.example>|${body[0]}\n${body[1]})\n`;
+    }
     if (cmd.includes('MESSAGE(to)')) return `200 result=1 (pjsip:${exten}@pbx.example)\n`;
-    if (cmd.includes('WEBSMS_INDEX')) return '200 result=1 ()\n';
     return '510 Invalid or unknown command\n';
   }
 }

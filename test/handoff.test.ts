@@ -19,7 +19,16 @@ import { makeAddressMatcher } from '../src/config/cidr.js';
 import type { Charset, Config, InterfaceConfig } from '../src/config/types.js';
 import { StoreError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
-import { checkHandoff, createHandoff, EMPTY_REASON, pickInterface, STORE_REASON } from '../src/outbound/handoff.js';
+import {
+  checkHandoff,
+  createHandoff,
+  EMPTY_REASON,
+  HANDOFF_EXPRESSION,
+  handoffAnswerLines,
+  parseHandoffAnswer,
+  pickInterface,
+  STORE_REASON,
+} from '../src/outbound/handoff.js';
 import { openDatabase } from '../src/store/db.js';
 import { createOutboundStore, type OutboundRow, type OutboundStore } from '../src/store/outbound.js';
 import { runAgi, simulateTextTrunk, type AgiRun, type TextTrunkOptions } from './doubles/agi-client.js';
@@ -240,9 +249,12 @@ test('the row holds the normalised numbers, interface, encoding and segments', a
   wireIsClean(t, run);
   const row = s.row(queuedId(t, run))!;
   t.like(row, { interface: 'default', origin: 'default', sender: SENDER, recipient: DEST, body: 'Hello', encoding: 'GSM-7', segments: 1, state: 'queued' });
-  // The body is read by line count, never through an expression that wraps it.
-  t.true(run.commands.includes('GET FULL VARIABLE "${FIELDQTY(MESSAGE(body),\\\\n)}"'), run.commands.join(' | '));
-  t.true(run.commands.includes('GET FULL VARIABLE "${MESSAGE(body)}"'));
+  // Three round trips: one question for everything (the body read by line
+  // count, never through an expression that wraps it), then the two answers.
+  t.deepEqual(run.commands.slice(0, 1), [`GET FULL VARIABLE ${quoteAgiValue(HANDOFF_EXPRESSION)}`]);
+  t.true(run.commands[0]!.includes('${FIELDQTY(MESSAGE(body),\\\\n)}'), 'two backslashes on the wire');
+  t.true(run.commands[0]!.endsWith('|${MESSAGE(body)}"'));
+  t.is(run.commands.length, 3, run.commands.join(' | '));
   // The log says who, where and how much, but never the text.
   const line = s.logs.find((l) => l.includes('outbound text queued'));
   t.truthy(line);
@@ -604,16 +616,54 @@ test('protocol: HANGUP lines before an answer are skipped; 511 and 520 are error
 test('the hand-off against a scripted Asterisk that sends HANGUP mid-way still answers', async (t) => {
   const s = await setup(t);
   const r = await scriptedAsterisk(s.port, 'outbound', [
-    '200 result=1 ()\n', // WEBSMS_INDEX
-    `HANGUP\n200 result=1 (${SENDER})\n`, // MESSAGE(from); MESSAGE(to) is not asked: agi_extension has the number
-    '200 result=1 (2)\n', // FIELDQTY
-    '200 result=1 (two\nlines)\n', // MESSAGE(body)
+    // counts | WEBSMS_INDEX (empty) | MESSAGE(from) | body of two lines; MESSAGE(to)
+    // is not asked: agi_extension has the number.
+    `HANGUP\n200 result=1 (2,0,1,0,1||${SENDER}|two\nlines)\n`,
     '200 result=1\n',
     '200 result=1\n',
   ]);
-  t.is(r.commands[0], 'GET VARIABLE WEBSMS_INDEX');
-  t.is(r.commands[4], 'SET VARIABLE WEBSMS_STATUS "QUEUED"');
-  t.regex(r.commands[5]!, /^SET VARIABLE WEBSMS_ID "\d+"$/);
-  t.is(r.commands.length, 6);
+  t.is(r.commands[0], `GET FULL VARIABLE ${quoteAgiValue(HANDOFF_EXPRESSION)}`);
+  t.is(r.commands[1], 'SET VARIABLE WEBSMS_STATUS "QUEUED"');
+  t.regex(r.commands[2]!, /^SET VARIABLE WEBSMS_ID "\d+"$/);
+  t.is(r.commands.length, 3);
   t.is(s.rows()[0]?.body, 'two\nlines');
+});
+
+test('an answer to the hand-off question that does not add up is a protocol error: nothing stored, never QUEUED', async (t) => {
+  const s = await setup(t);
+  for (const answer of [
+    '200 result=1 (hello)\n', // no counts
+    `200 result=1 (1,0,1,0,1||${SENDER})\n`, // a separator missing
+    `200 result=1 (1,0,1,0,3||${SENDER}|hi)\n`, // the sender's | count is wrong
+    `200 result=1 (1,0,1,0,1||${SENDER}|a\nb\n)\n`, // more lines than counted
+    `200 result=1 (99999,0,1,0,1||${SENDER}|hi)\n`, // more lines than an answer can hold
+  ]) {
+    const r = await scriptedAsterisk(s.port, 'outbound', [answer, '200 result=1\n', '200 result=1\n']);
+    t.is(r.commands.length, 1, answer);
+    t.true(r.closedAfterMs < 1500, 'closed at once, not by the deadline');
+  }
+  t.deepEqual(s.rows(), []);
+  t.deepEqual(s.queued, []);
+  t.is(s.logs.filter((l) => l.includes('AGI session failed')).length, 5);
+});
+
+test('parseHandoffAnswer: the counts say which | and which lines belong to which value', (t) => {
+  t.deepEqual(parseHandoffAnswer('1,1,1,1,1|2|+46701234567|hi'), { index: '2', from: '+46701234567', body: 'hi' });
+  t.deepEqual(parseHandoffAnswer('0,0,0,0,0|||'), { index: '', from: '', body: '' });
+  t.deepEqual(parseHandoffAnswer('3,2,1,2,2|a|b\nc|"A|B" <sip:x>|x|\n|y\n'), { index: 'a|b\nc', from: '"A|B" <sip:x>', body: 'x|\n|y\n' });
+  t.is(handoffAnswerLines('200 result=1 (3,2,1,2,2|a|b'), 4);
+  t.is(handoffAnswerLines('200 result=1 (0,0,0,0,0|||)'), 1);
+  t.throws(() => handoffAnswerLines('200 result=1 (x)'), { message: /unexpected answer to the hand-off question/ });
+  t.throws(() => parseHandoffAnswer('1,0,0,0,0|only'), { message: /fewer separators/ });
+  t.throws(() => parseHandoffAnswer('1,0,1,0,1|||a\nb'), { message: /number of lines/ });
+});
+
+test('| and newlines in WEBSMS_INDEX, MESSAGE(from) and the body are told apart', async (t) => {
+  const s = await setup(t);
+  const body = '|a|b|\n||\n|';
+  const ok = await s.trunk({ body, vars: { 'MESSAGE(from)': `"A|B|C" <sip:${SENDER}@pbx.example>` } });
+  wireIsClean(t, ok.run);
+  t.like(s.row(queuedId(t, ok.run)), { sender: SENDER, body, interface: 'default' });
+  // The whole index, pipes and all, is what was looked up.
+  await refused(t, s, { body: 'x|y', vars: { WEBSMS_INDEX: '2|3', 'MESSAGE(from)': `"x|y" <sip:${SENDER}@pbx.example>` } }, /^no SMS interface for WEBSMS_INDEX 2\|3$/);
 });

@@ -56,10 +56,12 @@ export interface AgiReply {
 
 export interface CommandOptions {
   /**
-   * The answer spans exactly this many lines (a value with lines-1 newlines).
-   * Without it, a `200 result=1 (` answer is read until a line ends in `)`.
+   * The answer spans exactly this many lines (a value with lines-1 newlines),
+   * or as many as the function computes from the answer's first line (for a
+   * value that announces its own line count). Without it, a
+   * `200 result=1 (` answer is read until a line ends in `)`.
    */
-  lines?: number;
+  lines?: number | ((firstLine: string) => number);
 }
 
 export interface AgiSession {
@@ -107,6 +109,8 @@ export interface FastAgiServer {
 export const MAX_COMMAND_BYTES = 2046;
 /** Bytes buffered from Asterisk without a complete answer before we give up (a value holds at most 4,095). */
 const MAX_PENDING_BYTES = 64 * 1024;
+/** The most lines one answer may announce: a few values of 4,095 bytes, each all newlines. */
+export const MAX_ANSWER_LINES = 4 * 4096;
 const MAX_ENV_LINES = 256;
 /** A variable name, or a function call on a plain argument (`MESSAGE(body)`). */
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_.\-]*\))?$/;
@@ -283,7 +287,11 @@ function createSession(
     }
     if (code !== 200) return { code, lines };
     if (opts.lines !== undefined) {
-      for (let i = 1; i < opts.lines; i++) lines.push((await reader.next()).toString('utf8'));
+      const n = typeof opts.lines === 'number' ? opts.lines : opts.lines(first);
+      if (!(Number.isInteger(n) && n >= 1 && n <= MAX_ANSWER_LINES)) {
+        throw new AgiError('agi_protocol', `an AGI answer announced ${n} lines: ${JSON.stringify(first.slice(0, 80))}`);
+      }
+      for (let i = 1; i < n; i++) lines.push((await reader.next()).toString('utf8'));
     } else if (/^result=-?\d+ \(/.test(m[3]!)) {
       // A value with newlines we were not told about: read on until a line
       // ends the parenthesis. Only a guess for such values, which is why the
@@ -307,7 +315,7 @@ function createSession(
     if (Buffer.byteLength(line, 'utf8') > MAX_COMMAND_BYTES) {
       throw new AgiError('agi_encoding', `an AGI command is limited to ${MAX_COMMAND_BYTES} bytes`);
     }
-    if (opts.lines !== undefined && !(Number.isInteger(opts.lines) && opts.lines >= 1)) {
+    if (typeof opts.lines === 'number' && !(Number.isInteger(opts.lines) && opts.lines >= 1)) {
       throw new AgiError('agi_encoding', 'lines must be a whole number >= 1');
     }
     busy = true;

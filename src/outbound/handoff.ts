@@ -13,11 +13,11 @@
 // wrap its value: Asterisk substitutes a value inside a function argument
 // before parsing it, so `${BASE64_ENCODE(${MESSAGE(body)})}` is mangled by a
 // text such as `Hi :) see you at 10:30`. FIELDQTY takes a variable *name*, so
-// it counts the lines without ever parsing the text; then GET FULL VARIABLE
-// ${MESSAGE(body)} is read over exactly that many lines.
+// it counts the lines without ever parsing the text, and the answer that
+// carries the body is read over exactly that many lines (HANDOFF_EXPRESSION).
 
 import type { AgiSession } from '../asterisk/fastagi.js';
-import { agiSafeText } from '../asterisk/fastagi.js';
+import { AgiError, agiSafeText } from '../asterisk/fastagi.js';
 import type { Config, InterfaceConfig } from '../config/types.js';
 import { NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -55,8 +55,6 @@ export type Checked =
 /** Sent as WEBSMS_REASON when a phone's text arrived empty: PJSIP empties bodies over 1,023 bytes. */
 export const EMPTY_REASON = 'the text was empty or too long for the phone to send (over about 1,000 bytes)';
 export const STORE_REASON = 'temporary failure; try again';
-/** At most this many lines are read: a value holds at most 4,095 bytes. */
-const MAX_BODY_LINES = 4096;
 
 /**
  * WEBSMS_INDEX empty: the configured default interface; otherwise the
@@ -141,15 +139,70 @@ export function checkHandoff(input: HandoffInput, config: Config): Checked {
   return { ok: true, text: { interface: iface.name, sender, recipient, body, encoding: info.encoding, segments: info.segments } };
 }
 
-/** Reads the body byte-exact: line count by FIELDQTY, then that many lines of the value. */
-export async function readBody(s: AgiSession): Promise<string> {
-  // `\n` here is a backslash and an n: quoted by the session it reaches the
-  // wire as `\\n`, parse_args leaves `\n`, and FIELDQTY turns it into a newline.
-  const count = await s.getFullVariable('${FIELDQTY(MESSAGE(body),\\n)}');
-  const n = Number(count ?? '0');
-  if (!Number.isInteger(n) || n < 0 || n > MAX_BODY_LINES) throw new Error(`FIELDQTY gave ${JSON.stringify(count)}`);
-  // An empty body is 0 lines but still answers one line: `200 result=1 ()`.
-  return (await s.getFullVariable('${MESSAGE(body)}', { lines: Math.max(1, n) })) ?? '';
+/**
+ * Everything a hand-off reads, in one GET FULL VARIABLE: every round trip
+ * holds Asterisk's one message queue, so four questions become one.
+ *
+ * The answer is `<counts>|<WEBSMS_INDEX>|<MESSAGE(from)>|<MESSAGE(body)>`.
+ * The values are substituted at the top level of the expression, which
+ * copies them as they are: none is wrapped in a function, so no value is
+ * ever parsed. What makes the answer readable whatever the values hold are
+ * the counts in front, each a FIELDQTY over a variable *name*: the lines of
+ * the body, of the index and of the sender (so that we know how many lines
+ * the answer spans before reading them), and the `|` inside the index and
+ * the sender (so that we know which `|` separates them). The body comes last
+ * and needs no `|` count.
+ *
+ * `\n` here is a backslash and an n: quoted by the session it reaches the
+ * wire as `\\n`, parse_args leaves `\n`, and FIELDQTY decodes a newline.
+ */
+export const HANDOFF_EXPRESSION =
+  '${FIELDQTY(MESSAGE(body),\\n)},${FIELDQTY(WEBSMS_INDEX,\\n)},${FIELDQTY(MESSAGE(from),\\n)},' +
+  '${FIELDQTY(WEBSMS_INDEX,|)},${FIELDQTY(MESSAGE(from),|)}' +
+  '|${WEBSMS_INDEX}|${MESSAGE(from)}|${MESSAGE(body)}';
+
+const COUNTS = /^(\d{1,5}),(\d{1,5}),(\d{1,5}),(\d{1,5}),(\d{1,5})\|/;
+
+/** FIELDQTY counts fields: 0 for an empty value, else separators + 1. */
+const separators = (fields: number): number => Math.max(0, fields - 1);
+
+/** The lines an answer to HANDOFF_EXPRESSION spans, from its first line. */
+export function handoffAnswerLines(firstLine: string): number {
+  const m = COUNTS.exec(firstLine.replace(/^200 result=1 \(/, ''));
+  if (!m) throw new AgiError('agi_protocol', `unexpected answer to the hand-off question: ${JSON.stringify(firstLine.slice(0, 40))}`);
+  return 1 + separators(Number(m[1])) + separators(Number(m[2])) + separators(Number(m[3]));
+}
+
+/** Splits an answer to HANDOFF_EXPRESSION (the value inside the parentheses). */
+export function parseHandoffAnswer(value: string): { index: string; from: string; body: string } {
+  const m = COUNTS.exec(value);
+  if (!m) throw new AgiError('agi_protocol', 'unexpected answer to the hand-off question');
+  const [lines, indexPipes, fromPipes] = [separators(Number(m[1])), separators(Number(m[4])), separators(Number(m[5]))];
+  let at = m[0].length;
+  /** The text up to the `|` that follows `pipes` of the value's own. */
+  const field = (pipes: number): string => {
+    let end = at - 1;
+    for (let i = 0; i <= pipes; i++) {
+      end = value.indexOf('|', end + 1);
+      if (end < 0) throw new AgiError('agi_protocol', 'the hand-off answer has fewer separators than its counts say');
+    }
+    const text = value.slice(at, end);
+    at = end + 1;
+    return text;
+  };
+  const index = field(indexPipes);
+  const from = field(fromPipes);
+  const body = value.slice(at);
+  if (body.split('\n').length - 1 !== lines) {
+    throw new AgiError('agi_protocol', 'the hand-off answer has another number of lines than its counts say');
+  }
+  return { index, from, body };
+}
+
+/** Reads WEBSMS_INDEX, MESSAGE(from) and the body, byte-exact, in one round trip. */
+export async function readHandoff(s: AgiSession): Promise<{ index: string; from: string; body: string }> {
+  const value = await s.getFullVariable(HANDOFF_EXPRESSION, { lines: handoffAnswerLines });
+  return parseHandoffAnswer(value ?? '');
 }
 
 export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<void> {
@@ -164,12 +217,10 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     const started = Date.now();
     // Commands go one at a time: Asterisk polls its socket, not its stdio
     // buffer, so a pipelined command would stall until the next bytes came.
-    const index = (await s.getVariable('WEBSMS_INDEX')) ?? '';
-    const from = (await s.getVariable('MESSAGE(from)')) ?? '';
+    const { index, from, body } = await readHandoff(s);
     const exten = s.env.agi_extension ?? '';
     // Every round trip holds Asterisk's message queue: ask for MESSAGE(to) only when needed.
     const to = exten !== '' && exten !== 's' ? '' : ((await s.getVariable('MESSAGE(to)')) ?? '');
-    const body = await readBody(s);
 
     const checked = checkHandoff({ exten, to, from, index, body }, config);
     if (!checked.ok) {
