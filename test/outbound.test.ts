@@ -2,6 +2,7 @@
 // notices back to the phone over AMI when a text finally fails.
 import test from 'ava';
 import Database from 'better-sqlite3';
+import net from 'node:net';
 import path from 'node:path';
 import { runAgi } from './doubles/agi-client.js';
 import { startItspDouble, errors, twilioLike, type ItspDouble } from './doubles/itsp-server.js';
@@ -164,6 +165,26 @@ test('a conversation goes out in hand-off order', async (t) => {
   await until(() => outRows(s.dir).every((r) => r.state === 'sent') && outRows(s.dir).length === 5, 10_000);
   const bodies = itsp.requests.map((r) => new URLSearchParams(r.rawBody.toString()).get('Body'));
   t.deepEqual([...new Set(bodies)], ['msg 1', 'msg 2', 'msg 3', 'msg 4', 'msg 5']);
+});
+
+test('while a hand-off is under way, new sends wait for it, but only up to 50 ms', async (t) => {
+  const { s, itsp } = await setup(t);
+  // A hand-off session held open, as Asterisk's would be mid-question: it
+  // holds the PBX's message queue, so the sender lets it go first.
+  const held = net.connect(s.daemon.agiPort, '127.0.0.1');
+  t.teardown(() => held.destroy());
+  await new Promise<void>((res) => held.once('connect', () => res()));
+  await until(() => s.logs.length > 0 && held.readyState === 'open');
+  const run = await handOff(s, 'while another hand-off waits');
+  t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
+  const queuedAt = Date.now();
+  // Sent while the held session is still open (its deadline is 2 s): never starved.
+  const [req] = await itsp.waitForRequests(1, 1500);
+  t.false(held.destroyed || held.readableEnded, 'the held session was still open');
+  const waited = req!.receivedAtEpoch - queuedAt;
+  t.true(waited >= 40, `sent ${waited} ms after QUEUED: it did not wait for the open hand-off`);
+  held.destroy();
+  await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
 });
 
 test('rate limit per sending number spaces the texts of one sender', async (t) => {

@@ -39,6 +39,10 @@ interface Lane {
 }
 
 const OUTCOME_BATCH_MS = 5;
+/** While hand-offs are under way, new sends wait this long between looks... */
+const YIELD_STEP_MS = 2;
+/** ...but never longer than this in all, so that a steady stream of hand-offs cannot starve sending. */
+const YIELD_MAX_MS = 50;
 
 /** The reference sent to ITSPs that take one: stable across retries of one text. */
 export const referenceOf = (id: number): string => `websms-${id}`;
@@ -48,6 +52,12 @@ export function createSender(deps: {
   config: Config;
   notifier: Notifier;
   log: Logger;
+  /**
+   * Hand-off sessions open right now. Each holds Asterisk's one message
+   * queue, so while there are any, new sends (their HTTP work and their
+   * writes, all on this event loop) wait a few milliseconds.
+   */
+  handoffs?: () => number;
   now?: () => number;
 }): Sender {
   const { store, notifier, log } = deps;
@@ -81,10 +91,21 @@ export function createSender(deps: {
     // Full jitter: spreads the retries of many texts after an outage.
     Math.round(Math.random() * Math.min(out.retryMaxMs, out.retryMinMs * 2 ** Math.max(0, attempts - 1)));
 
+  let yieldingSince: number | undefined;
+
   function scan(): void {
     if (!running) return;
     clearTimeout(timer);
     const t = now();
+    if (deps.handoffs !== undefined && deps.handoffs() > 0) {
+      yieldingSince ??= t;
+      if (t - yieldingSince < YIELD_MAX_MS) {
+        timer = setTimeout(scan, YIELD_STEP_MS);
+        timer.unref();
+        return;
+      }
+    }
+    yieldingSince = undefined;
     let wake = Infinity;
     try {
       // Only as many candidates as there is room to send, plus some for the
