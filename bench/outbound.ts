@@ -12,12 +12,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { handOff } from './agi-load.js';
+import { handOff, type Answer } from './agi-load.js';
 import { openDatabase } from '../src/store/db.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '..', 'src', 'main.js');
 const ITSP = path.join(here, 'itsp-process.js');
+const FLOOR = path.join(here, 'agi-floor.js');
 const FLAGS = ['--max-semi-space-size=4'];
 
 interface Proc {
@@ -63,6 +64,43 @@ const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileS
 
 function pct(sorted: number[], p: number): number {
   return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
+}
+
+/**
+ * `concurrency` clients hand off `total` texts between them, each starting its
+ * next hand-off when the last one closed, or every periodMs (from a random
+ * start) when that is given.
+ */
+async function handOffs(port: number, concurrency: number, total: number, periodMs = 0): Promise<{ answers: Answer[]; seconds: number }> {
+  const answers: Answer[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      if (periodMs > 0) await new Promise((r) => setTimeout(r, Math.random() * periodMs));
+      while (next < total) {
+        const i = next++;
+        const began = performance.now();
+        const a = await handOff(port, `+1202555${String(i % 10000).padStart(4, '0')}`, [`hand-off ${i}`, 'second line :)']);
+        if (a.status !== 'QUEUED') throw new Error(`hand-off ${i} answered ${a.status}`);
+        answers.push(a);
+        const wait = began + periodMs - performance.now();
+        if (periodMs > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }),
+  );
+  return { answers, seconds: (performance.now() - t0) / 1000 };
+}
+
+function summarise({ answers, seconds }: { answers: Answer[]; seconds: number }): Record<string, unknown> {
+  const queued = answers.map((a) => a.queuedMs).sort((x, y) => x - y);
+  const closed = answers.map((a) => a.ms).sort((x, y) => x - y);
+  return {
+    handoffs: answers.length,
+    perSecond: Math.round(answers.length / seconds),
+    toQueued: { p50: pct(queued, 0.5), p90: pct(queued, 0.9), p99: pct(queued, 0.99), max: pct(queued, 1) },
+    toClose: { p50: pct(closed, 0.5), p99: pct(closed, 0.99) },
+  };
 }
 
 function config(dir: string, itspPort: number, extra: string): string {
@@ -113,29 +151,34 @@ async function main(): Promise<void> {
     return d;
   };
   try {
-    // 1. Hand-off latency at 1, 10 and 50 hand-offs at a time, while the sender sends them on.
-    //    (Asterisk itself hands off one message at a time: concurrency 1 is the everyday case.)
-    for (const concurrency of [1, 10, 50]) {
+    // 1. Hand-off latency. Closed loops of 1, 10 and 50 clients (each hands
+    //    off again as soon as its last one closed), then 50 clients that each
+    //    hand off ten times a second; the daemon sends every text on to the
+    //    ITSP meanwhile. Asterisk itself hands off one message at a time:
+    //    concurrency 1 is the everyday case. The same closed loops against
+    //    bench/agi-floor.ts (same questions, nothing else) show what the load
+    //    client and loopback TCP cost on this machine by themselves.
+    const floor = await start([FLOOR], '"port"', 'stdout');
+    try {
+      const floorPort = portOf(floor.lines, '"port"');
+      for (const concurrency of [1, 50]) {
+        await handOffs(floorPort, concurrency, 200); // warm-up
+        out[`floor_concurrency_${concurrency}`] = summarise(await handOffs(floorPort, concurrency, concurrency === 1 ? 1000 : 5000));
+      }
+    } finally {
+      await stop(floor);
+    }
+    for (const [name, concurrency, total, periodMs] of [
+      ['concurrency_1', 1, 1000, 0],
+      ['concurrency_10', 10, 3000, 0],
+      ['concurrency_50', 50, 5000, 0],
+      ['50_clients_10_per_second', 50, 5000, 100],
+    ] as const) {
       const dir = mkdir();
       const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 0\nconcurrency = 32')], 'FastAGI server listening', 'stderr');
       const agiPort = portOf(d.lines, 'FastAGI server listening');
-      const samples: number[] = [];
-      let next = 0;
-      const TOTAL = concurrency === 1 ? 500 : 2000;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < TOTAL) {
-            const i = next++;
-            const a = await handOff(agiPort, `+1202555${String(i % 10000).padStart(4, '0')}`, [`hand-off ${i}`, 'second line :)']);
-            if (a.status !== 'QUEUED') throw new Error(`hand-off ${i} answered ${a.status}`);
-            samples.push(a.ms);
-          }
-        }),
-      );
-      const secs = (performance.now() - t0) / 1000;
-      samples.sort((x, y) => x - y);
-      out[`handoff_ms_concurrency_${concurrency}`] = { handoffs: TOTAL, perSecond: Math.round(TOTAL / secs), p50: pct(samples, 0.5), p90: pct(samples, 0.9), p99: pct(samples, 0.99), max: pct(samples, 1) };
+      await handOffs(agiPort, Math.min(concurrency, 10), 200); // warm-up
+      out[`handoff_${name}`] = summarise(await handOffs(agiPort, concurrency, total, periodMs));
       await stop(d);
     }
 
