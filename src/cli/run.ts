@@ -4,6 +4,7 @@ import { describeConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { EX_USAGE } from '../errors.js';
 import { createLogger } from '../log.js';
+import { startWatchdog } from '../watchdog.js';
 import { readConfig } from './config.js';
 import type { CommandContext } from './types.js';
 
@@ -24,6 +25,8 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     log.error({ err }, 'could not start');
     return 1;
   }
+  // Only once it listens: a daemon that cannot start exits and is restarted anyway.
+  const watchdog = startWatchdog(process.env, log);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'signal received');
@@ -33,6 +36,7 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     process.once('SIGINT', onSignal);
   });
   await daemon.stop();
+  watchdog?.stop();
   return 0;
 }
 
