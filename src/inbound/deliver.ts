@@ -89,13 +89,19 @@ export function createDeliverer(deps: {
     arm();
   }
 
-  /** Wakes up at the next due time (bounded so that expiry and clock changes are noticed). */
+  /**
+   * Wakes up when the next text falls due (bounded so that expiry and clock
+   * changes are noticed). Texts due already but not sent (AMI down, too many
+   * in flight, an earlier text of their conversation under way) are not
+   * waited for by timer: AMI's reconnection, each outcome and each new text
+   * start a scan.
+   */
   function arm(): void {
     clearTimeout(timer);
     if (!running) return;
-    const next = store.nextDueAt();
-    const delay = next === undefined ? 60_000 : Math.max(0, Math.min(60_000, next - now()));
-    timer = setTimeout(scan, Math.max(delay, inflight.size >= config.maxInFlight ? 50 : 0));
+    const t = now();
+    const next = store.nextDueAt(t);
+    timer = setTimeout(scan, next === undefined ? 60_000 : Math.min(60_000, next - t));
     timer.unref();
   }
 

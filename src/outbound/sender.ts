@@ -127,8 +127,8 @@ export function createSender(deps: {
       log.error({ err }, 'outbound scan failed');
       wake = 1000;
     }
-    const next = store.nextDueAt();
-    if (next !== undefined && next > t) wake = Math.min(wake, next - t);
+    const next = store.nextDueAt(t);
+    if (next !== undefined) wake = Math.min(wake, next - t);
     timer = setTimeout(scan, Math.min(Math.max(wake, 5), 60_000));
     timer.unref();
   }

@@ -57,7 +57,12 @@ export interface InboundStore {
   resumeInterrupted(now: number): number;
   /** Marks texts older than the cut-off that are not delivered as expired; returns them. */
   expireOlderThan(cutoff: number, now: number): InboundRow[];
-  nextDueAt(): number | undefined;
+  /**
+   * When the next text first in its conversation falls due, if later than t.
+   * Texts due already are the scan's business; one waiting behind an earlier
+   * text is woken by that text's outcome, not by a timer.
+   */
+  nextDueAt(t: number): number | undefined;
   counts(): Record<InboundState, number>;
   /** Commits whatever is batched; used at shutdown. */
   flush(): void;
@@ -158,8 +163,16 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
   const expireSelect = db.prepare<[number], InboundRow>(
     `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND received_at < ?`,
   );
-  const nextDue = db.prepare<[], { t: number | null }>(
-    `SELECT MIN(next_attempt_at) AS t FROM inbound WHERE state IN ('queued', 'waiting')`,
+  // Only texts first in their conversation: one waiting behind an earlier
+  // text is not due whatever its time says, and counting it would wake the
+  // deliverer at once, again and again, while the earlier one waits.
+  const nextDue = db.prepare<[number], { t: number }>(
+    `SELECT m.next_attempt_at AS t FROM inbound m
+      WHERE m.state IN ('queued', 'waiting') AND m.next_attempt_at > ?
+        AND NOT EXISTS (SELECT 1 FROM inbound p
+                         WHERE p.recipient = m.recipient AND p.sender = m.sender AND p.id < m.id
+                           AND p.state IN ('queued', 'sending', 'waiting'))
+      ORDER BY m.next_attempt_at LIMIT 1`,
   );
   const countStmt = db.prepare<[], { state: InboundState; n: number }>(
     'SELECT state, COUNT(*) AS n FROM inbound GROUP BY state',
@@ -201,7 +214,7 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
         return rows;
       })();
     },
-    nextDueAt: () => nextDue.get()?.t ?? undefined,
+    nextDueAt: (t) => nextDue.get(t)?.t,
     counts() {
       const out: Record<InboundState, number> = {
         queued: 0, sending: 0, waiting: 0, delivered: 0, undeliverable: 0, expired: 0,
