@@ -57,14 +57,13 @@ export function handOff(port: number, exten: string, body: [string, string]): Pr
   });
 
   // The hand-off's one question (handoff.ts HANDOFF_EXPRESSION) as Asterisk
-  // would answer it: counts, then WEBSMS_INDEX (empty), MESSAGE(from) and a
-  // two-line body, which must hold no '|' or newline of their own here.
+  // would answer it: counts, then WEBSMS_INDEX (empty), MESSAGE(from),
+  // MESSAGE(to) and a two-line body, which hold no '|' or newline of their own here.
   function answer(cmd: string): string {
     if (cmd.startsWith('SET VARIABLE')) return '200 result=1\n';
     if (cmd.startsWith('GET FULL VARIABLE') && cmd.includes('FIELDQTY')) {
-      return `200 result=1 (2,0,1,0,1||<sip:+46812345678@pbx.example>|${body[0]}\n${body[1]})\n`;
+      return `200 result=1 (2,0,1,1,0,1,1||<sip:+46812345678@pbx.example>|pjsip:${exten}@pbx.example|${body[0]}\n${body[1]})\n`;
     }
-    if (cmd.includes('MESSAGE(to)')) return `200 result=1 (pjsip:${exten}@pbx.example)\n`;
     return '510 Invalid or unknown command\n';
   }
 }

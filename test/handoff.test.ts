@@ -616,9 +616,8 @@ test('protocol: HANGUP lines before an answer are skipped; 511 and 520 are error
 test('the hand-off against a scripted Asterisk that sends HANGUP mid-way still answers', async (t) => {
   const s = await setup(t);
   const r = await scriptedAsterisk(s.port, 'outbound', [
-    // counts | WEBSMS_INDEX (empty) | MESSAGE(from) | body of two lines; MESSAGE(to)
-    // is not asked: agi_extension has the number.
-    `HANGUP\n200 result=1 (2,0,1,0,1||${SENDER}|two\nlines)\n`,
+    // counts | WEBSMS_INDEX (empty) | MESSAGE(from) | MESSAGE(to) | body of two lines
+    `HANGUP\n200 result=1 (2,0,1,1,0,1,2||${SENDER}|pjsip:${DEST}|x@pbx|two\nlines)\n`,
     '200 result=1\n',
     '200 result=1\n',
   ]);
@@ -633,10 +632,10 @@ test('an answer to the hand-off question that does not add up is a protocol erro
   const s = await setup(t);
   for (const answer of [
     '200 result=1 (hello)\n', // no counts
-    `200 result=1 (1,0,1,0,1||${SENDER})\n`, // a separator missing
-    `200 result=1 (1,0,1,0,3||${SENDER}|hi)\n`, // the sender's | count is wrong
-    `200 result=1 (1,0,1,0,1||${SENDER}|a\nb\n)\n`, // more lines than counted
-    `200 result=1 (99999,0,1,0,1||${SENDER}|hi)\n`, // more lines than an answer can hold
+    `200 result=1 (1,0,1,0,0,1,0||${SENDER})\n`, // a separator missing
+    `200 result=1 (1,0,1,0,0,3,0||${SENDER}||hi)\n`, // the sender's | count is wrong
+    `200 result=1 (1,0,1,0,0,1,0||${SENDER}||a\nb\n)\n`, // more lines than counted
+    `200 result=1 (99999,0,1,0,0,1,0||${SENDER}||hi)\n`, // more lines than an answer can hold
   ]) {
     const r = await scriptedAsterisk(s.port, 'outbound', [answer, '200 result=1\n', '200 result=1\n']);
     t.is(r.commands.length, 1, answer);
@@ -648,14 +647,21 @@ test('an answer to the hand-off question that does not add up is a protocol erro
 });
 
 test('parseHandoffAnswer: the counts say which | and which lines belong to which value', (t) => {
-  t.deepEqual(parseHandoffAnswer('1,1,1,1,1|2|+46701234567|hi'), { index: '2', from: '+46701234567', body: 'hi' });
-  t.deepEqual(parseHandoffAnswer('0,0,0,0,0|||'), { index: '', from: '', body: '' });
-  t.deepEqual(parseHandoffAnswer('3,2,1,2,2|a|b\nc|"A|B" <sip:x>|x|\n|y\n'), { index: 'a|b\nc', from: '"A|B" <sip:x>', body: 'x|\n|y\n' });
-  t.is(handoffAnswerLines('200 result=1 (3,2,1,2,2|a|b'), 4);
-  t.is(handoffAnswerLines('200 result=1 (0,0,0,0,0|||)'), 1);
+  t.deepEqual(parseHandoffAnswer('1,1,1,1,1,1,1|2|+46701234567|pjsip:x@y|hi'), { index: '2', from: '+46701234567', to: 'pjsip:x@y', body: 'hi' });
+  t.deepEqual(parseHandoffAnswer('0,0,0,0,0,0,0||||'), { index: '', from: '', to: '', body: '' });
+  t.deepEqual(parseHandoffAnswer('3,2,1,2,2,2,3|a|b\nc|"A|B" <sip:x>|t\no|o||x|\n|y\n'), {
+    index: 'a|b\nc',
+    from: '"A|B" <sip:x>',
+    to: 't\no|o|',
+    body: 'x|\n|y\n',
+  });
+  t.is(handoffAnswerLines('200 result=1 (3,2,1,2,2,2,3|a|b'), 5); // 2 + 1 + 0 + 1 newlines
+  t.is(handoffAnswerLines('200 result=1 (0,0,0,0,0,0,0||||)'), 1);
   t.throws(() => handoffAnswerLines('200 result=1 (x)'), { message: /unexpected answer to the hand-off question/ });
-  t.throws(() => parseHandoffAnswer('1,0,0,0,0|only'), { message: /fewer separators/ });
-  t.throws(() => parseHandoffAnswer('1,0,1,0,1|||a\nb'), { message: /number of lines/ });
+  t.throws(() => handoffAnswerLines('200 result=1 (1,1,1,1,1|a|b|c)'), { message: /unexpected answer/ }); // five counts: not ours
+  t.throws(() => parseHandoffAnswer('1,0,0,0,0,0,0|only'), { message: /fewer separators/ });
+  t.throws(() => parseHandoffAnswer('1,0,1,0,0,1,0||||a\nb'), { message: /number of lines/ });
+  t.throws(() => parseHandoffAnswer('1,1,1,1,0,0,0|a\n|b|c|d'), { message: /number of lines/ }); // a newline where the counts say none
 });
 
 test('| and newlines in WEBSMS_INDEX, MESSAGE(from) and the body are told apart', async (t) => {
@@ -666,4 +672,9 @@ test('| and newlines in WEBSMS_INDEX, MESSAGE(from) and the body are told apart'
   t.like(s.row(queuedId(t, ok.run)), { sender: SENDER, body, interface: 'default' });
   // The whole index, pipes and all, is what was looked up.
   await refused(t, s, { body: 'x|y', vars: { WEBSMS_INDEX: '2|3', 'MESSAGE(from)': `"x|y" <sip:${SENDER}@pbx.example>` } }, /^no SMS interface for WEBSMS_INDEX 2\|3$/);
+  // No number in ${EXTEN}: the destination comes from MESSAGE(to), read in the same question.
+  const viaTo = await s.trunk({ body: 'a|b', exten: 's', vars: { 'MESSAGE(to)': `pjsip:${DEST}@pbx.example;x=|` } });
+  wireIsClean(t, viaTo.run);
+  t.is(viaTo.run.commands.length, 3);
+  t.like(s.row(queuedId(t, viaTo.run)), { recipient: DEST, body: 'a|b' });
 });

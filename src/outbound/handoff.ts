@@ -139,46 +139,63 @@ export function checkHandoff(input: HandoffInput, config: Config): Checked {
   return { ok: true, text: { interface: iface.name, sender, recipient, body, encoding: info.encoding, segments: info.segments } };
 }
 
+/** The values read before the body, in the order of the answer. */
+const HEAD = ['WEBSMS_INDEX', 'MESSAGE(from)', 'MESSAGE(to)'] as const;
+
 /**
  * Everything a hand-off reads, in one GET FULL VARIABLE: every round trip
- * holds Asterisk's one message queue, so four questions become one.
+ * holds Asterisk's one message queue, so five questions become one.
  *
- * The answer is `<counts>|<WEBSMS_INDEX>|<MESSAGE(from)>|<MESSAGE(body)>`.
+ * The answer is `<counts>|<WEBSMS_INDEX>|<MESSAGE(from)>|<MESSAGE(to)>|<MESSAGE(body)>`.
  * The values are substituted at the top level of the expression, which
  * copies them as they are: none is wrapped in a function, so no value is
  * ever parsed. What makes the answer readable whatever the values hold are
- * the counts in front, each a FIELDQTY over a variable *name*: the lines of
- * the body, of the index and of the sender (so that we know how many lines
- * the answer spans before reading them), and the `|` inside the index and
- * the sender (so that we know which `|` separates them). The body comes last
+ * the counts in front, each a FIELDQTY over a variable *name*: first the
+ * lines of the body and of each other value (so that we know from the first
+ * line how many lines the answer spans), then the `|` inside each value but
+ * the body (so that we know which `|` separate them). The body comes last
  * and needs no `|` count.
  *
- * `\n` here is a backslash and an n: quoted by the session it reaches the
- * wire as `\\n`, parse_args leaves `\n`, and FIELDQTY decodes a newline.
+ * The `\\n` in the code below is a backslash and an n: quoted by the session
+ * it reaches the wire as `\\n` (two backslashes), parse_args leaves `\n`,
+ * and FIELDQTY decodes a newline.
  */
 export const HANDOFF_EXPRESSION =
-  '${FIELDQTY(MESSAGE(body),\\n)},${FIELDQTY(WEBSMS_INDEX,\\n)},${FIELDQTY(MESSAGE(from),\\n)},' +
-  '${FIELDQTY(WEBSMS_INDEX,|)},${FIELDQTY(MESSAGE(from),|)}' +
-  '|${WEBSMS_INDEX}|${MESSAGE(from)}|${MESSAGE(body)}';
+  [...['MESSAGE(body)', ...HEAD].map((v) => `\${FIELDQTY(${v},\\n)}`), ...HEAD.map((v) => `\${FIELDQTY(${v},|)}`)].join(',') +
+  [...HEAD, 'MESSAGE(body)'].map((v) => `|\${${v}}`).join('');
 
-const COUNTS = /^(\d{1,5}),(\d{1,5}),(\d{1,5}),(\d{1,5}),(\d{1,5})\|/;
+export interface HandoffValues {
+  index: string;
+  from: string;
+  to: string;
+  body: string;
+}
+
+const COUNT_FIELDS = 1 + 2 * HEAD.length;
+const COUNTS = new RegExp(`^(\\d{1,5}(?:,\\d{1,5}){${COUNT_FIELDS - 1}})\\|`);
 
 /** FIELDQTY counts fields: 0 for an empty value, else separators + 1. */
 const separators = (fields: number): number => Math.max(0, fields - 1);
 
+function counts(text: string): { lines: number[]; pipes: number[]; length: number } | undefined {
+  const m = COUNTS.exec(text);
+  if (!m) return undefined;
+  const n = m[1]!.split(',').map((c) => separators(Number(c)));
+  return { lines: n.slice(0, 1 + HEAD.length), pipes: n.slice(1 + HEAD.length), length: m[0].length };
+}
+
 /** The lines an answer to HANDOFF_EXPRESSION spans, from its first line. */
 export function handoffAnswerLines(firstLine: string): number {
-  const m = COUNTS.exec(firstLine.replace(/^200 result=1 \(/, ''));
-  if (!m) throw new AgiError('agi_protocol', `unexpected answer to the hand-off question: ${JSON.stringify(firstLine.slice(0, 40))}`);
-  return 1 + separators(Number(m[1])) + separators(Number(m[2])) + separators(Number(m[3]));
+  const c = counts(firstLine.replace(/^200 result=1 \(/, ''));
+  if (!c) throw new AgiError('agi_protocol', `unexpected answer to the hand-off question: ${JSON.stringify(firstLine.slice(0, 40))}`);
+  return 1 + c.lines.reduce((sum, n) => sum + n, 0);
 }
 
 /** Splits an answer to HANDOFF_EXPRESSION (the value inside the parentheses). */
-export function parseHandoffAnswer(value: string): { index: string; from: string; body: string } {
-  const m = COUNTS.exec(value);
-  if (!m) throw new AgiError('agi_protocol', 'unexpected answer to the hand-off question');
-  const [lines, indexPipes, fromPipes] = [separators(Number(m[1])), separators(Number(m[4])), separators(Number(m[5]))];
-  let at = m[0].length;
+export function parseHandoffAnswer(value: string): HandoffValues {
+  const c = counts(value);
+  if (!c) throw new AgiError('agi_protocol', 'unexpected answer to the hand-off question');
+  let at = c.length;
   /** The text up to the `|` that follows `pipes` of the value's own. */
   const field = (pipes: number): string => {
     let end = at - 1;
@@ -190,17 +207,17 @@ export function parseHandoffAnswer(value: string): { index: string; from: string
     at = end + 1;
     return text;
   };
-  const index = field(indexPipes);
-  const from = field(fromPipes);
+  const [index, from, to] = c.pipes.map(field) as [string, string, string];
   const body = value.slice(at);
-  if (body.split('\n').length - 1 !== lines) {
+  const newlines = (text: string): number => text.split('\n').length - 1;
+  if ([body, index, from, to].some((v, i) => newlines(v) !== c.lines[i])) {
     throw new AgiError('agi_protocol', 'the hand-off answer has another number of lines than its counts say');
   }
-  return { index, from, body };
+  return { index, from, to, body };
 }
 
-/** Reads WEBSMS_INDEX, MESSAGE(from) and the body, byte-exact, in one round trip. */
-export async function readHandoff(s: AgiSession): Promise<{ index: string; from: string; body: string }> {
+/** Reads WEBSMS_INDEX, MESSAGE(from), MESSAGE(to) and the body, byte-exact, in one round trip. */
+export async function readHandoff(s: AgiSession): Promise<HandoffValues> {
   const value = await s.getFullVariable(HANDOFF_EXPRESSION, { lines: handoffAnswerLines });
   return parseHandoffAnswer(value ?? '');
 }
@@ -217,10 +234,8 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     const started = Date.now();
     // Commands go one at a time: Asterisk polls its socket, not its stdio
     // buffer, so a pipelined command would stall until the next bytes came.
-    const { index, from, body } = await readHandoff(s);
+    const { index, from, to, body } = await readHandoff(s);
     const exten = s.env.agi_extension ?? '';
-    // Every round trip holds Asterisk's message queue: ask for MESSAGE(to) only when needed.
-    const to = exten !== '' && exten !== 's' ? '' : ((await s.getVariable('MESSAGE(to)')) ?? '');
 
     const checked = checkHandoff({ exten, to, from, index, body }, config);
     if (!checked.ok) {
