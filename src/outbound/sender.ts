@@ -5,10 +5,12 @@
 // another interface when attempts run out, and a notice to the sender when a
 // text finally fails.
 //
-// The double-send window: a text is marked 'sending' (fsync'd) before the HTTP
-// request and 'sent' right after the answer. A crash between the two leaves it
-// 'sending'; at start-up it is queued again and sent a second time, with the
-// same reference/idempotency key where the interface sends one.
+// The double-send window: a text is marked 'sending' before the HTTP request
+// and 'sent' with the next batch of outcomes (within OUTCOME_BATCH_MS) after
+// the answer. A crash between the two leaves it 'sending' (or, if the mark
+// never reached the disk, 'queued'); at start-up it is queued again and sent a
+// second time, with the same reference/idempotency key where the interface
+// sends one.
 
 import type { Config, InterfaceConfig, OutboundConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
