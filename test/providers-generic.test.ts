@@ -9,50 +9,26 @@ import { performance } from 'node:perf_hooks';
 import { generic, retryAfterMs, sendFieldProblems, cleanReason } from '../providers/generic.js';
 import { adapterFor, PROVIDER_NAMES } from '../providers/index.js';
 import type { OutgoingText, SendOutcome } from '../providers/types.js';
+import { loadConfig } from '../src/config/load.js';
 import type { SendConfig } from '../src/config/types.js';
 import { ConfigError } from '../src/errors.js';
 import { createHttpClient, type HttpResult } from '../src/outbound/http.js';
 import { errors, hasOpenssl, makeTestCa, startItspDouble, twilioLike, type ItspDouble, type ItspDoubleOptions, type ResponseSpec } from './doubles/itsp-server.js';
 import { tempDir } from './helpers/tmp.js';
 
-/** A SendConfig with every field filled: form to To/From/Body, no auth, no checks. */
+/** The built-in [default] interface's send side (form to To/From/Body, no auth, no checks), made quick for tests. */
+const BASE_SEND: SendConfig = {
+  ...loadConfig({ env: {}, explicit: false }).interfaces[0]!.send,
+  url: 'http://127.0.0.1:9/unused',
+  connectTimeoutMs: 2000,
+  timeoutMs: 5000,
+  ratePerSecond: 0,
+  ratePerNumber: 0,
+  statusPath: '/sms/status/test',
+};
+
 function sendConfig(overrides: Partial<SendConfig> = {}): SendConfig {
-  return {
-    url: 'http://127.0.0.1:9/unused',
-    format: 'form',
-    fieldTo: 'To',
-    fieldFrom: 'From',
-    fieldBody: 'Body',
-    auth: 'none',
-    username: '',
-    password: '',
-    bearer: '',
-    usernameField: 'username',
-    passwordField: 'password',
-    extra: {},
-    numberFormat: 'e164',
-    success: '',
-    idField: '',
-    referenceField: '',
-    idempotencyHeader: '',
-    charset: 'unicode',
-    connectTimeoutMs: 2000,
-    timeoutMs: 5000,
-    caFile: '',
-    ratePerSecond: 0,
-    ratePerNumber: 0,
-    concurrency: 4,
-    breakerFailures: 5,
-    breakerCooldownMs: 30_000,
-    failover: '',
-    statusPath: '/sms/status/test',
-    statusFieldId: 'MessageSid',
-    statusFieldStatus: 'MessageStatus',
-    statusFieldReason: 'ErrorCode',
-    statusDelivered: ['delivered'],
-    statusFailed: ['failed', 'undelivered'],
-    ...overrides,
-  };
+  return { ...BASE_SEND, ...overrides };
 }
 
 const TEXT: OutgoingText = { id: 42, from: '+46700000000', to: '+46701234567', body: 'hello', reference: 'ref-42' };
