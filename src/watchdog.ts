@@ -51,7 +51,7 @@ export function startWatchdog(env: NodeJS.ProcessEnv, log: Logger): Watchdog | u
       busy = false;
       if (problem !== undefined && !warned) {
         warned = true;
-        log.warn({ problem }, 'could not send the systemd watchdog keep-alive; systemd will restart websms when WatchdogSec= runs out');
+        log.warn({ problem }, 'could not send the systemd watchdog keep-alive, so systemd will restart websms when WatchdogSec= runs out; install systemd-notify (Debian package systemd) or remove WatchdogSec= from the unit');
       }
     };
     child.once('error', (err) => done(err.message));

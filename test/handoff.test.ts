@@ -658,6 +658,10 @@ test('parseHandoffAnswer: the counts say which | and which lines belong to which
   t.is(handoffAnswerLines('200 result=1 (3,2,1,2,2,2,3|a|b'), 5); // 2 + 1 + 0 + 1 newlines
   t.is(handoffAnswerLines('200 result=1 (0,0,0,0,0,0,0||||)'), 1);
   t.throws(() => handoffAnswerLines('200 result=1 (x)'), { message: /unexpected answer to the hand-off question/ });
+  // func_strings missing: empty counts. The error says what to check and quotes nothing past the counts.
+  const e = t.throws(() => handoffAnswerLines(`200 result=1 (,,,,,,|1|${SENDER}|pjsip:x|secret text`));
+  t.regex(e.message, /counts ",,,,,,".*func_strings/);
+  t.false(e.message.includes(SENDER) || e.message.includes('secret'));
   t.throws(() => handoffAnswerLines('200 result=1 (1,1,1,1,1|a|b|c)'), { message: /unexpected answer/ }); // five counts: not ours
   t.throws(() => parseHandoffAnswer('1,0,0,0,0,0,0|only'), { message: /fewer separators/ });
   t.throws(() => parseHandoffAnswer('1,0,1,0,0,1,0||||a\nb'), { message: /number of lines/ });

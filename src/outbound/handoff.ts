@@ -184,17 +184,30 @@ function counts(text: string): { lines: number[]; pipes: number[]; length: numbe
   return { lines: n.slice(0, 1 + HEAD.length), pipes: n.slice(1 + HEAD.length), length: m[0].length };
 }
 
+/**
+ * Only what comes before the first `|` is quoted: past it are the sender's
+ * number and the text, which are not for the log.
+ */
+function noCounts(answer: string): AgiError {
+  const head = answer.split('|')[0]!.slice(0, 40);
+  return new AgiError(
+    'agi_protocol',
+    `unexpected answer to the hand-off question (counts ${JSON.stringify(head)}); ` +
+      'check that Asterisk has func_strings loaded (FIELDQTY) and that the dialplan calls AGI(agi://.../outbound)',
+  );
+}
+
 /** The lines an answer to HANDOFF_EXPRESSION spans, from its first line. */
 export function handoffAnswerLines(firstLine: string): number {
   const c = counts(firstLine.replace(/^200 result=1 \(/, ''));
-  if (!c) throw new AgiError('agi_protocol', `unexpected answer to the hand-off question: ${JSON.stringify(firstLine.slice(0, 40))}`);
+  if (!c) throw noCounts(firstLine.replace(/^200 result=1 \(/, ''));
   return 1 + c.lines.reduce((sum, n) => sum + n, 0);
 }
 
 /** Splits an answer to HANDOFF_EXPRESSION (the value inside the parentheses). */
 export function parseHandoffAnswer(value: string): HandoffValues {
   const c = counts(value);
-  if (!c) throw new AgiError('agi_protocol', 'unexpected answer to the hand-off question');
+  if (!c) throw noCounts(value);
   let at = c.length;
   /** The text up to the `|` that follows `pipes` of the value's own. */
   const field = (pipes: number): string => {
