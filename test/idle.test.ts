@@ -32,16 +32,17 @@ test('waiting texts cost no CPU: behind an earlier text for an offline phone, an
   // The first waits for the phone (retried in 5-10 s); the second, due now, waits behind it.
   await until(() => rows(dir)[0]?.state === 'waiting' && rows(dir)[1]?.state === 'queued', 10_000, 'first waiting');
   await sleep(200);
-  const behind = await cpuShare(child.proc.pid!, 1500);
+  const behind = await cpuShare(child.proc.pid!, 2000);
 
   // Asterisk goes away; a new text for someone else is due at once and cannot go.
   await ami.stop();
   t.is((await post(url, { To: '+46812345679', From: SENDER, Body: 'third', MessageSid: 'third' })).status, 200);
   await sleep(300);
-  const down = await cpuShare(child.proc.pid!, 1500);
+  const down = await cpuShare(child.proc.pid!, 2000);
   t.is(rows(dir)[2]?.state, 'queued');
-  // Idle, the daemon uses well under 1 % of a core; a scan loop that finds
-  // nothing to send and runs again at once took 10-15 % here.
-  t.true(behind < 0.03, `the daemon used ${(behind * 100).toFixed(1)} % of a core while the texts waited`);
-  t.true(down < 0.03, `the daemon used ${(down * 100).toFixed(1)} % of a core while Asterisk was down`);
+  // Idle, the daemon uses 0-1.5 % of a core (up to about 3 % on a machine
+  // busy with other tests); a scan loop that finds nothing to send and runs
+  // again at once took 9-15 % here.
+  t.true(behind < 0.05, `the daemon used ${(behind * 100).toFixed(1)} % of a core while the texts waited`);
+  t.true(down < 0.05, `the daemon used ${(down * 100).toFixed(1)} % of a core while Asterisk was down`);
 });

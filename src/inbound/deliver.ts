@@ -29,6 +29,9 @@ interface InFlight {
   timer: NodeJS.Timeout;
 }
 
+/** How soon a text due but not sent (AMI down, too many in flight) is looked at again. */
+const HELD_RESCAN_MS = 250;
+
 /** Originate hang-up causes as OriginateResponse reports them in Reason:. */
 const ORIGINATE_REASONS: Record<string, string> = {
   '0': 'the answering context did not answer (unknown number or no device)',
@@ -91,17 +94,17 @@ export function createDeliverer(deps: {
 
   /**
    * Wakes up when the next text falls due (bounded so that expiry and clock
-   * changes are noticed). Texts due already but not sent (AMI down, too many
-   * in flight, an earlier text of their conversation under way) are not
-   * waited for by timer: AMI's reconnection, each outcome and each new text
-   * start a scan.
+   * changes are noticed). A text due already but not sent (AMI down, as many
+   * in flight as allowed, a failed scan) is looked at again after a short
+   * pause; AMI's reconnection, each outcome and each new text start a scan
+   * sooner.
    */
   function arm(): void {
     clearTimeout(timer);
     if (!running) return;
     const t = now();
-    const next = store.nextDueAt(t);
-    timer = setTimeout(scan, next === undefined ? 60_000 : Math.min(60_000, next - t));
+    const next = store.nextDueAt();
+    timer = setTimeout(scan, next === undefined ? 60_000 : next > t ? Math.min(60_000, next - t) : HELD_RESCAN_MS);
     timer.unref();
   }
 

@@ -129,8 +129,8 @@ export function createSender(deps: {
       log.error({ err }, 'outbound scan failed');
       wake = 1000;
     }
-    const next = store.nextDueAt(t);
-    if (next !== undefined) wake = Math.min(wake, next - t);
+    const next = store.nextDueAt();
+    if (next !== undefined && next > t) wake = Math.min(wake, next - t);
     timer = setTimeout(scan, Math.min(Math.max(wake, 5), 60_000));
     timer.unref();
   }
@@ -203,6 +203,9 @@ export function createSender(deps: {
         } catch (err) {
           log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
         }
+        // A retry or a failover puts a text back in the queue, and a scan that
+        // ran before this write did not see it: look again.
+        if (running) kickSoon();
       }, OUTCOME_BATCH_MS);
     }
   }

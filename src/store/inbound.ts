@@ -58,11 +58,11 @@ export interface InboundStore {
   /** Marks texts older than the cut-off that are not delivered as expired; returns them. */
   expireOlderThan(cutoff: number, now: number): InboundRow[];
   /**
-   * When the next text first in its conversation falls due, if later than t.
-   * Texts due already are the scan's business; one waiting behind an earlier
-   * text is woken by that text's outcome, not by a timer.
+   * When the earliest text first in its conversation falls due (possibly
+   * already). One waiting behind an earlier text does not count: it is woken
+   * by that text's outcome, not by a timer.
    */
-  nextDueAt(t: number): number | undefined;
+  nextDueAt(): number | undefined;
   counts(): Record<InboundState, number>;
   /** Commits whatever is batched; used at shutdown. */
   flush(): void;
@@ -166,9 +166,9 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
   // Only texts first in their conversation: one waiting behind an earlier
   // text is not due whatever its time says, and counting it would wake the
   // deliverer at once, again and again, while the earlier one waits.
-  const nextDue = db.prepare<[number], { t: number }>(
+  const nextDue = db.prepare<[], { t: number }>(
     `SELECT m.next_attempt_at AS t FROM inbound m
-      WHERE m.state IN ('queued', 'waiting') AND m.next_attempt_at > ?
+      WHERE m.state IN ('queued', 'waiting')
         AND NOT EXISTS (SELECT 1 FROM inbound p
                          WHERE p.recipient = m.recipient AND p.sender = m.sender AND p.id < m.id
                            AND p.state IN ('queued', 'sending', 'waiting'))
@@ -214,7 +214,7 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
         return rows;
       })();
     },
-    nextDueAt: (t) => nextDue.get(t)?.t,
+    nextDueAt: () => nextDue.get()?.t,
     counts() {
       const out: Record<InboundState, number> = {
         queued: 0, sending: 0, waiting: 0, delivered: 0, undeliverable: 0, expired: 0,

@@ -60,11 +60,11 @@ export interface OutboundStore {
   /** Texts left 'sending' by a previous process go back to the queue. */
   resumeInterrupted(now: number): number;
   /**
-   * When the next text first in its conversation falls due, if later than t.
-   * Texts due already are the scan's business; one waiting behind an earlier
-   * text is woken by that text's outcome, not by a timer.
+   * When the earliest text first in its conversation falls due (possibly
+   * already). One waiting behind an earlier text does not count: it is woken
+   * by that text's outcome, not by a timer.
    */
-  nextDueAt(t: number): number | undefined;
+  nextDueAt(): number | undefined;
   counts(): Record<OutboundState, number>;
   flush(): void;
 }
@@ -111,9 +111,9 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   const getStmt = db.prepare<[number], OutboundRow>('SELECT * FROM outbound WHERE id = ?');
   const resumeStmt = db.prepare(`UPDATE outbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
   // Only texts first in their conversation (see the same query in inbound.ts).
-  const nextDue = db.prepare<[number], { t: number }>(
+  const nextDue = db.prepare<[], { t: number }>(
     `SELECT m.next_attempt_at AS t FROM outbound m
-      WHERE m.state = 'queued' AND m.next_attempt_at > ?
+      WHERE m.state = 'queued'
         AND NOT EXISTS (SELECT 1 FROM outbound p
                          WHERE p.sender = m.sender AND p.recipient = m.recipient AND p.id < m.id
                            AND p.state IN ('queued', 'sending'))
@@ -155,7 +155,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     markNotified: (id, state) => void notifiedStmt.run(state, id),
     get: (id) => getStmt.get(id),
     resumeInterrupted: (t) => resumeStmt.run(t, t).changes,
-    nextDueAt: (t) => nextDue.get(t)?.t,
+    nextDueAt: () => nextDue.get()?.t,
     counts() {
       const out: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 0, delivered: 0, failed: 0, expired: 0 };
       for (const r of countStmt.all()) out[r.state] = r.n;
