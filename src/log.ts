@@ -2,6 +2,7 @@
 // message after. systemd's journal keeps the lines as they are.
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'text';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type Fields = Record<string, unknown>;

@@ -97,6 +97,7 @@ const DEFAULT_INTERFACE: InterfaceConfig = {
   ackBody: '',
   ackContentType: 'text/plain',
   index: '',
+  number: '',
   send: DEFAULT_SEND,
 };
 
@@ -114,6 +115,8 @@ const DEFAULTS: Config = {
     countryCode: '46',
     defaultInterface: 'default',
     logLevel: 'info',
+    logFormat: 'json',
+    retentionMs: 90 * 86_400_000,
     trustedProxies: [],
     maxRequestBytes: 65536,
     maxBodyBytes: 8000,
@@ -151,6 +154,7 @@ const DEFAULTS: Config = {
     notify: 'failures',
     maxSegments: 10,
   },
+  api: { listenHost: '127.0.0.1', listenPort: 8081, token: '' },
   interfaces: [DEFAULT_INTERFACE],
 };
 
@@ -254,6 +258,8 @@ token = abcdefghijklmnop_-.~
       countryCode: '1',
       defaultInterface: 'itsp2',
       logLevel: 'debug',
+      logFormat: 'json',
+      retentionMs: 90 * 86_400_000,
       trustedProxies: ['10.0.0.0/8', '192.168.1.1/32', 'fd00::/8'],
       maxRequestBytes: 1024 * 1024,
       maxBodyBytes: 4000,
@@ -291,6 +297,7 @@ token = abcdefghijklmnop_-.~
       notify: 'all',
       maxSegments: 4,
     },
+    api: { listenHost: '127.0.0.1', listenPort: 8081, token: '' },
     interfaces: [
       {
         name: 'itsp1',
@@ -309,6 +316,7 @@ token = abcdefghijklmnop_-.~
         ackBody: '<Response/>',
         ackContentType: 'application/xml;charset=utf-8',
         index: '',
+        number: '',
         send: { ...DEFAULT_SEND, statusPath: '/sms/status/itsp1' },
       },
       {
@@ -351,7 +359,7 @@ test('unknown key: did you mean', (t) => {
 test('unknown key: belongs in another section', (t) => {
   const p = problems('[myitsp]\nlisten = 127.0.0.1:80\n[ami]\nfield_to = x\n[general]\nwhatever = 1\n');
   t.is(p.length, 3);
-  t.true(p[0]!.endsWith(':2: unknown key "listen" in [myitsp]; "listen" belongs in [general] or [agi]'));
+  t.true(p[0]!.endsWith(':2: unknown key "listen" in [myitsp]; "listen" belongs in [general] or [agi] or [api]'));
   t.true(p[1]!.endsWith(':4: unknown key "field_to" in [ami]; "field_to" belongs in an interface section'));
   t.true(p[2]!.endsWith(':6: unknown key "whatever" in [general]'));
 });

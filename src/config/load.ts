@@ -12,6 +12,7 @@ import {
   AMI_KEYS,
   FIXED_SECTIONS,
   GENERAL_KEYS,
+  API_KEYS,
   INTERFACE_KEYS,
   INTERFACE_NAME,
   OUTBOUND_KEYS,
@@ -102,6 +103,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const ami = readSection('ami', AMI_KEYS, fixed.get('ami'), env, report);
   const agi = readSection('agi', AGI_KEYS, fixed.get('agi'), env, report);
   const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
+  const api = readSection('api', API_KEYS, fixed.get('api'), env, report);
   const ifaces =
     ifaceSections.length > 0
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
@@ -110,6 +112,7 @@ export function loadConfig(opts: LoadOptions): Config {
   checkAmi(ami, report);
   checkAgi(agi, general, report);
   checkOutbound(outbound, report);
+  checkApi(api, general, agi, report);
   checkInterfaces(ifaces, report);
   const defaultInterface = pickDefaultInterface(general, ifaces, report);
 
@@ -129,6 +132,8 @@ export function loadConfig(opts: LoadOptions): Config {
       countryCode: g.country_code,
       defaultInterface,
       logLevel: g.log_level,
+      logFormat: g.log_format,
+      retentionMs: g.retention,
       trustedProxies: g.trusted_proxies,
       maxRequestBytes: g.max_request_size,
       maxBodyBytes: g.max_body_bytes,
@@ -166,6 +171,11 @@ export function loadConfig(opts: LoadOptions): Config {
       notify: o.notify,
       maxSegments: o.max_segments,
     },
+    api: {
+      listenHost: api.values.listen.host,
+      listenPort: api.values.listen.port,
+      token: api.values.token,
+    },
     interfaces: ifaces.map((r): InterfaceConfig => {
       const i = r.values;
       return {
@@ -185,6 +195,7 @@ export function loadConfig(opts: LoadOptions): Config {
         ackBody: i.ack_body,
         ackContentType: i.ack_content_type,
         index: i.index,
+        number: i.number,
         send: {
           url: i.send_url,
           format: i.send_format,
@@ -234,6 +245,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ami: mask(config.ami, AMI_KEYS),
     agi: mask(config.agi, AGI_KEYS),
     outbound: mask(config.outbound, OUTBOUND_KEYS),
+    api: mask(config.api, API_KEYS),
     interfaces: config.interfaces.map((i) => mask(i, INTERFACE_KEYS)),
   };
 }
@@ -436,6 +448,25 @@ function checkAgi(agi: SectionRead<typeof AGI_KEYS>, general: SectionRead<typeof
   const sameHost = listen.host === web.host || WILDCARD.has(listen.host) || WILDCARD.has(web.host);
   if (listen.port !== 0 && listen.port === web.port && sameHost) {
     report.at(agi.line.listen ?? agi.sectionLine, `[agi] listen: port ${listen.port} is already the HTTP port ([general] listen)`);
+  }
+}
+
+function checkApi(
+  api: SectionRead<typeof API_KEYS>,
+  general: SectionRead<typeof GENERAL_KEYS>,
+  agi: SectionRead<typeof AGI_KEYS>,
+  report: Reporter,
+): void {
+  const { listen, token } = api.values;
+  const loopback = listen.host.toLowerCase() === 'localhost' || isLoopback(listen.host);
+  // The management API sends texts and reads every stored text: never without a token off loopback.
+  if (!loopback && token === '') {
+    report.at(api.line.listen ?? api.sectionLine, `[api] listen: ${listen.host} is not a loopback address, so a token is required (${missingSecret('api', 'token')})`);
+  }
+  if (listen.port === 0) return;
+  for (const [other, label] of [[general.values.listen, '[general] listen'], [agi.values.listen, '[agi] listen']] as const) {
+    const sameHost = listen.host === other.host || WILDCARD.has(listen.host) || WILDCARD.has(other.host);
+    if (listen.port === other.port && sameHost) report.at(api.line.listen ?? api.sectionLine, `[api] listen: port ${listen.port} is already used by ${label}`);
   }
 }
 

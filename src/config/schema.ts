@@ -4,7 +4,7 @@
 // the docs cannot drift from the code.
 
 import net from 'node:net';
-import type { Level } from '../log.js';
+import type { Level, LogFormat } from '../log.js';
 import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
 import type { Charset, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
@@ -288,6 +288,16 @@ export const GENERAL_KEYS = {
     'Interface for texts that name none. When not set: [default] if there is one, else the only interface.',
   ),
   log_level: key(oneOf<Level>(['debug', 'info', 'warn', 'error'], 'log level'), 'info', 'debug, info, warn or error.'),
+  log_format: key(
+    oneOf<LogFormat>(['json', 'text'], 'log format'),
+    'json',
+    'json: one JSON object per line, as journald keeps it; text: one human-readable line per event.',
+  ),
+  retention: key(
+    duration(86_400_000, 100 * 365 * 86_400_000),
+    '90d',
+    'Message bodies and media of texts that are done (delivered, sent, failed, expired) are removed after this long; who, when and the outcome are kept.',
+  ),
   trusted_proxies: key(
     cidrs({ any: false }),
     '',
@@ -358,7 +368,13 @@ export const INTERFACE_KEYS = {
     '',
     'PrivateDial\'s WEBSMS_INDEX value (set_var on the trunk endpoint) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
     { example: '1' },
+  ),  number: key(
+    text({ empty: true, pattern: /^\+?[0-9]{2,15}$/, rule: 'a phone number such as +46701234567' }),
+    '',
+    'This account\'s own number at the ITSP: texts sent from the management API or `websms send` without a sender go out from it.',
+    { example: '+46701234567' },
   ),
+
 
   // Sending: texts from Asterisk to the ITSP.
   send_url: key(sendUrl, '', 'URL of the ITSP\'s send API, http:// or https://, without credentials. Empty: this interface does not send.', {
@@ -497,8 +513,22 @@ export const OUTBOUND_KEYS = {
   max_segments: key(integer(1, 100), '10', 'A text longer than this many SMS segments is refused at hand-off.'),
 } satisfies Schema;
 
+export const API_KEYS = {
+  listen: key(
+    listen,
+    '127.0.0.1:8081',
+    'Address of the management listener (the HTTP API, /healthz, /readyz, /metrics), host:port. Keep it on loopback unless a token is set.',
+  ),
+  token: key(
+    bearer,
+    '',
+    'Bearer token for the management API; better kept in WEBSMS_API_TOKEN. Always accepted; required when listen is not a loopback address.',
+    { secret: true },
+  ),
+} satisfies Schema;
+
 /** Sections with fixed names, in file order; every other section is an interface. */
-export const FIXED_SECTIONS = { general: GENERAL_KEYS, ami: AMI_KEYS, agi: AGI_KEYS, outbound: OUTBOUND_KEYS } as const;
+export const FIXED_SECTIONS = { general: GENERAL_KEYS, ami: AMI_KEYS, agi: AGI_KEYS, outbound: OUTBOUND_KEYS, api: API_KEYS } as const;
 export type FixedSection = keyof typeof FIXED_SECTIONS;
 
 export const INTERFACE_NAME = /^[A-Za-z0-9_-]{1,32}$/;

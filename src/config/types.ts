@@ -1,7 +1,7 @@
 // The validated configuration the rest of the daemon reads. Produced by load.ts
 // from websms.conf (Asterisk-style ini) plus environment variables for secrets.
 
-import type { Level } from '../log.js';
+import type { Level, LogFormat } from '../log.js';
 
 export interface GeneralConfig {
   /** HTTP listen address. */
@@ -14,6 +14,9 @@ export interface GeneralConfig {
   /** Interface used for texts that name none. */
   defaultInterface: string;
   logLevel: Level;
+  logFormat: LogFormat;
+  /** Bodies and media of finished texts are removed after this long (ms). */
+  retentionMs: number;
   /** CIDRs of reverse proxies whose X-Forwarded-For is believed. */
   trustedProxies: string[];
   /** Largest HTTP request body accepted, in bytes. */
@@ -81,6 +84,8 @@ export interface InterfaceConfig {
   ackContentType: string;
   /** PrivateDial's WEBSMS_INDEX value that selects this interface (its name also does). */
   index: string;
+  /** The account's own number (E.164 as written, may be empty): the sender of API texts that name none. */
+  number: string;
   send: SendConfig;
 }
 
@@ -91,7 +96,16 @@ export interface Config {
   ami: AmiConfig;
   agi: AgiConfig;
   outbound: OutboundConfig;
+  api: ApiConfig;
   interfaces: InterfaceConfig[];
+}
+
+/** [api]: the management listener (HTTP API, health, metrics). */
+export interface ApiConfig {
+  listenHost: string;
+  listenPort: number;
+  /** Bearer token; empty when none. Never logged. */
+  token: string;
 }
 
 /** [agi]: the FastAGI server the dialplan hands outbound texts to. */

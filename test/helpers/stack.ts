@@ -26,6 +26,8 @@ export interface ConfigOptions {
   /** Extra lines for [agi] and [outbound]. */
   agi?: string;
   outbound?: string;
+  /** Extra lines for [api]. */
+  api?: string;
   /** Interface sections; default: [default] open to loopback. */
   interfaces?: string;
 }
@@ -43,6 +45,10 @@ ${o.general ?? ''}
 [agi]
 listen = 127.0.0.1:0
 ${o.agi ?? ''}
+
+[api]
+listen = 127.0.0.1:0
+${o.api ?? ''}
 
 [outbound]
 ${o.outbound ?? ''}
