@@ -1,7 +1,6 @@
 // The composition root: wires store, AMI, delivery and HTTP together, and takes
 // them down in order (stop taking texts, commit what is batched, then the rest).
 
-import cron from 'node-cron';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
@@ -17,6 +16,10 @@ import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
+import type { Notifier } from './outbound/notify.js';
+import { createHousekeeping } from './store/housekeeping.js';
+import { startJobs, type Jobs } from './jobs.js';
+import { reloadPlan } from './reload.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -30,8 +33,20 @@ export interface Daemon {
   sender: Sender;
   agiPort: number;
   db: Db;
+  jobs: Jobs;
+  /**
+   * Applies a new configuration without dropping connections or queued
+   * texts: interfaces, credentials, limits, log level. Settings that need a
+   * restart (listen addresses, the database, the AMI connection) keep their
+   * old values and are named in the result.
+   */
+  reload(next: Config): Promise<{ applied: string[]; needRestart: string[] }>;
   stop(): Promise<void>;
 }
+
+/** How long a stop waits for ITSP requests and dialplan reports under way. */
+const STOP_SEND_MS = 5000;
+const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const db = openDatabase(config.general.database);
@@ -54,35 +69,47 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
   const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
-  const notifier = createNotifier({
-    mode: config.outbound.notify,
+  let current = config;
+  const makeNotifier = (c: Config): Notifier => createNotifier({
+    mode: c.outbound.notify,
     inbound: store,
     outbound,
     partBytes: config.ami.partBytes,
     log: log.child({ mod: 'notify' }),
     onQueued: () => deliverer.kick(),
   });
+  let notifyNow = makeNotifier(config);
+  const notifier: Notifier = { notify: (...a) => notifyNow.notify(...a) };
   // The sender brings axios, about 25 MB resident: load it only when some interface
   // sends, or when texts are left from a configuration that did (they must be failed).
-  const waiting = outbound.counts();
-  const sender: Sender = config.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-    ? (await import('./outbound/sender.js')).createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions() })
-    : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
+  const makeSender = async (c: Config): Promise<Sender> => {
+    const waiting = outbound.counts();
+    return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
+      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions() })
+      : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
+  };
+  let sender = await makeSender(config);
   const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
 
-  const handler = createHandler({
-    interfaces: config.interfaces,
+  const makeWebhooks = (c: Config) => createHandler({
+    interfaces: c.interfaces,
     store,
-    countryCode: config.general.countryCode,
-    maxRequestBytes: config.general.maxRequestBytes,
-    maxBodyBytes: config.general.maxBodyBytes,
-    partBytes: config.ami.partBytes,
-    trustedProxies: makeAddressMatcher(config.general.trustedProxies),
+    countryCode: c.general.countryCode,
+    maxRequestBytes: c.general.maxRequestBytes,
+    maxBodyBytes: c.general.maxBodyBytes,
+    partBytes: c.ami.partBytes,
+    trustedProxies: makeAddressMatcher(c.general.trustedProxies),
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
     onStatus,
     health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts(), outbound: outbound.counts() }),
   });
+  // The listener calls through this variable, so a reload swaps the
+  // interfaces under open connections without closing any.
+  let webhooks = makeWebhooks(config);
+  const handler: typeof webhooks = (req, res) => webhooks(req, res);
+  const makeHandoff = (c: Config) => createHandoff({ store: outbound, config: c, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() });
+  const scripts = { outbound: makeHandoff(config) };
 
   let http: HttpServer;
   let agi: FastAgiServer;
@@ -95,7 +122,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         allow: makeAddressMatcher(config.agi.allow),
         timeoutMs: config.agi.handoffTimeoutMs,
         log: log.child({ mod: 'agi' }),
-        scripts: { outbound: createHandoff({ store: outbound, config, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() }) },
+        scripts,
       });
       const server = agi;
       agiSessions = () => server.active();
@@ -111,19 +138,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   deliverer.start();
   sender.start();
 
-  // Expiry is also checked when a text is picked up; the sweep catches texts
-  // that wait behind an earlier one of their conversation.
-  const sweep = cron.schedule('* * * * *', () => {
-    try {
-      const expired = store.expireOlderThan(Date.now() - config.ami.maxAgeMs, Date.now());
-      for (const r of expired) log.warn({ id: r.id, to: r.recipient }, 'inbound text expired');
+  const jobs = startJobs({
+    inbound: store,
+    outbound,
+    housekeeping: createHousekeeping(db),
+    notifier,
+    config: () => current,
+    log: log.child({ mod: 'jobs' }),
+    kick: () => {
       deliverer.kick();
-    } catch (err) {
-      log.error({ err }, 'expiry sweep failed');
-    }
+      sender.kick();
+    },
   });
 
   let stopping: Promise<void> | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
   return {
     httpPort: http.port,
     agiPort: agi.port,
@@ -131,17 +160,59 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     outbound,
     ami,
     deliverer,
-    sender,
+    get sender() {
+      return sender;
+    },
     db,
+    jobs,
+    reload(next) {
+      // One reload at a time: a second SIGHUP waits for the first.
+      const run = reloading.then(async () => {
+        if (stopping) return { applied: [], needRestart: [] };
+        const plan = reloadPlan(current, next);
+        // Keep what only a restart can change; take everything else.
+        const merged: Config = plan.merged;
+        log.level = merged.general.logLevel;
+        // Deliverer and AMI hold this object: their limits change in place.
+        Object.assign(current.ami, merged.ami);
+        merged.ami = current.ami;
+        notifyNow = makeNotifier(merged);
+        webhooks = makeWebhooks(merged);
+        scripts.outbound = makeHandoff(merged);
+        // The old sender finishes the requests it has under way (their
+        // outcomes are recorded) before the new one, with the new
+        // credentials and limits, takes the queue.
+        const old = sender;
+        await old.stop();
+        sender = await makeSender(merged);
+        current = merged;
+        if (!stopping) sender.start();
+        log.info({ changed: plan.applied, needRestart: plan.needRestart }, plan.needRestart.length > 0
+          ? 'configuration reloaded; some settings need a restart to take effect (systemctl restart websms)'
+          : 'configuration reloaded');
+        return { applied: plan.applied, needRestart: plan.needRestart };
+      });
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     stop() {
       stopping ??= (async () => {
-        log.info({}, 'stopping');
+        log.info({}, 'stopping: no new webhooks or hand-offs');
+        await reloading;
         // Stop taking texts first, then commit what is batched.
         await Promise.all([http.close(), agi.close()]);
         store.flush();
         outbound.flush();
-        await sender.stop();
-        await sweep.stop();
+        await jobs.stop();
+        // Requests at ITSPs and Originates in Asterisk get a few seconds to
+        // finish, so their outcomes are recorded rather than repeated after
+        // the restart; what is still open then is sent again at the next start.
+        const [sendsDone, left] = await Promise.all([
+          Promise.race([sender.stop().then(() => true), new Promise<boolean>((r) => setTimeout(r, STOP_SEND_MS, false).unref())]),
+          deliverer.drain(STOP_REPORTS_MS),
+        ]);
+        if (!sendsDone) log.warn({}, 'ITSP requests still open at stop; those texts are sent again at the next start');
+        if (left > 0) log.warn({ texts: left }, 'no dialplan report yet for texts in flight; they are delivered again at the next start');
         deliverer.stop();
         await ami.stop();
         db.close();

@@ -40,20 +40,29 @@ const stderrSink: Sink = (line) => {
 };
 
 export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink): Logger {
+  return make({ level }, base, sink);
+}
+
+/** A logger and all its children share one level, so a reload's new log_level reaches every module at once. */
+function make(shared: { level: Level }, base: Fields, sink: Sink): Logger {
   const emit = (lvl: Level, fields: Fields, msg: string): void => {
-    if (ORDER[lvl] < ORDER[logger.level]) return;
+    if (ORDER[lvl] < ORDER[shared.level]) return;
     const rec: Fields = { time: new Date().toISOString(), level: lvl, ...base, ...fields, msg };
     sink(JSON.stringify(rec, errorReplacer));
   };
-  const logger: Logger = {
-    level,
+  return {
+    get level() {
+      return shared.level;
+    },
+    set level(l: Level) {
+      shared.level = l;
+    },
     debug: (f, m) => emit('debug', f, m),
     info: (f, m) => emit('info', f, m),
     warn: (f, m) => emit('warn', f, m),
     error: (f, m) => emit('error', f, m),
-    child: (fields) => createLogger(logger.level, { ...base, ...fields }, sink),
+    child: (fields) => make(shared, { ...base, ...fields }, sink),
   };
-  return logger;
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

@@ -20,3 +20,14 @@ export function readConfig(argv: readonly string[], what = 'nothing was started'
     throw err;
   }
 }
+
+/** The configuration as read now, or its problems; prints nothing (a running daemon logs them). */
+export function tryConfig(argv: readonly string[]): { ok: true; config: Config } | { ok: false; problems: string[] } {
+  try {
+    const { file, explicit } = resolveConfigPath(argv, process.env);
+    return { ok: true, config: loadConfig({ file, env: process.env, explicit }) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, problems: err.problems };
+    return { ok: false, problems: [(err as Error).message] };
+  }
+}

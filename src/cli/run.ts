@@ -5,7 +5,7 @@ import { startDaemon } from '../daemon.js';
 import { EX_USAGE } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startWatchdog } from '../watchdog.js';
-import { readConfig } from './config.js';
+import { readConfig, tryConfig } from './config.js';
 import type { CommandContext } from './types.js';
 
 export async function runCommand({ args, argv }: CommandContext): Promise<number> {
@@ -27,6 +27,17 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   }
   // Only once it listens: a daemon that cannot start exits and is restarted anyway.
   const watchdog = startWatchdog(process.env, log);
+  // SIGHUP (systemctl reload): read the file again; a configuration with
+  // problems is refused and the running one stays.
+  const onHangup = (): void => {
+    const next = tryConfig(argv);
+    if (!next.ok) {
+      log.error({ problems: next.problems }, `configuration not reloaded: it has ${next.problems.length} problem(s); websms runs on with the previous one. Fix the file, check it with "websms check-config", and reload again`);
+      return;
+    }
+    daemon.reload(next.config).catch((err: unknown) => log.error({ err }, 'reload failed; websms runs on with the previous configuration'));
+  };
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'signal received');
@@ -35,6 +46,7 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  process.off('SIGHUP', onHangup);
   await daemon.stop();
   watchdog?.stop();
   return 0;

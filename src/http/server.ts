@@ -32,7 +32,8 @@ export function createApp(deps: HttpDeps): express.Express {
 export interface HttpServer {
   server: http.Server;
   port: number;
-  close(): Promise<void>;
+  /** Stops listening and ends every connection within graceMs. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Webhooks first (see webhookHandler), everything else through express. */
@@ -43,6 +44,9 @@ export function createHandler(deps: HttpDeps): http.RequestListener {
     if (!webhook(req, res)) app(req, res);
   };
 }
+
+/** How long a request under way at stop may take to finish. */
+const CLOSE_GRACE_MS = 2000;
 
 export function listen(handler: http.RequestListener, host: string, port: number, log: Logger): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
@@ -57,9 +61,20 @@ export function listen(handler: http.RequestListener, host: string, port: number
       resolve({
         server,
         port: addr.port,
-        close: () =>
+        close: (graceMs = CLOSE_GRACE_MS) =>
           new Promise<void>((res) => {
-            server.close(() => res());
+            // New connections are refused at once. A request under way gets
+            // graceMs to finish (its text is committed and answered, or never
+            // acknowledged, so the ITSP sends it again); a keep-alive
+            // connection is closed as soon as it falls idle, so a busy ITSP
+            // cannot hold the stop open.
+            const sweep = setInterval(() => server.closeIdleConnections(), 50);
+            const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+            server.close(() => {
+              clearInterval(sweep);
+              clearTimeout(cut);
+              res();
+            });
             server.closeIdleConnections();
           }),
       });

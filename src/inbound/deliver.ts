@@ -17,6 +17,12 @@ import type { AmiConfig } from '../config/types.js';
 export interface Deliverer {
   start(): void;
   stop(): void;
+  /**
+   * Takes no new texts and waits, at most timeoutMs, for the reports of the
+   * texts in flight (so a stop does not leave them to be delivered again);
+   * resolves with how many are still in flight.
+   */
+  drain(timeoutMs: number): Promise<number>;
   /** Something changed (a new text, a registration): look for due work now. */
   kick(): void;
   inFlight(): number;
@@ -269,6 +275,13 @@ export function createDeliverer(deps: {
       ami.off('connected', onConnected);
       for (const e of inflight.values()) clearTimeout(e.timer);
       inflight.clear();
+    },
+    async drain(timeoutMs) {
+      running = false;
+      clearTimeout(timer);
+      const end = now() + timeoutMs;
+      while (inflight.size > 0 && ami.connected && now() < end) await new Promise((r) => setTimeout(r, 20));
+      return inflight.size;
     },
     kick() {
       if (running) scan();

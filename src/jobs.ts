@@ -1,0 +1,103 @@
+// The scheduled jobs (node-cron): expiry every minute, retention every hour,
+// and one summary line a day. Each job is also a plain function, so tests and
+// `websms` commands can run it at a chosen time without waiting for the clock.
+
+import cron from 'node-cron';
+import type { Config } from './config/types.js';
+import type { Logger } from './log.js';
+import type { Notifier } from './outbound/notify.js';
+import type { Housekeeping } from './store/housekeeping.js';
+import type { InboundStore } from './store/inbound.js';
+import type { OutboundStore } from './store/outbound.js';
+
+export interface JobDeps {
+  inbound: InboundStore;
+  outbound: OutboundStore;
+  housekeeping: Housekeeping;
+  notifier: Notifier;
+  /** Read at each run, so a reload's new limits apply from the next run on. */
+  config: () => Config;
+  log: Logger;
+  /** Something became due or finished: the queues look again. */
+  kick: () => void;
+}
+
+export interface Jobs {
+  expire(now: number): { inbound: number; outbound: number };
+  retain(now: number): { inbound: number; outbound: number };
+  summarize(now: number): void;
+  stop(): Promise<void>;
+}
+
+const DAY = 86_400_000;
+
+export function startJobs(deps: JobDeps): Jobs {
+  const { inbound, outbound, housekeeping, notifier, log } = deps;
+
+  // Expiry is also checked when a text is picked up; this catches texts that
+  // wait behind an earlier one of their conversation, or for an ITSP whose
+  // circuit stays open, and would otherwise never be looked at.
+  const expire = (now: number): { inbound: number; outbound: number } => {
+    const config = deps.config();
+    const gone = inbound.expireOlderThan(now - config.ami.maxAgeMs, now);
+    for (const r of gone) log.warn({ id: r.id, to: r.recipient }, 'inbound text expired: not delivered within [ami] max_age');
+    const stale = housekeeping.outboundPastAge(now - config.outbound.maxAgeMs);
+    for (const row of stale) {
+      const reason = 'no ITSP accepted it in time';
+      outbound.fail(row.id, 'expired', reason, now);
+      const fresh = outbound.get(row.id);
+      if (fresh?.state === 'expired') {
+        notifier.notify(fresh, 'expired', reason);
+        log.warn({ id: row.id, to: row.recipient }, 'outbound text expired: not sent within [outbound] max_age');
+      }
+    }
+    if (gone.length + stale.length > 0) deps.kick();
+    return { inbound: gone.length, outbound: stale.length };
+  };
+
+  const retain = (now: number): { inbound: number; outbound: number } => {
+    const { retentionMs } = deps.config().general;
+    const removed = housekeeping.removeBodies(now - retentionMs);
+    if (removed.inbound + removed.outbound > 0) {
+      log.info({ inbound: removed.inbound, outbound: removed.outbound, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of finished texts');
+    }
+    return removed;
+  };
+
+  const summarize = (now: number): void => {
+    const s = housekeeping.summary(now - DAY, now);
+    log.info(
+      {
+        inbound: s.inbound,
+        outbound: s.outbound,
+        waiting: s.waiting,
+        oldestWaitingMin: s.oldestWaitingMs === null ? null : Math.round(s.oldestWaitingMs / 60_000),
+      },
+      'daily summary: texts that changed state in the last 24 hours, and what still waits',
+    );
+  };
+
+  // A job that throws must not take the daemon down, nor stop the next run.
+  const guarded = (name: string, fn: (now: number) => unknown) => () => {
+    try {
+      fn(Date.now());
+    } catch (err) {
+      log.error({ err, job: name }, `scheduled job failed: ${name}; it runs again at its next time`);
+    }
+  };
+  const tasks = [
+    cron.schedule('* * * * *', guarded('expiry', expire)),
+    // Minute 7, not 0: clear of the hour's other cron jobs on a small server.
+    cron.schedule('7 * * * *', guarded('retention', retain)),
+    cron.schedule('5 0 * * *', guarded('summary', summarize)),
+  ];
+
+  return {
+    expire,
+    retain,
+    summarize,
+    async stop() {
+      for (const t of tasks) await t.stop();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// The store's side of the scheduled jobs: forgetting what a finished text
+// said once the retention time is over, finding outbound texts past their
+// maximum age, and the numbers for the daily summary.
+//
+// Retention keeps the row (who, when, the outcome, the provider's id): an
+// operator can still answer "did my text to X go out in March", and duplicate
+// detection by provider id keeps working. Only the words go.
+
+import type { Db } from './db.js';
+import type { OutboundRow } from './outbound.js';
+
+const INBOUND_DONE = `('delivered', 'undeliverable', 'expired', 'cancelled')`;
+const OUTBOUND_DONE = `('sent', 'delivered', 'failed', 'expired', 'cancelled')`;
+
+export interface DaySummary {
+  inbound: Record<string, number>;
+  outbound: Record<string, number>;
+  /** Texts still waiting (queued, sending, waiting) in each direction. */
+  waiting: { inbound: number; outbound: number };
+  /** Age in ms of the oldest waiting text, or null when none waits. */
+  oldestWaitingMs: number | null;
+}
+
+export interface Housekeeping {
+  /** Removes the bodies of texts finished before the cut-off; returns how many texts lost theirs. */
+  removeBodies(cutoff: number): { inbound: number; outbound: number };
+  /** Queued outbound texts created before the cut-off (they wait behind an earlier one or for a closed ITSP). */
+  outboundPastAge(cutoff: number): OutboundRow[];
+  /** What happened to texts that changed since `since`, and what still waits. */
+  summary(since: number, now: number): DaySummary;
+}
+
+export function createHousekeeping(db: Db): Housekeeping {
+  // Batches keep each write transaction short: the webhook path waits on the same lock.
+  const BATCH = 500;
+  const inboundBodies = db.prepare(
+    `UPDATE inbound SET body = NULL WHERE id IN (
+       SELECT id FROM inbound WHERE state IN ${INBOUND_DONE} AND updated_at < ? AND body IS NOT NULL LIMIT ${BATCH})`,
+  );
+  const outboundBodies = db.prepare(
+    `UPDATE outbound SET body = NULL WHERE id IN (
+       SELECT id FROM outbound WHERE state IN ${OUTBOUND_DONE} AND updated_at < ? AND body IS NOT NULL LIMIT ${BATCH})`,
+  );
+  const pastAge = db.prepare<[number], OutboundRow>(`SELECT * FROM outbound WHERE state = 'queued' AND created_at < ? ORDER BY id`);
+  const inboundChanged = db.prepare<[number], { state: string; n: number }>(
+    'SELECT state, COUNT(*) AS n FROM inbound WHERE updated_at >= ? GROUP BY state',
+  );
+  const outboundChanged = db.prepare<[number], { state: string; n: number }>(
+    'SELECT state, COUNT(*) AS n FROM outbound WHERE updated_at >= ? GROUP BY state',
+  );
+  const inboundWaiting = db.prepare<[], { n: number; oldest: number | null }>(
+    `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM inbound WHERE state IN ('queued', 'sending', 'waiting')`,
+  );
+  const outboundWaiting = db.prepare<[], { n: number; oldest: number | null }>(
+    `SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbound WHERE state IN ('queued', 'sending')`,
+  );
+
+  const drain = (stmt: ReturnType<Db['prepare']>, cutoff: number): number => {
+    let total = 0;
+    for (;;) {
+      const n = stmt.run(cutoff).changes;
+      total += n;
+      if (n < BATCH) return total;
+    }
+  };
+
+  return {
+    removeBodies(cutoff) {
+      return { inbound: drain(inboundBodies, cutoff), outbound: drain(outboundBodies, cutoff) };
+    },
+    outboundPastAge: (cutoff) => pastAge.all(cutoff),
+    summary(since, now) {
+      const tally = (rows: { state: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.state, r.n]));
+      const i = inboundWaiting.get()!;
+      const o = outboundWaiting.get()!;
+      const oldest = [i.oldest, o.oldest].filter((x): x is number => x !== null);
+      return {
+        inbound: tally(inboundChanged.all(since)),
+        outbound: tally(outboundChanged.all(since)),
+        waiting: { inbound: i.n, outbound: o.n },
+        oldestWaitingMs: oldest.length > 0 ? now - Math.min(...oldest) : null,
+      };
+    },
+  };
+}
