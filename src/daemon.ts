@@ -17,6 +17,8 @@ import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createStatsReader } from './store/stats.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -30,6 +32,7 @@ export interface Daemon {
   sender: Sender;
   agiPort: number;
   db: Db;
+  metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -49,8 +52,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'ami' }),
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
+  const metrics = createMetrics({ stats: createStatsReader(db), ami, interfaces: config.interfaces.map((i) => i.name) });
   if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
-  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
+  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
   const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
@@ -66,7 +70,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // sends, or when texts are left from a configuration that did (they must be failed).
   const waiting = outbound.counts();
   const sender: Sender = config.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-    ? (await import('./outbound/sender.js')).createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions() })
+    ? (await import('./outbound/sender.js')).createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics })
     : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
   const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
 
@@ -81,6 +85,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
     onStatus,
+    metrics,
     health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts(), outbound: outbound.counts() }),
   });
 
@@ -95,7 +100,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         allow: makeAddressMatcher(config.agi.allow),
         timeoutMs: config.agi.handoffTimeoutMs,
         log: log.child({ mod: 'agi' }),
-        scripts: { outbound: createHandoff({ store: outbound, config, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() }) },
+        scripts: { outbound: createHandoff({ store: outbound, config, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick(), metrics }) },
       });
       const server = agi;
       agiSessions = () => server.active();
@@ -133,6 +138,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     deliverer,
     sender,
     db,
+    metrics,
     stop() {
       stopping ??= (async () => {
         log.info({}, 'stopping');

@@ -11,6 +11,7 @@ import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
 import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { InboundRow, InboundStore } from '../store/inbound.js';
 import type { AmiConfig } from '../config/types.js';
 
@@ -46,6 +47,7 @@ export function createDeliverer(deps: {
   ami: AmiClient;
   config: AmiConfig;
   log: Logger;
+  metrics?: Pick<Metrics, 'retries'>;
   now?: () => number;
 }): Deliverer {
   const { store, ami, config, log } = deps;
@@ -56,6 +58,7 @@ export function createDeliverer(deps: {
   let scanning = false;
   let again = false;
 
+  const retried = (row: InboundRow): void => deps.metrics?.retries.inc({ direction: 'in', interface: row.interface });
   const retryDelay = (attempts: number): number => {
     const base = Math.min(config.retryMaxMs, config.retryMinMs * 2 ** Math.max(0, attempts - 1));
     return Math.round(base / 2 + Math.random() * (base / 2));
@@ -157,6 +160,7 @@ export function createDeliverer(deps: {
           } else {
             if (err.code === 'ami_error') log.error({ reason: msg }, 'AMI user may not originate; check manager.conf');
             else log.info({ id: row.id, reason: msg }, 'originate not confirmed; will try again');
+            retried(row);
             settle(websmsId, () => store.retry(row.id, msg, now() + retryDelay(row.attempts), now()));
           }
         },
@@ -179,6 +183,7 @@ export function createDeliverer(deps: {
     const e = inflight.get(websmsId);
     if (!e) return;
     log.warn({ id: e.row.id, part: e.part }, 'no report from the dialplan in time; will deliver again');
+    retried(e.row);
     settle(websmsId, () =>
       store.retry(e.row.id, 'no report from the dialplan', now() + retryDelay(e.row.attempts), now()),
     );
@@ -234,6 +239,7 @@ export function createDeliverer(deps: {
       settle(websmsId, () => store.fail(id, 'undeliverable', reason, t));
     } else {
       log.warn({ id, status }, 'unknown WebSMS report status; will deliver again');
+      retried(row);
       settle(websmsId, () => store.retry(id, `unknown report ${status}`, t + retryDelay(row.attempts), t));
     }
   }

@@ -21,6 +21,7 @@ import { AgiError, agiSafeText } from '../asterisk/fastagi.js';
 import type { Config, InterfaceConfig } from '../config/types.js';
 import { NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { normalizeNumber } from '../numbers/normalize.js';
 import type { NewOutbound, OutboundStore } from '../store/outbound.js';
 import { countSegments, fitsUcs2, gsmOnly } from './segments.js';
@@ -31,6 +32,7 @@ export interface HandoffDeps {
   log: Logger;
   /** Called once a text is committed and the dialplan was told QUEUED. */
   onQueued(id: number): void;
+  metrics?: Pick<Metrics, 'handoffSeconds' | 'handoffRefusals'>;
 }
 
 /** What the dialplan handed over, as read from the AGI session. */
@@ -245,6 +247,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
 
   return async (s) => {
     const started = Date.now();
+    const timer = deps.metrics?.handoffSeconds.startTimer();
     // Commands go one at a time: Asterisk polls its socket, not its stdio
     // buffer, so a pipelined command would stall until the next bytes came.
     const { index, from, to, body } = await readHandoff(s);
@@ -255,6 +258,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       // The reason is logged except for charset refusals, which quote characters of the body.
       const fields = { from, to: exten || to, index, interface: checked.iface, refusal: checked.code };
       log.info(checked.code === 'charset' ? fields : { ...fields, reason: checked.reason }, 'outbound text refused');
+      deps.metrics?.handoffRefusals.inc({ reason: checked.code });
       await refuse(s, checked.reason);
       return;
     }
@@ -265,6 +269,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       id = await store.enqueue(t);
     } catch (err) {
       log.error({ err, from: t.sender, to: t.recipient, interface: t.interface }, 'outbound text not stored');
+      deps.metrics?.handoffRefusals.inc({ reason: 'store' });
       if (!s.signal.aborted) await refuse(s, STORE_REASON);
       return;
     }
@@ -273,6 +278,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       // Asterisk never heard QUEUED and texts the sender that it was not sent.
       // Keep the two sides telling the same story: the text is not sent.
       log.warn({ id, from: t.sender, to: t.recipient, ms: Date.now() - started }, 'text committed after the hand-off timed out; marked failed');
+      deps.metrics?.handoffRefusals.inc({ reason: 'timeout' });
       try {
         store.fail(id, 'failed', 'hand-off timed out before Asterisk heard QUEUED', Date.now());
       } catch (err) {
@@ -283,6 +289,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     try {
       await s.setVariable('WEBSMS_STATUS', 'QUEUED');
       await s.setVariable('WEBSMS_ID', String(id));
+      timer?.();
     } finally {
       // Committed and QUEUED written: the text is ours to send even if the
       // answer to the SET VARIABLE never came back.

@@ -21,6 +21,7 @@ import { createHttpClient, type HttpClient } from './http.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import type { Notifier } from './notify.js';
+import type { ItspOutcome, Metrics } from '../metrics.js';
 
 export interface Sender {
   start(): void;
@@ -60,6 +61,7 @@ export function createSender(deps: {
    * writes, all on this event loop) wait a few milliseconds.
    */
   handoffs?: () => number;
+  metrics?: Pick<Metrics, 'itspRequestSeconds' | 'itspRequests' | 'retries' | 'failovers'>;
   now?: () => number;
 }): Sender {
   const { store, notifier, log } = deps;
@@ -213,16 +215,21 @@ export function createSender(deps: {
   async function send(lane: Lane, row: OutboundRow): Promise<void> {
     const cfg = lane.iface.send;
     let outcome: SendOutcome;
+    let measured: ItspOutcome = 'error';
     try {
       const req = lane.adapter.buildRequest(
         { id: row.id, from: row.sender, to: row.recipient, body: row.body, reference: referenceOf(row.id) },
         cfg,
       );
+      const timer = deps.metrics?.itspRequestSeconds.startTimer({ interface: lane.iface.name });
       const res = await lane.http.send(req);
+      timer?.();
       outcome = res.ok ? lane.adapter.parseResponse(res.answer, cfg) : { kind: 'retry', reason: res.reason };
+      measured = res.ok ? outcome.kind : res.code;
     } catch (err) {
       outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
     }
+    deps.metrics?.itspRequests.inc({ interface: lane.iface.name, outcome: measured });
     const t = now();
     const fields = { id: row.id, iface: lane.iface.name, to: row.recipient, attempt: row.attempts + 1 };
     if (outcome.kind === 'accepted') {
@@ -253,6 +260,7 @@ export function createSender(deps: {
       if (to !== '' && lanes.has(to) && row.interface !== to && row.origin !== to) {
         log.warn({ ...fields, failover: to, reason: outcome.reason }, 'attempts exhausted; failing over');
         const why = `${lane.iface.name}: ${outcome.reason}`;
+        deps.metrics?.failovers.inc({ interface: lane.iface.name, to });
         record(() => store.failover(row.id, to, why, t));
         return;
       }
@@ -263,6 +271,7 @@ export function createSender(deps: {
     const delay = outcome.retryAfterMs ?? backoff(attempts);
     log.info({ ...fields, reason: outcome.reason, retryInMs: delay }, 'send failed; will retry');
     const why = outcome.reason;
+    deps.metrics?.retries.inc({ direction: 'out', interface: lane.iface.name });
     record(() => store.retry(row.id, why, t + delay, t));
   }
 

@@ -1,0 +1,186 @@
+// /metrics: the module on a real database, then a whole daemon driven over
+// its real sockets (webhooks, FastAGI hand-offs, an ITSP double) and scraped.
+import test from 'ava';
+import path from 'node:path';
+import { createMetrics, webhookRefusal, WEBHOOK_REFUSALS, STATES } from '../src/metrics.js';
+import { openDatabase } from '../src/store/db.js';
+import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
+import { createOutboundStore, type NewOutbound } from '../src/store/outbound.js';
+import { createStatsReader, QUEUES_SQL } from '../src/store/stats.js';
+import { parseExposition, valueOf, countOf, find } from './helpers/prom.js';
+import { tempDir } from './helpers/tmp.js';
+
+const ALICE = '+46812345678';
+const BOB = '+46701234567';
+
+const inMsg = (over: Partial<NewInbound> = {}): NewInbound => ({
+  interface: 'home',
+  providerId: undefined,
+  sender: BOB,
+  recipient: ALICE,
+  body: 'hello',
+  parts: 1,
+  ...over,
+});
+const outMsg = (over: Partial<NewOutbound> = {}): NewOutbound => ({
+  interface: 'home',
+  sender: ALICE,
+  recipient: '+12025550160',
+  body: 'hi',
+  encoding: 'GSM-7',
+  segments: 1,
+  ...over,
+});
+
+function open(now: () => number = Date.now) {
+  const db = openDatabase(path.join(tempDir(), 'var', 'websms.db'));
+  const inbound = createInboundStore(db, { dedupWindowMs: 0, now });
+  const outbound = createOutboundStore(db, { now });
+  return { db, inbound, outbound, stats: createStatsReader(db) };
+}
+
+test('texts by direction, interface and state; queue depth and oldest age; all read at scrape time', async (t) => {
+  let clock = 1_700_000_000_000;
+  const now = (): number => clock;
+  const { db, inbound, outbound, stats } = open(now);
+  const ami = { connected: false };
+  const m = createMetrics({ stats, ami, interfaces: ['home', 'work'], now });
+
+  let e = parseExposition(await m.render());
+  for (const direction of ['in', 'out'] as const) {
+    for (const state of STATES[direction]) t.is(valueOf(e, 'websms_texts', { direction, interface: 'work', state }), 0, `${direction} ${state}`);
+    t.is(valueOf(e, 'websms_queue_depth', { direction, interface: 'home' }), 0);
+    t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction, interface: 'home' }), 0);
+  }
+  t.is(valueOf(e, 'websms_ami_connected'), 0);
+
+  const a = await inbound.enqueue(inMsg({ body: 'first' }));
+  await outbound.enqueue(outMsg({ recipient: '+12025550161' }));
+  clock += 30_000;
+  const b = await inbound.enqueue(inMsg({ body: 'second', sender: '+46701234568' }));
+  await inbound.enqueue(inMsg({ body: 'third', sender: '+46701234569', interface: 'work' }));
+  const o1 = await outbound.enqueue(outMsg());
+  clock += 45_000;
+  inbound.claimDue(clock, 10);
+  inbound.partDelivered(a.id, 1, 'alice', clock);
+  inbound.wait(b.id, 'alice', 'no registered phone', clock + 60_000, clock);
+  outbound.markSending([o1], clock);
+  outbound.sent(o1, 'SM1', clock);
+  ami.connected = true;
+
+  e = parseExposition(await m.render());
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'home', state: 'delivered' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'home', state: 'waiting' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'home', state: 'queued' }), 0);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'work', state: 'sending' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'out', interface: 'home', state: 'sent' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'out', interface: 'home', state: 'queued' }), 1);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'home' }), 1, 'the waiting one; the delivered one is done');
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'work' }), 1);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'out', interface: 'home' }), 1);
+  t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'in', interface: 'home' }), 45, 'received 45 s ago');
+  t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'out', interface: 'home' }), 75, 'handed off 75 s ago');
+  t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'out', interface: 'work' }), 0);
+  t.is(valueOf(e, 'websms_ami_connected'), 1);
+  t.is(e.types.get('websms_texts'), 'gauge');
+  db.close();
+});
+
+test('an interface no longer configured keeps its series while it has texts', async (t) => {
+  const { db, inbound, stats } = open();
+  const m = createMetrics({ stats, interfaces: ['home'] });
+  await inbound.enqueue(inMsg({ interface: 'old' }));
+  const e = parseExposition(await m.render());
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'old', state: 'queued' }), 1);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'old' }), 1);
+  t.is(find(e, 'websms_texts', { interface: 'old', state: 'delivered' }).length, 0, 'no zero series for an unconfigured interface');
+  db.close();
+});
+
+test('the counts kept by triggers equal a full count after every kind of change', async (t) => {
+  const { db, inbound, outbound, stats } = open();
+  for (let i = 0; i < 6; i++) await inbound.enqueue(inMsg({ sender: `+4670123456${i}`, interface: i % 2 ? 'home' : 'work' }));
+  const ids = [];
+  for (let i = 0; i < 6; i++) ids.push(await outbound.enqueue(outMsg({ recipient: `+1202555016${i}` })));
+  const now = Date.now();
+  const claimed = inbound.claimDue(now, 10);
+  inbound.partDelivered(claimed[0]!.id, 1, 'alice', now);
+  inbound.fail(claimed[1]!.id, 'undeliverable', 'x', now);
+  inbound.wait(claimed[2]!.id, null, 'no phone', now + 1000, now);
+  inbound.resumeInterrupted(now);
+  outbound.markSending(ids.slice(0, 4), now);
+  outbound.sent(ids[0]!, 'SM1', now);
+  outbound.report('home', 'SM1', 'delivered', null, now);
+  outbound.retry(ids[1]!, 'x', now, now);
+  outbound.failover(ids[2]!, 'work', 'x', now);
+  outbound.fail(ids[3]!, 'expired', 'x', now);
+  db.prepare('DELETE FROM inbound WHERE id = ?').run(claimed[0]!.id);
+  db.prepare('DELETE FROM outbound WHERE id = ?').run(ids[5]!);
+
+  const full = (table: string, direction: string) =>
+    (db.prepare(`SELECT interface, state, COUNT(*) AS n FROM ${table} GROUP BY interface, state`).all() as Array<{ interface: string; state: string; n: number }>)
+      .map((r) => `${direction} ${r.interface} ${r.state} ${r.n}`);
+  const kept = stats
+    .counts()
+    .filter((c) => c.n !== 0)
+    .map((c) => `${c.direction} ${c.interface} ${c.state} ${c.n}`);
+  t.deepEqual(kept.sort(), [...full('inbound', 'in'), ...full('outbound', 'out')].sort());
+  t.true(kept.includes('out work queued 1'), 'the failover moved a text to another interface');
+  db.close();
+});
+
+test('the counting triggers exist on both tables (a migration that rebuilds a table drops them)', (t) => {
+  const { db } = open();
+  const triggers = (db.prepare("SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'").all() as Array<{ t: string; name: string }>)
+    .map((r) => `${r.t}.${r.name}`)
+    .sort();
+  for (const table of ['inbound', 'outbound']) {
+    for (const op of ['insert', 'update', 'delete']) t.true(triggers.includes(`${table}.${table}_count_${op}`), `${table} ${op}: ${triggers.join(', ')}`);
+  }
+  db.close();
+});
+
+test('the scrape-time queries read indexes, never the whole history', (t) => {
+  const { db } = open();
+  const plan = (sql: string): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+  const queues = plan(QUEUES_SQL);
+  t.regex(queues, /inbound USING INDEX inbound_active/);
+  t.regex(queues, /outbound USING INDEX outbound_active/);
+  t.regex(plan('SELECT direction, interface, state, n FROM text_counts'), /^SCAN text_counts$/, 'a few rows per interface, whatever the history');
+  t.notRegex(queues, /SCAN (inbound|outbound)(?! USING)/);
+  db.close();
+});
+
+test('counters and histograms of one daemon are its own; process metrics are there', async (t) => {
+  const a = createMetrics();
+  const b = createMetrics();
+  a.webhookRefusals.inc({ interface: 'home', reason: 'forbidden' });
+  a.itspRequests.inc({ interface: 'home', outcome: 'timeout' });
+  a.retries.inc({ direction: 'out', interface: 'home' });
+  a.handoffSeconds.startTimer()();
+  const ea = parseExposition(await a.render());
+  const eb = parseExposition(await b.render());
+  t.is(valueOf(ea, 'websms_webhook_refusals_total', { interface: 'home', reason: 'forbidden' }), 1);
+  t.is(valueOf(ea, 'websms_itsp_requests_total', { interface: 'home', outcome: 'timeout' }), 1);
+  t.is(valueOf(ea, 'websms_retries_total', { direction: 'out', interface: 'home' }), 1);
+  t.is(valueOf(ea, 'websms_handoff_duration_seconds_count'), 1);
+  t.is(valueOf(ea, 'websms_handoff_duration_seconds_bucket', { le: '+Inf' }), 1);
+  t.is(countOf(eb, 'websms_webhook_refusals_total'), 0);
+  t.is(valueOf(eb, 'websms_handoff_duration_seconds_count'), 0);
+  for (const e of [ea, eb]) {
+    t.true(find(e, 'process_cpu_user_seconds_total').length === 1, 'default process metrics');
+    t.true(find(e, 'nodejs_heap_size_used_bytes').length === 1);
+  }
+  t.regex(a.contentType, /^text\/plain; version=0\.0\.4/);
+  t.is(find(ea, 'websms_texts').length, 0, 'no database, no text gauges');
+});
+
+test('webhook refusal reasons are a small fixed set, whatever the status', (t) => {
+  const seen = new Set<string>();
+  for (let status = 100; status < 600; status++) seen.add(webhookRefusal(status));
+  t.deepEqual([...seen].sort(), [...Object.values(WEBHOOK_REFUSALS), 'other'].sort());
+  t.is(webhookRefusal(403), 'forbidden');
+  t.is(webhookRefusal(413), 'too_large');
+  t.is(webhookRefusal(418), 'other');
+});
