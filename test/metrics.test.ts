@@ -7,8 +7,11 @@ import { openDatabase } from '../src/store/db.js';
 import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
 import { createOutboundStore, type NewOutbound } from '../src/store/outbound.js';
 import { createStatsReader, QUEUES_SQL } from '../src/store/stats.js';
-import { parseExposition, valueOf, countOf, find } from './helpers/prom.js';
+import { parseExposition, valueOf, countOf, find, type Exposition } from './helpers/prom.js';
 import { tempDir } from './helpers/tmp.js';
+import { runAgi } from './doubles/agi-client.js';
+import { startItspDouble, errors, twilioLike } from './doubles/itsp-server.js';
+import { rows, startStack, until, type Stack } from './helpers/stack.js';
 
 const ALICE = '+46812345678';
 const BOB = '+46701234567';
@@ -183,4 +186,104 @@ test('webhook refusal reasons are a small fixed set, whatever the status', (t) =
   t.is(webhookRefusal(403), 'forbidden');
   t.is(webhookRefusal(413), 'too_large');
   t.is(webhookRefusal(418), 'other');
+});
+
+const DEST = '+12025550160';
+
+/** What Prometheus would read from this daemon. */
+async function scrape(s: Stack): Promise<Exposition> {
+  return parseExposition(await s.daemon.metrics.render());
+}
+
+function handOff(s: Stack, body: string) {
+  return runAgi({
+    port: s.daemon.agiPort,
+    exten: DEST,
+    variables: { 'MESSAGE(body)': body, 'MESSAGE(from)': `"Alice" <sip:${ALICE}@pbx.example>`, 'MESSAGE(to)': `pjsip:${DEST}@pbx.example`, WEBSMS_INDEX: '' },
+  });
+}
+
+test('a running daemon: webhooks, hand-offs and ITSP sends move the metrics they should', async (t) => {
+  const itsp = await startItspDouble({ default: twilioLike() });
+  t.teardown(() => itsp.stop());
+  const s = await startStack({
+    general: 'default_interface = itsp',
+    ami: 'report_timeout = 300ms\nretry_min = 100ms\nretry_max = 200ms',
+    outbound: 'retry_min = 50ms\nretry_max = 100ms\nmax_attempts = 4',
+    interfaces: `[itsp]
+send_url = ${itsp.url}/2010-04-01/Accounts/AC123/Messages.json
+send_auth = basic
+send_username = AC123
+send_password = itsp-token-secret
+send_id_field = sid
+rate = 0
+rate_per_number = 0
+send_timeout = 1s
+connect_timeout = 500ms
+
+[locked]
+allow = 10.9.8.0/24
+`,
+  });
+  t.teardown(() => s.stop());
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  await until(() => s.daemon.ami.connected);
+
+  let e = await scrape(s);
+  t.is(valueOf(e, 'websms_ami_connected'), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'locked', state: 'queued' }), 0, 'every configured interface has its series');
+
+  // Inbound: the first delivery gets no report from the dialplan and is tried again.
+  s.ami.queuePlan({ kind: 'noReport' });
+  t.is((await s.post('/sms/in/itsp', { To: ALICE, From: BOB, Body: 'hello' })).status, 200);
+  await until(() => rows(s.dir)[0]?.state === 'delivered', 10_000, 'the text delivered');
+  // Refusals: a missing field, an address not allowed, a method not accepted.
+  t.is((await s.post('/sms/in/itsp', { To: ALICE, From: BOB })).status, 400);
+  t.is((await s.post('/sms/in/locked', { To: ALICE, From: BOB, Body: 'x' })).status, 403);
+  t.is((await fetch(`${s.url}/sms/in/itsp`, { method: 'PUT', body: 'x' })).status, 405);
+
+  // Outbound: a 500 and a timeout before the ITSP accepts; then one it refuses; then one refused at hand-off.
+  itsp.queue(errors.serverError(), { hang: true });
+  t.is((await handOff(s, 'flaky')).set.get('WEBSMS_STATUS'), 'QUEUED');
+  await until(() => s.daemon.outbound.get(1)?.state === 'sent', 10_000, 'the first text sent');
+  itsp.queue(errors.badRequest('not a mobile number'));
+  t.is((await handOff(s, 'refused by the ITSP')).set.get('WEBSMS_STATUS'), 'QUEUED');
+  await until(() => s.daemon.outbound.get(2)?.state === 'failed', 10_000, 'the second text failed');
+  t.is((await handOff(s, '')).set.get('WEBSMS_STATUS'), 'REJECTED');
+  // The failure notice to the phone is an inbound text too.
+  await until(() => rows(s.dir).length === 2 && rows(s.dir).every((r) => r.state === 'delivered'), 10_000, 'the notice delivered');
+
+  e = await scrape(s);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'itsp', state: 'delivered' }), 2);
+  t.is(valueOf(e, 'websms_texts', { direction: 'out', interface: 'itsp', state: 'sent' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'out', interface: 'itsp', state: 'failed' }), 1);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'out', interface: 'itsp' }), 0);
+  t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'out', interface: 'itsp' }), 0);
+  t.is(valueOf(e, 'websms_retries_total', { direction: 'in', interface: 'itsp' }), 1);
+  t.is(valueOf(e, 'websms_retries_total', { direction: 'out', interface: 'itsp' }), 2);
+  for (const outcome of ['accepted', 'retry', 'timeout', 'permanent']) {
+    t.is(valueOf(e, 'websms_itsp_requests_total', { interface: 'itsp', outcome }), 1, outcome);
+  }
+  t.is(valueOf(e, 'websms_itsp_request_duration_seconds_count', { interface: 'itsp' }), 4);
+  t.true(valueOf(e, 'websms_itsp_request_duration_seconds_sum', { interface: 'itsp' }) >= 1, 'the timed-out request counts its whole second');
+  t.is(valueOf(e, 'websms_itsp_request_duration_seconds_bucket', { interface: 'itsp', le: '0.5' }) < 4, true, 'not every request under 0.5 s');
+  t.is(valueOf(e, 'websms_webhook_refusals_total', { interface: 'itsp', reason: 'bad_request' }), 1);
+  t.is(valueOf(e, 'websms_webhook_refusals_total', { interface: 'locked', reason: 'forbidden' }), 1);
+  t.is(valueOf(e, 'websms_webhook_refusals_total', { interface: 'itsp', reason: 'method_not_allowed' }), 1);
+  t.is(countOf(e, 'websms_webhook_refusals_total'), 3);
+  t.is(valueOf(e, 'websms_handoff_duration_seconds_count'), 2, 'two hand-offs answered QUEUED');
+  t.is(valueOf(e, 'websms_handoff_refusals_total', { reason: 'empty' }), 1);
+  t.is(countOf(e, 'websms_failovers_total'), 0);
+
+  // Asterisk goes away: AMI shows disconnected, and a new text waits in the queue.
+  await s.ami.pause();
+  s.ami.dropConnections();
+  await until(() => !s.daemon.ami.connected);
+  t.is((await s.post('/sms/in/itsp', { To: ALICE, From: BOB, Body: 'while Asterisk is down' })).status, 200);
+  e = await scrape(s);
+  t.is(valueOf(e, 'websms_ami_connected'), 0);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'itsp' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'itsp', state: 'queued' }), 1);
+  t.true(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'in', interface: 'itsp' }) >= 0);
+  await s.ami.resume();
 });
