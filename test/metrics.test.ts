@@ -190,9 +190,12 @@ test('webhook refusal reasons are a small fixed set, whatever the status', (t) =
 
 const DEST = '+12025550160';
 
-/** What Prometheus would read from this daemon. */
+/** What Prometheus reads from this daemon: GET /metrics on the management listener. */
 async function scrape(s: Stack): Promise<Exposition> {
-  return parseExposition(await s.daemon.metrics.render());
+  const res = await fetch(`${s.api}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  if (!/^text\/plain; version=0\.0\.4/.test(res.headers.get('content-type') ?? '')) throw new Error(`content-type ${res.headers.get('content-type')}`);
+  return parseExposition(await res.text());
 }
 
 function handOff(s: Stack, body: string) {
