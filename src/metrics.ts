@@ -11,7 +11,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HttpResult } from './outbound/http.js';
-import type { RefusalCode } from './outbound/handoff.js';
+import type { RefusalCode } from './outbound/checks.js';
 import type { Direction, StatsReader } from './store/stats.js';
 
 /** How one ITSP request ended: the ITSP's verdict, or why there was none. */

@@ -288,5 +288,14 @@ allow = 10.9.8.0/24
   t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'itsp' }), 1);
   t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'itsp', state: 'queued' }), 1);
   t.true(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'in', interface: 'itsp' }) >= 0);
+
+  // Cancelled through the management API: out of the queue, counted in its new state.
+  const waitingId = rows(s.dir).find((r) => r.state === 'queued')!.id as number;
+  t.is((await fetch(`${s.api}/api/texts/in-${waitingId}/cancel`, { method: 'POST' })).status, 200);
+  e = await scrape(s);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'itsp', state: 'cancelled' }), 1);
+  t.is(valueOf(e, 'websms_texts', { direction: 'in', interface: 'itsp', state: 'queued' }), 0);
+  t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'itsp' }), 0);
+  t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'in', interface: 'itsp' }), 0);
   await s.ami.resume();
 });
