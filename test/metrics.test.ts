@@ -1,7 +1,10 @@
 // /metrics: the module on a real database, then a whole daemon driven over
 // its real sockets (webhooks, FastAGI hand-offs, an ITSP double) and scraped.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createMetrics, webhookRefusal, WEBHOOK_REFUSALS, STATES } from '../src/metrics.js';
 import { openDatabase } from '../src/store/db.js';
 import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
@@ -298,4 +301,42 @@ allow = 10.9.8.0/24
   t.is(valueOf(e, 'websms_queue_depth', { direction: 'in', interface: 'itsp' }), 0);
   t.is(valueOf(e, 'websms_queue_oldest_age_seconds', { direction: 'in', interface: 'itsp' }), 0);
   await s.ami.resume();
+});
+
+// promtool (Debian: apt-get install prometheus) checks the exposition and the
+// documented alerts as Prometheus itself would; without it these two are skipped.
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+const withPromtool = hasPromtool ? test : test.skip;
+if (!hasPromtool) console.log('promtool not installed: the exposition lint and the alert rule tests are skipped');
+
+withPromtool('promtool finds nothing wrong with our metrics (prom-client\'s own nodejs_*_total gauges aside)', async (t) => {
+  const { db, inbound, stats } = open();
+  const m = createMetrics({ stats, ami: { connected: true }, interfaces: ['home'] });
+  await inbound.enqueue(inMsg());
+  m.itspRequests.inc({ interface: 'home', outcome: 'accepted' });
+  m.itspRequestSeconds.startTimer({ interface: 'home' })();
+  m.retries.inc({ direction: 'in', interface: 'home' });
+  m.failovers.inc({ interface: 'home', to: 'backup' });
+  m.webhookRefusals.inc({ interface: 'home', reason: 'forbidden' });
+  m.handoffSeconds.startTimer()();
+  m.handoffRefusals.inc({ reason: 'charset' });
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: await m.render(), encoding: 'utf8' });
+  const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
+  t.not(r.status, null, 'promtool ran');
+  t.deepEqual(problems.filter((l) => !/^nodejs_\w+_total non-counter metrics should not have "_total" suffix$/.test(l)), []);
+  db.close();
+});
+
+withPromtool('the alerting rules in docs/metrics.md are valid and fire when they should (promtool test rules)', (t) => {
+  const docs = fs.readFileSync(fileURLToPath(new URL('../../docs/metrics.md', import.meta.url)), 'utf8');
+  const rules = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)].map((b) => b[1]!).find((b) => b.startsWith('groups:'));
+  if (rules === undefined) return t.fail('no rules block (starting with groups:) in docs/metrics.md');
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'rules.yml'), rules);
+  fs.copyFileSync(fileURLToPath(new URL('../../test/fixtures/metrics/alerts.test.yml', import.meta.url)), path.join(dir, 'alerts.test.yml'));
+  const check = spawnSync('promtool', ['check', 'rules', 'rules.yml'], { cwd: dir, encoding: 'utf8' });
+  t.is(check.status, 0, check.stdout + check.stderr);
+  t.regex(check.stdout, /SUCCESS: 3 rules found/);
+  const run = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: dir, encoding: 'utf8' });
+  t.is(run.status, 0, run.stdout + run.stderr);
 });
