@@ -292,4 +292,10 @@ function parseStatus(fields: Record<string, unknown>, cfg: SendConfig): StatusRe
   return { providerId, state, reason: reason === '' ? null : reason };
 }
 
-export const generic: ProviderAdapter = { name: 'generic', buildRequest, parseResponse, parseStatus };
+export const generic: ProviderAdapter = {
+  name: 'generic',
+  description: 'Any ITSP with an HTTP API: the request, its authentication and the answer are described by send_* keys',
+  buildRequest,
+  parseResponse,
+  parseStatus,
+};

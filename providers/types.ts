@@ -45,6 +45,8 @@ export interface StatusReport {
 
 export interface ProviderAdapter {
   name: string;
+  /** One line for people choosing a provider (websms providers, GET /api/providers). */
+  description: string;
   buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest;
   parseResponse(answer: HttpAnswer, cfg: SendConfig): SendOutcome;
   /** Reads a delivery report's fields; undefined when they are not a report. */

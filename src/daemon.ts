@@ -20,12 +20,19 @@ import type { Notifier } from './outbound/notify.js';
 import { createHousekeeping } from './store/housekeeping.js';
 import { startJobs, type Jobs } from './jobs.js';
 import { reloadPlan } from './reload.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createStatsReader } from './store/stats.js';
+import { startApi } from './api/server.js';
+import { createWriteProbe } from './store/probe.js';
+import { createTextStore } from './store/texts.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
 
 export interface Daemon {
   httpPort: number;
+  /** The management API's port (src/api/). */
+  apiPort: number;
   store: InboundStore;
   outbound: OutboundStore;
   ami: AmiClient;
@@ -41,6 +48,7 @@ export interface Daemon {
    * old values and are named in the result.
    */
   reload(next: Config): Promise<{ applied: string[]; needRestart: string[] }>;
+  metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -64,8 +72,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'ami' }),
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
+  const metrics = createMetrics({ stats: createStatsReader(db), ami, interfaces: config.interfaces.map((i) => i.name) });
   if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
-  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
+  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
   const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
@@ -85,8 +94,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const makeSender = async (c: Config): Promise<Sender> => {
     const waiting = outbound.counts();
     return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions() })
-      : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
+      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics })
+      : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
   const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
@@ -102,17 +111,36 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
     onStatus,
-    health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts(), outbound: outbound.counts() }),
+    metrics,
   });
   // The listener calls through this variable, so a reload swaps the
   // interfaces under open connections without closing any.
   let webhooks = makeWebhooks(config);
   const handler: typeof webhooks = (req, res) => webhooks(req, res);
-  const makeHandoff = (c: Config) => createHandoff({ store: outbound, config: c, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() });
+  const makeHandoff = (c: Config) => createHandoff({ store: outbound, config: c, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick(), metrics });
   const scripts = { outbound: makeHandoff(config) };
 
   let http: HttpServer;
-  let agi: FastAgiServer;
+  let agi: FastAgiServer | undefined;
+  // The management API: up first (its /readyz says what is still missing), down first.
+  let api: HttpServer;
+  try {
+    api = await startApi({
+      config: () => current,
+      texts: createTextStore(db),
+      outbound,
+      probe: createWriteProbe(db),
+      sender: { health: () => sender.health() },
+      ami,
+      fastagiListening: () => agi?.listening() ?? false,
+      onQueued: (direction) => (direction === 'out' ? sender.kick() : deliverer.kick()),
+      log: log.child({ mod: 'api' }),
+      metrics,
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   try {
     http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
     try {
@@ -131,6 +159,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       throw err;
     }
   } catch (err) {
+    await api.close();
     db.close();
     throw err;
   }
@@ -155,6 +184,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let reloading: Promise<unknown> = Promise.resolve();
   return {
     httpPort: http.port,
+    apiPort: api.port,
     agiPort: agi.port,
     store,
     outbound,
@@ -195,12 +225,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       reloading = run.catch(() => undefined);
       return run;
     },
+    metrics,
     stop() {
       stopping ??= (async () => {
         log.info({}, 'stopping: no new webhooks or hand-offs');
         await reloading;
         // Stop taking texts first, then commit what is batched.
-        await Promise.all([http.close(), agi.close()]);
+        await api.close();
+        await Promise.all([http.close(), agi!.close()]);
         store.flush();
         outbound.flush();
         await jobs.stop();

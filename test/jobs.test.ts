@@ -83,3 +83,27 @@ test('the daily summary counts what changed in the last 24 hours and what still 
   t.is(line.oldestWaitingMin, 60);
   t.false(JSON.stringify(line).includes('"in"'), 'no message body in the summary');
 });
+
+test('retention: bodies of texts finished before [general] retention are removed, the rows and texts on their way are kept', async (t) => {
+  const clock = { t: 1_000 * DAY };
+  const s = setup(clock);
+  t.teardown(() => s.jobs.stop());
+  const done = await s.outbound.enqueue(out('finished long ago'));
+  s.outbound.sent(done, 'P1', clock.t);
+  const waiting = await s.outbound.enqueue(out('still queued'));
+  const delivered = await s.inbound.enqueue({ interface: 'default', providerId: 'X', sender: REMOTE, recipient: PHONE, body: 'old inbound', parts: 1 });
+  s.inbound.partDelivered(delivered.id, 1, 'alice', clock.t);
+  clock.t += s.config.general.retentionMs - 1000;
+  t.deepEqual(s.jobs.retain(clock.t), { inbound: 0, outbound: 0 }, 'not yet');
+  clock.t += 2000;
+  t.deepEqual(s.jobs.retain(clock.t), { inbound: 1, outbound: 1 });
+  const o = s.outbound.get(done)!;
+  t.is(o.body, null);
+  t.is(o.state, 'sent');
+  t.is(o.provider_id, 'P1', 'who, when and the outcome stay');
+  t.is(s.outbound.get(waiting)!.body, 'still queued');
+  t.is(s.inbound.get(delivered.id)!.body, null);
+  t.is(s.inbound.get(delivered.id)!.state, 'delivered');
+  t.true(s.lines.some((l) => l.msg === 'retention: removed the bodies of finished texts' && l.outbound === 1));
+  t.deepEqual(s.jobs.retain(clock.t), { inbound: 0, outbound: 0 }, 'a second run finds nothing');
+});

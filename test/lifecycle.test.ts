@@ -52,6 +52,10 @@ test('SIGHUP: a new interface and a new log level apply at once, open connection
   t.true(line.changed.includes('[general] log_level'));
 
   t.is(await postOn(agent, child.port, '/sms/in/second', { To: ALICE, From: SENDER, Body: 'after', MessageSid: 'S2' }), 200);
+  // The management API sees the reloaded interfaces too.
+  const apiPort = (JSON.parse(child.logs.find((l) => l.includes('"api listening"'))!) as { port: number }).port;
+  const listed = (await (await fetch(`http://127.0.0.1:${apiPort}/api/interfaces`)).json()) as { interfaces: Array<{ name: string }> };
+  t.deepEqual(listed.interfaces.map((i) => i.name), ['default', 'second']);
   t.is(await postOn(agent, child.port, '/sms/in/default', { To: ALICE, From: SENDER, Body: 'after too' }), 200);
   const socketsAfter = Object.values(agent.sockets).flat().length + Object.values(agent.freeSockets).flat().length;
   t.is(socketsBefore, 1);

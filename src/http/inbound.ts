@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InterfaceConfig } from '../config/types.js';
 import { RequestError, StoreError, NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { webhookRefusal, type Metrics } from '../metrics.js';
 import { normalizeNumber } from '../numbers/normalize.js';
 import type { InboundStore } from '../store/inbound.js';
 import { splitForDelivery } from '../asterisk/encode.js';
@@ -23,6 +24,7 @@ export interface InboundDeps {
   onStored: (id: number) => void;
   /** A delivery report for a text we sent; 'unreadable' when the fields are not a report. */
   onStatus: (iface: InterfaceConfig, fields: Fields) => 'applied' | 'ignored' | 'unreadable';
+  metrics?: Pick<Metrics, 'webhookRefusals'>;
 }
 
 interface Route {
@@ -58,6 +60,7 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
     const refuse = (err: unknown): void => {
       const e = toRequestError(err);
       deps.log.warn({ iface: iface.name, ip, status: e.status, reason: e.reason }, 'webhook refused');
+      deps.metrics?.webhookRefusals.inc({ interface: iface.name, reason: webhookRefusal(e.status) });
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
       if (e.status === 401) headers['www-authenticate'] = `Basic realm="websms ${iface.name}"`;
       if (e.status === 405) headers.allow = iface.methods.join(', ');

@@ -11,7 +11,8 @@ import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
 import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { InboundRow, InboundStore } from '../store/inbound.js';
+import type { Metrics } from '../metrics.js';
+import { inboundAgeFrom, type InboundRow, type InboundStore } from '../store/inbound.js';
 import type { AmiConfig } from '../config/types.js';
 
 export interface Deliverer {
@@ -52,6 +53,7 @@ export function createDeliverer(deps: {
   ami: AmiClient;
   config: AmiConfig;
   log: Logger;
+  metrics?: Pick<Metrics, 'retries'>;
   now?: () => number;
 }): Deliverer {
   const { store, ami, config, log } = deps;
@@ -62,6 +64,7 @@ export function createDeliverer(deps: {
   let scanning = false;
   let again = false;
 
+  const retried = (row: InboundRow): void => deps.metrics?.retries.inc({ direction: 'in', interface: row.interface });
   const retryDelay = (attempts: number): number => {
     const base = Math.min(config.retryMaxMs, config.retryMinMs * 2 ** Math.max(0, attempts - 1));
     return Math.round(base / 2 + Math.random() * (base / 2));
@@ -82,9 +85,9 @@ export function createDeliverer(deps: {
         if (free <= 0) break;
         const t = now();
         for (const row of store.claimDue(t, free)) {
-          if (row.received_at + config.maxAgeMs < t) {
+          if (inboundAgeFrom(row) + config.maxAgeMs < t) {
             store.fail(row.id, 'expired', 'not delivered within the maximum age', t);
-            log.warn({ id: row.id, to: row.recipient, ageMs: t - row.received_at }, 'inbound text expired');
+            log.warn({ id: row.id, to: row.recipient, ageMs: t - inboundAgeFrom(row) }, 'inbound text expired');
             continue;
           }
           send(row);
@@ -117,7 +120,7 @@ export function createDeliverer(deps: {
   function send(row: InboundRow): void {
     const part = row.parts_done + 1;
     const actionId = `websms-in-${row.id}-${part}-${row.attempts}`;
-    const pieces = splitForDelivery(row.body, config.partBytes);
+    const pieces = splitForDelivery(row.body ?? '', config.partBytes);
     const text = pieces[part - 1] ?? '';
     const websmsId = `${row.id}.${part}`;
     const entry: InFlight = {
@@ -163,6 +166,7 @@ export function createDeliverer(deps: {
           } else {
             if (err.code === 'ami_error') log.error({ reason: msg }, 'AMI user may not originate; check manager.conf');
             else log.info({ id: row.id, reason: msg }, 'originate not confirmed; will try again');
+            retried(row);
             settle(websmsId, () => store.retry(row.id, msg, now() + retryDelay(row.attempts), now()));
           }
         },
@@ -185,6 +189,7 @@ export function createDeliverer(deps: {
     const e = inflight.get(websmsId);
     if (!e) return;
     log.warn({ id: e.row.id, part: e.part }, 'no report from the dialplan in time; will deliver again');
+    retried(e.row);
     settle(websmsId, () =>
       store.retry(e.row.id, 'no report from the dialplan', now() + retryDelay(e.row.attempts), now()),
     );
@@ -240,6 +245,7 @@ export function createDeliverer(deps: {
       settle(websmsId, () => store.fail(id, 'undeliverable', reason, t));
     } else {
       log.warn({ id, status }, 'unknown WebSMS report status; will deliver again');
+      retried(row);
       settle(websmsId, () => store.retry(id, `unknown report ${status}`, t + retryDelay(row.attempts), t));
     }
   }

@@ -14,18 +14,35 @@
 
 import type { Config, InterfaceConfig, OutboundConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { OutboundRow, OutboundStore } from '../store/outbound.js';
+import { outboundAgeFrom, type OutboundRow, type OutboundStore } from '../store/outbound.js';
 import type { ProviderAdapter, SendOutcome } from '../../providers/types.js';
 import { adapterFor } from '../../providers/index.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
-import { createBreaker, type Breaker } from './breaker.js';
+import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
 import type { Notifier } from './notify.js';
+import type { ItspOutcome, Metrics } from '../metrics.js';
 
 export interface Sender {
   start(): void;
   stop(): Promise<void>;
   kick(): void;
+  /** How each sending interface is doing right now (for the management API and metrics). */
+  health(): InterfaceHealth[];
+}
+
+export interface InterfaceHealth {
+  name: string;
+  circuit: BreakerState;
+  /** The last failed attempt's reason and time (ms since epoch); kept after later successes. */
+  lastError: { at: number; reason: string } | null;
+  rate: {
+    /** Segments per second for the interface and per sending number; 0: no limit. */
+    perSecond: number;
+    perNumber: number;
+    /** Set by a 429/503 with Retry-After: nothing is sent through it before this time (ms since epoch). */
+    pausedUntil: number | null;
+  };
 }
 
 interface Lane {
@@ -38,6 +55,7 @@ interface Lane {
   inflight: number;
   /** Set by a 429/503 with Retry-After: the whole interface waits. */
   pausedUntil: number;
+  lastError: { at: number; reason: string } | null;
 }
 
 const OUTCOME_BATCH_MS = 5;
@@ -60,6 +78,7 @@ export function createSender(deps: {
    * writes, all on this event loop) wait a few milliseconds.
    */
   handoffs?: () => number;
+  metrics?: Pick<Metrics, 'itspRequestSeconds' | 'itspRequests' | 'retries' | 'failovers'>;
   now?: () => number;
 }): Sender {
   const { store, notifier, log } = deps;
@@ -82,6 +101,7 @@ export function createSender(deps: {
       ),
       inflight: 0,
       pausedUntil: 0,
+      lastError: null,
     });
   }
 
@@ -122,8 +142,15 @@ export function createSender(deps: {
         }
       } else wake = 20;
       if (picked.length > 0) {
-        store.markSending(picked.map((p) => p.row.id), t);
-        for (const { lane, row } of picked) start(lane, row);
+        const marked = store.markSending(picked.map((p) => p.row.id), t);
+        for (const { lane, row } of picked) {
+          if (marked.has(row.id)) start(lane, row);
+          else {
+            // No longer queued (cancelled by another writer since due() read it): never sent.
+            lane.inflight--;
+            lane.breaker.abandoned();
+          }
+        }
       }
     } catch (err) {
       log.error({ err }, 'outbound scan failed');
@@ -142,7 +169,7 @@ export function createSender(deps: {
       finalFail(row, 'failed', `interface ${row.interface} does not send (no send_url)`);
       return 0;
     }
-    if (t - row.created_at > out.maxAgeMs) {
+    if (t - outboundAgeFrom(row) > out.maxAgeMs) {
       finalFail(row, 'expired', 'no ITSP accepted it in time');
       return 0;
     }
@@ -213,16 +240,21 @@ export function createSender(deps: {
   async function send(lane: Lane, row: OutboundRow): Promise<void> {
     const cfg = lane.iface.send;
     let outcome: SendOutcome;
+    let measured: ItspOutcome = 'error';
     try {
       const req = lane.adapter.buildRequest(
-        { id: row.id, from: row.sender, to: row.recipient, body: row.body, reference: referenceOf(row.id) },
+        { id: row.id, from: row.sender, to: row.recipient, body: row.body ?? '', reference: referenceOf(row.id) },
         cfg,
       );
+      const timer = deps.metrics?.itspRequestSeconds.startTimer({ interface: lane.iface.name });
       const res = await lane.http.send(req);
+      timer?.();
       outcome = res.ok ? lane.adapter.parseResponse(res.answer, cfg) : { kind: 'retry', reason: res.reason };
+      measured = res.ok ? outcome.kind : res.code;
     } catch (err) {
       outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
     }
+    deps.metrics?.itspRequests.inc({ interface: lane.iface.name, outcome: measured });
     const t = now();
     const fields = { id: row.id, iface: lane.iface.name, to: row.recipient, attempt: row.attempts + 1 };
     if (outcome.kind === 'accepted') {
@@ -238,6 +270,7 @@ export function createSender(deps: {
       log.info({ ...fields, providerId }, 'text accepted by the ITSP');
       return;
     }
+    lane.lastError = { at: t, reason: outcome.reason };
     if (outcome.kind === 'permanent') {
       // The ITSP answered sensibly; it refuses this text, not everything.
       lane.breaker.success();
@@ -253,6 +286,7 @@ export function createSender(deps: {
       if (to !== '' && lanes.has(to) && row.interface !== to && row.origin !== to) {
         log.warn({ ...fields, failover: to, reason: outcome.reason }, 'attempts exhausted; failing over');
         const why = `${lane.iface.name}: ${outcome.reason}`;
+        deps.metrics?.failovers.inc({ interface: lane.iface.name, to });
         record(() => store.failover(row.id, to, why, t));
         return;
       }
@@ -263,6 +297,7 @@ export function createSender(deps: {
     const delay = outcome.retryAfterMs ?? backoff(attempts);
     log.info({ ...fields, reason: outcome.reason, retryInMs: delay }, 'send failed; will retry');
     const why = outcome.reason;
+    deps.metrics?.retries.inc({ direction: 'out', interface: lane.iface.name });
     record(() => store.retry(row.id, why, t + delay, t));
   }
 
@@ -294,6 +329,19 @@ export function createSender(deps: {
     },
     kick() {
       if (running) kickSoon();
+    },
+    health() {
+      const t = now();
+      return [...lanes.values()].map((lane) => ({
+        name: lane.iface.name,
+        circuit: lane.breaker.state(t),
+        lastError: lane.lastError,
+        rate: {
+          perSecond: lane.iface.send.ratePerSecond,
+          perNumber: lane.iface.send.ratePerNumber,
+          pausedUntil: lane.pausedUntil > t ? lane.pausedUntil : null,
+        },
+      }));
     },
   };
 }
