@@ -7,6 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import AsteriskManager from 'asterisk-manager';
+import { retryDelay } from '../backoff.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkHeader, checkVariable } from './encode.js';
@@ -69,11 +70,8 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
   let seq = 0;
   const pending = new Map<string, { reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
-  function backoff(): number {
-    const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(failures, 30));
-    // Equal jitter: never zero, never in lock-step with other clients.
-    return Math.round(base / 2 + Math.random() * (base / 2));
-  }
+  // Never below reconnect_min, never in lock-step with other clients.
+  const backoff = (): number => retryDelay(failures, opts.reconnectMinMs, opts.reconnectMaxMs);
 
   function connect(): void {
     reconnectTimer = undefined;
