@@ -418,8 +418,9 @@ function missingSecret(section: string, key: string): string {
 
 function checkAmi(ami: SectionRead<typeof AMI_KEYS>, report: Reporter): void {
   const a = ami.values;
-  // A user written in the file means AMI is meant to be used; the built-in default only warns at start-up.
-  if (ami.line.username !== undefined && a.secret === '') report.at(ami.line.username, missingSecret('ami', 'secret'));
+  // No secret is not an error, written user or not: websms then stores texts and
+  // retries the login until one is set, and says so at start (src/daemon.ts).
+  // The sample, copied as it is, must start like the built-in defaults do.
   const pairs = [
     ['reconnect_min', 'reconnect_max'],
     ['retry_min', 'retry_max'],
