@@ -87,7 +87,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let http: HttpServer;
   let agi: FastAgiServer;
   try {
-    http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
+    http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }), { checkContinue: handler });
     try {
       agi = await createFastAgiServer({
         host: config.agi.listenHost,

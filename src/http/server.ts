@@ -4,7 +4,9 @@ import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { clientAddress } from './access.js';
 import { webhookHandler, type InboundDeps } from './inbound.js';
+import { loggablePath } from './paths.js';
 
 export interface HttpDeps extends InboundDeps {
   health: () => Record<string, unknown>;
@@ -19,7 +21,8 @@ export function createApp(deps: HttpDeps): express.Express {
     res.json(deps.health());
   });
   app.use((req, res) => {
-    deps.log.warn({ method: req.method, path: req.path.slice(0, 200) }, 'no such path');
+    const ip = clientAddress(req, deps.trustedProxies);
+    deps.log.warn({ ip, method: req.method, path: loggablePath(req.path, deps.interfaces) }, 'no such path');
     res.status(404).type('text/plain').send('no interface or endpoint at this path\n');
   });
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -44,9 +47,21 @@ export function createHandler(deps: HttpDeps): http.RequestListener {
   };
 }
 
-export function listen(handler: http.RequestListener, host: string, port: number, log: Logger): Promise<HttpServer> {
+export interface ListenOptions {
+  /**
+   * Takes requests sent with `Expect: 100-continue`; it must send `100 Continue`
+   * itself (res.writeContinue) once it wants the body. The webhook handler does
+   * (readBody), so a request it refuses on its headers (too large, wrong type,
+   * unauthorised) is answered before the client sends a byte of the body.
+   * Without it, node answers 100 Continue to every such request at once.
+   */
+  checkContinue?: http.RequestListener;
+}
+
+export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, opts: ListenOptions = {}): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    if (opts.checkContinue) server.on('checkContinue', opts.checkContinue);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.once('error', reject);
