@@ -17,6 +17,7 @@ import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
+import { startupLine } from './startup.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -107,6 +108,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     db.close();
     throw err;
   }
+  const started = startupLine(config, { http: http.port, agi: agi.port });
+  log.info(started.fields, started.msg);
   ami.start();
   deliverer.start();
   sender.start();
