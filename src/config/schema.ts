@@ -214,7 +214,7 @@ function decimal(min: number, max: number): Parser<number> {
   };
 }
 
-// PrivateDial sets WEBSMS_INDEX on the trunk endpoint (set_var = WEBSMS_INDEX=1).
+// The sender's PJSIP endpoint carries WEBSMS_INDEX (set_var = WEBSMS_INDEX=1); the dialplan hands it over.
 const index = text({ empty: true, pattern: /^[A-Za-z0-9_.-]{1,32}$/, rule: '1-32 letters, digits, _ - or .' });
 
 const sendUrl: Parser<string> = (raw) => {
@@ -366,7 +366,7 @@ export const INTERFACE_KEYS = {
   index: key(
     index,
     '',
-    'PrivateDial\'s WEBSMS_INDEX value (set_var on the trunk endpoint) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
+    'PrivateDial\'s WEBSMS_INDEX value (set_var on the sending users\' endpoints) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
     { example: '1' },
   ),  number: key(
     text({ empty: true, pattern: /^\+?[0-9]{2,15}$/, rule: 'a phone number such as +46701234567' }),
@@ -407,7 +407,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_number_format: key(
