@@ -38,7 +38,10 @@ test('the sample copied as it is passes check-config (exit 0) like the built-in 
   t.is(copied.code, 0, copied.stderr);
   const none = await runCli(['check-config'], { cwd: tempDir() });
   t.is(none.code, 0, none.stderr);
-  t.deepEqual({ ...(JSON.parse(copied.stdout) as object), file: '' }, { ...(JSON.parse(none.stdout) as object), file: '' });
+  t.notRegex(copied.stderr, /problem/);
+  // The same configuration either way (the file name aside).
+  const fromSample = loadConfig({ file: path.join(dir, 'websms.conf'), env: {}, explicit: true });
+  t.deepEqual({ ...fromSample, file: undefined }, loadConfig({ env: {}, explicit: false }));
 });
 
 test('the sample copied as it is starts: webhooks are taken, and the missing AMI secret is a warning', async (t) => {
@@ -138,4 +141,22 @@ test('the worked example end to end: a text sent, and the ITSP\'s report to the 
   const r = await post(`${base}${callback.pathname}`, report, viaProxy);
   t.is(r.status, 200, r.text);
   t.is(state(), 'delivered');
+});
+
+test('the problem listing shown in docs/configuration.md is what check-config prints for such a file', async (t) => {
+  const shown = /```\n(websms: the configuration has [^]*?)```/.exec(DOC)![1]!;
+  const dir = path.join(tempDir(), 'etc', 'websms');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'websms.conf');
+  const lines = Array.from({ length: 21 }, () => '');
+  lines[0] = '[general]';
+  lines[3] = 'listn = 127.0.0.1:8080';
+  lines[17] = '[itsp]';
+  lines[18] = 'send_url = https://AC123:secret@api.example-itsp.test/send';
+  lines[20] = 'send_auth = basic';
+  lines.splice(19, 1, 'send_username = AC123');
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  const r = await runCli(['--config', file, 'check-config']);
+  t.is(r.code, 78);
+  t.is(r.stderr, shown.replaceAll('/etc/websms/websms.conf', file));
 });
