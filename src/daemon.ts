@@ -25,6 +25,7 @@ import { createStatsReader } from './store/stats.js';
 import { startApi } from './api/server.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
+import { startupLine } from './startup.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -142,7 +143,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     throw err;
   }
   try {
-    http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
+    http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }), { checkContinue: handler });
     try {
       agi = await createFastAgiServer({
         host: config.agi.listenHost,
@@ -163,6 +164,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     db.close();
     throw err;
   }
+  const started = startupLine(config, { http: http.port, agi: agi.port, api: api.port });
+  log.info(started.fields, started.msg);
   ami.start();
   deliverer.start();
   sender.start();

@@ -1,5 +1,7 @@
-// Structured logging: one JSON object per line on stderr, fields first, a short
-// message after. systemd's journal keeps the lines as they are.
+// Structured logging: one line per event on stderr. By default a JSON object
+// (fields first, a short message after), which systemd's journal keeps as it
+// is; `[general] log_format = text` writes the same event as a line for people:
+//   2025-01-31T12:00:00.000Z WARN  http: webhook refused iface=default ip=192.0.2.7 status=403 reason="..."
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -39,16 +41,17 @@ const stderrSink: Sink = (line) => {
   }
 };
 
-export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink): Logger {
-  return make({ level }, base, sink);
+export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink, format: LogFormat = 'json'): Logger {
+  return make({ level }, base, sink, format);
 }
 
 /** A logger and all its children share one level, so a reload's new log_level reaches every module at once. */
-function make(shared: { level: Level }, base: Fields, sink: Sink): Logger {
+function make(shared: { level: Level }, base: Fields, sink: Sink, format: LogFormat): Logger {
   const emit = (lvl: Level, fields: Fields, msg: string): void => {
     if (ORDER[lvl] < ORDER[shared.level]) return;
-    const rec: Fields = { time: new Date().toISOString(), level: lvl, ...base, ...fields, msg };
-    sink(JSON.stringify(rec, errorReplacer));
+    const time = new Date().toISOString();
+    if (format === 'text') sink(textLine(time, lvl, { ...base, ...fields }, msg));
+    else sink(JSON.stringify({ time, level: lvl, ...base, ...fields, msg }, errorReplacer));
   };
   return {
     get level() {
@@ -61,8 +64,34 @@ function make(shared: { level: Level }, base: Fields, sink: Sink): Logger {
     info: (f, m) => emit('info', f, m),
     warn: (f, m) => emit('warn', f, m),
     error: (f, m) => emit('error', f, m),
-    child: (fields) => make(shared, { ...base, ...fields }, sink),
+    child: (fields) => make(shared, { ...base, ...fields }, sink, format),
   };
+}
+
+/** `<time> <LEVEL> <mod>: <msg> key=value ...`; anything that could break the line is quoted as JSON. */
+function textLine(time: string, lvl: Level, fields: Fields, msg: string): string {
+  const { mod, ...rest } = fields;
+  let line = `${time} ${lvl.toUpperCase().padEnd(5)} ${mod === undefined ? '' : `${textValue(mod)}: `}${oneLine(msg)}`;
+  for (const [k, v] of Object.entries(rest)) {
+    if (v === undefined) continue;
+    line += ` ${oneLine(k)}=${textValue(v)}`;
+  }
+  return line;
+}
+
+function textValue(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=\\\p{Cc}]+$/u.test(v) ? v : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (v instanceof Error) {
+    const code = (v as { code?: unknown }).code;
+    return JSON.stringify(code !== undefined ? `${String(code)}: ${v.message}` : `${v.name}: ${v.message}`);
+  }
+  return JSON.stringify(v, errorReplacer) ?? String(v);
+}
+
+/** Control characters (a newline above all) escaped, so one event stays one line. */
+function oneLine(s: string): string {
+  return s.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

@@ -9,6 +9,7 @@ import { openDatabase } from '../src/store/db.js';
 import { createHousekeeping } from '../src/store/housekeeping.js';
 import { createInboundStore } from '../src/store/inbound.js';
 import { createOutboundStore } from '../src/store/outbound.js';
+import { until } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 const DAY = 86_400_000;
@@ -45,8 +46,10 @@ test('expiry: an outbound text queued past [outbound] max_age expires and the se
   t.is(s.outbound.get(young)!.state, 'queued');
   t.is(s.kicks(), 1, 'the queues look again');
   // The notice is an inbound text back to the phone, from the number it was meant for.
-  await new Promise((r) => setTimeout(r, 20));
-  const notices = s.db.prepare('SELECT sender, recipient, body FROM inbound').all() as Array<{ sender: string; recipient: string; body: string }>;
+  const notices = await until(() => {
+    const all = s.db.prepare('SELECT sender, recipient, body FROM inbound').all() as Array<{ sender: string; recipient: string; body: string }>;
+    return all.length > 0 && all;
+  }, 5000, 'the notice');
   t.is(notices.length, 1);
   t.is(notices[0]!.recipient, PHONE);
   t.is(notices[0]!.sender, REMOTE);

@@ -9,5 +9,5 @@ export type { ApiDeps, MetricsSource } from './app.js';
 export function startApi(deps: ApiDeps): Promise<HttpServer> {
   const app = createApiApp(deps);
   const { listenHost, listenPort } = deps.config().api;
-  return listen(app, listenHost, listenPort, deps.log, 'api');
+  return listen(app, listenHost, listenPort, deps.log, { what: 'api' });
 }

@@ -7,6 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import AsteriskManager from 'asterisk-manager';
+import { retryDelay } from '../backoff.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkHeader, checkVariable } from './encode.js';
@@ -67,13 +68,13 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
   let reconnectTimer: NodeJS.Timeout | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let seq = 0;
+  /** The reason last said at warn, so a new kind of failure is said too, and the same one once. */
+  let warned: string | undefined;
   const pending = new Map<string, { reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const where = `${opts.host}:${opts.port}`;
 
-  function backoff(): number {
-    const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(failures, 30));
-    // Equal jitter: never zero, never in lock-step with other clients.
-    return Math.round(base / 2 + Math.random() * (base / 2));
-  }
+  // Never below reconnect_min, never in lock-step with other clients.
+  const backoff = (): number => retryDelay(failures, opts.reconnectMinMs, opts.reconnectMaxMs);
 
   function connect(): void {
     reconnectTimer = undefined;
@@ -81,36 +82,62 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
     const m = (AsteriskManager as unknown as ManagerCtor)(undefined, opts.host, opts.username, opts.secret, false);
     mgr = m;
     let closed = false;
+    let tcpUp = false;
+    // The socket's own error names the failure (ECONNREFUSED, EHOSTUNREACH, ...);
+    // the close that follows it must not replace that with "connection closed".
+    let socketError: string | undefined;
     const onClose = (): void => {
       if (closed || mgr !== m) return;
       closed = true;
-      lost(m, 'connection closed');
+      clearTimeout(handshake);
+      lost(m, socketError ?? 'connection closed by Asterisk');
     };
     m.on('close', onClose);
     m.on('end', onClose);
     m.on('error', (err: Error) => {
+      socketError ??= describeSocketError(err, opts.host, opts.port);
       log.debug({ err }, 'ami socket error');
       onClose();
     });
+    // Neither connecting (a host that drops SYNs: minutes of the kernel's
+    // retries) nor the login (a port that is not Asterisk's manager) may hang.
+    const handshake = setTimeout(() => {
+      if (mgr !== m || ready) return;
+      teardown(
+        m,
+        tcpUp
+          ? `ETIMEDOUT: ${where} accepted the connection but did not answer the login within ${opts.actionTimeoutMs} ms (is it Asterisk's manager port?)`
+          : `ETIMEDOUT: no connection to ${where} within ${opts.actionTimeoutMs} ms (wrong host, or a firewall dropping it?)`,
+      );
+    }, opts.actionTimeoutMs);
+    handshake.unref();
     m.on('managerevent', (e: Record<string, unknown>) => {
       if (mgr === m && ready) emitter.emit('event', flatten(e));
     });
     m.connect(opts.port, opts.host, () => {
       if (mgr !== m) return;
+      tcpUp = true;
       m.login((err) => {
         if (mgr !== m) return;
         if (err) {
-          log.error({ host: opts.host, port: opts.port, username: opts.username, reason: err.message }, 'ami login refused');
+          clearTimeout(handshake);
+          const hint = opts.secret === '' ? 'no [ami] secret is configured' : `check [ami] secret against the [${opts.username}] secret in manager.conf`;
+          const said = err.message || 'no reason given';
+          const why = `auth refused: Asterisk said "${said}" to the login of user ${opts.username}; ${hint}`;
+          log.error({ host: opts.host, port: opts.port, username: opts.username, reason: said, hint }, 'ami login refused');
           failures = Math.max(failures, 4);
-          return teardown(m, 'login refused');
+          warned = why;
+          return teardown(m, why);
         }
         // The library's Login sends "Event: on|off", which Asterisk ignores; this
         // narrows the session to exactly the classes we need.
         sendRaw(m, { Action: 'Events', EventMask: opts.events }, opts.actionTimeoutMs)
           .then(() => {
             if (mgr !== m) return;
+            clearTimeout(handshake);
             ready = true;
             failures = 0;
+            warned = undefined;
             log.info({ host: opts.host, port: opts.port }, 'ami connected');
             schedulePing(m);
             emitter.emit('connected');
@@ -165,8 +192,12 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
       emitter.emit('disconnected');
     }
     if (stopped) return;
-    // Said once per outage at warn, so an operator sees why texts wait; the retries are debug.
-    if (failures === 0 && !wasReady) log.warn({ host: opts.host, port: opts.port, reason: why }, 'ami unreachable; retrying until Asterisk answers');
+    // Said at warn once per outage and again when the reason changes, so an
+    // operator sees why texts wait; the same failure again is debug.
+    if (!wasReady && why !== warned) {
+      warned = why;
+      log.warn({ host: opts.host, port: opts.port, reason: why }, 'ami unreachable; retrying until Asterisk answers');
+    }
     failures++;
     const delay = backoff();
     log.debug({ delayMs: delay, reason: why }, 'ami reconnect scheduled');
@@ -235,6 +266,25 @@ export function createAmiClient(opts: AmiOptions): AmiClient {
       emitter.off(ev, fn);
     },
   };
+}
+
+const SOCKET_ERRORS: Record<string, (where: string, host: string) => string> = {
+  ECONNREFUSED: (w) => `nothing accepts connections on ${w} (is Asterisk running, with enabled = yes in manager.conf?)`,
+  ETIMEDOUT: (w) => `no answer from ${w} (wrong host, or a firewall dropping it?)`,
+  EHOSTUNREACH: (_, h) => `no route to host ${h}`,
+  ENETUNREACH: (_, h) => `no route to the network of ${h}`,
+  ENOTFOUND: (_, h) => `the host name ${h} cannot be resolved`,
+  EAI_AGAIN: (_, h) => `the host name ${h} cannot be resolved right now (DNS)`,
+  ECONNRESET: (w) => `${w} reset the connection`,
+  EPIPE: (w) => `${w} closed the connection while websms was writing`,
+};
+
+/** "ECONNREFUSED: nothing accepts connections on 127.0.0.1:5038 (...)": the code first, as the system names it. */
+export function describeSocketError(err: Error, host: string, port: number): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code !== undefined && Object.hasOwn(SOCKET_ERRORS, code)) return `${code}: ${SOCKET_ERRORS[code]!(where, host)}`;
+  return code !== undefined ? `${code}: ${err.message}` : err.message;
 }
 
 /** Checks every value and shapes the action the way the library writes it. */

@@ -10,13 +10,19 @@ import type { CommandContext } from './types.js';
 export const DIALPLAN_USAGE = `usage: websms dialplan install [--dest DIR] [--force] [--dry-run]
        websms dialplan check [DIR]
 
-install  copies the dialplan shipped with websms (every file of its dialplan/
-         directory) into DIR (default /etc/asterisk), creating DIR if needed.
-         A file there that differs from ours is yours: it is kept, unless
-         --force, which replaces it and keeps the old one as
-         <file>.websms-backup-<YYYYmmddTHHMMSS>. Identical files are left alone.
+install  copies the Asterisk files shipped with websms (its dialplan/
+         directory, except websms.conf: that one is websms's own configuration,
+         see docs/configuration.md) into DIR (default /etc/asterisk), creating
+         DIR if needed, and later upgrades them. A copy of what it installed is
+         kept in DIR/.websms-shipped/ to tell your edits from ours:
+           a file you did not edit is updated (the old one kept as
+             <file>.websms-backup-<YYYYmmddTHHMMSS>);
+           a file you edited is never overwritten: if our version changed, the
+             new one is written beside it as <file>.websms-new and the
+             difference is shown; merge it, then delete <file>.websms-new.
+         --force replaces every file that differs from ours (with a backup).
          --dry-run says what would happen and writes nothing.
-         Exit: 0 done; 1 some of your files were kept (see --force);
+         Exit: 0 done; 1 a <file>.websms-new waits for you to merge it;
                73 DIR cannot be created or written (permission denied, DIR is
                a file, ...): each file is written whole or not at all.
 
@@ -51,9 +57,38 @@ export async function dialplanCommand({ args }: CommandContext): Promise<number>
 const LABEL: Record<FileOutcome['action'], [now: string, dry: string]> = {
   installed: ['installed', 'would be installed'],
   unchanged: ['unchanged', 'unchanged'],
-  kept: ['kept your changes (use --force to replace it)', 'differs from ours: would be kept (use --force to replace it)'],
+  updated: ['updated to the new version (you had not edited it)', 'would be updated to the new version (you have not edited it)'],
+  kept: ['has your edits; kept (our version has not changed since)', 'has your edits; would be kept (our version has not changed since)'],
+  offered: ['has your edits; kept, and the new version written beside it', 'has your edits; would be kept, the new version written beside it'],
   replaced: ['replaced', 'would be replaced'],
 };
+
+/** Lines of a diff shown per file; the rest is a command away. */
+const DIFF_LINES = 60;
+
+function describe(f: FileOutcome, dry: 0 | 1): string {
+  let line = `${f.dest}: ${LABEL[f.action][dry]}`;
+  if (f.backup) line += ` (backup: ${f.backup})`;
+  if (f.action === 'offered') line += `: ${f.newFile}`;
+  if (f.action === 'kept' && f.newFile) line += `; ${f.newFile} is still there: merge it, then delete it`;
+  if (f.removedNew) line += ` (${f.removedNew} ${dry ? 'would be' : 'was'} removed: no longer needed)`;
+  return `${line}\n`;
+}
+
+/** What changed, for a file the user must merge: the diff, cut at DIFF_LINES. */
+function showChanges(f: FileOutcome): string {
+  const head =
+    f.diffOf === 'shipped'
+      ? `What websms changed in ${f.file} since the version you edited (carry this over into ${f.dest}):`
+      : `How websms's ${f.file} differs from yours (no record of the version you started from):`;
+  const lines = (f.diff ?? '').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+  const shown = lines.slice(0, DIFF_LINES);
+  let out = `\n${head}\n${shown.map((l) => `  ${l}`).join('\n')}\n`;
+  if (lines.length > DIFF_LINES) {
+    out += `  ... ${lines.length - DIFF_LINES} more line(s): diff -u ${f.dest} ${f.newFile}\n`;
+  }
+  return out;
+}
 
 function install(args: string[]): number {
   const o = parseArgs(args, { values: ['--dest'], flags: ['--force', '--dry-run', '--help'] });
@@ -68,7 +103,7 @@ function install(args: string[]): number {
     result = installDialplan({ dest, force: o.flags.has('--force'), dryRun: o.flags.has('--dry-run') });
   } catch (err) {
     if (!(err instanceof InstallError)) throw err;
-    for (const f of err.written) process.stdout.write(`${f.dest}: ${LABEL[f.action][0]}${f.backup ? ` (backup: ${f.backup})` : ''}\n`);
+    for (const f of err.written) process.stdout.write(describe(f, 0));
     process.stderr.write(`websms dialplan install: ${err.message}\n`);
     if (!err.internal) {
       process.stderr.write(err.written.length ? 'The files listed above were written; nothing else was changed.\n' : 'Nothing was changed.\n');
@@ -77,9 +112,8 @@ function install(args: string[]): number {
   }
   const dry = result.dryRun ? 1 : 0;
   if (result.dryRun) process.stdout.write(`dry run: nothing is written to ${result.dest}\n`);
-  for (const f of result.files) {
-    process.stdout.write(`${f.dest}: ${LABEL[f.action][dry]}${f.backup ? ` (backup: ${f.backup})` : ''}\n`);
-  }
+  for (const f of result.files) process.stdout.write(describe(f, dry));
+  for (const f of result.files) if (f.action === 'offered') process.stdout.write(showChanges(f));
   const d = result.dest;
   process.stdout.write(`
 Still to do by hand:
@@ -89,11 +123,16 @@ Still to do by hand:
   - the AMI secret in ${path.join(d, 'manager.conf')} ([websms] secret) must be the one in websms.conf ([ami] secret) or WEBSMS_AMI_SECRET
   - then load it: asterisk -rx 'core reload' (or asterisk -rx 'dialplan reload' for the dialplan alone;
     changed PJSIP transports need an Asterisk restart), and check with: websms doctor
+  - websms's own configuration is not installed here: start from
+    ${path.join(SHIPPED_DIALPLAN_DIR, 'websms.conf')} as /etc/websms/websms.conf (where the systemd unit reads it)
 `);
-  if (result.kept.length > 0) {
+  if (result.toMerge.length > 0) {
+    const names = result.toMerge.map((f) => f.newFile!);
     process.stdout.write(
-      `\n${result.kept.length} file(s) differ from the ones websms ships and ${result.dryRun ? 'would be' : 'were'} kept: ` +
-        `compare them with ${SHIPPED_DIALPLAN_DIR}, or run again with --force (a backup is kept).\n`,
+      `\n${names.length} file(s) of yours have a new version of websms's beside them to merge` +
+        `${result.dryRun ? ' (after a real run)' : ''}:\n${names.map((n) => `  ${n}\n`).join('')}` +
+        `Merge what you need into your file and delete the .websms-new file; then this command exits 0. ` +
+        `Or take ours whole with --force (your file is kept as a backup).\n`,
     );
     return EX_FINDINGS;
   }

@@ -16,7 +16,7 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   const r = readConfig(argv);
   if (!r.ok) return r.code;
   const config = r.config;
-  const log = createLogger(config.general.logLevel);
+  const log = createLogger(config.general.logLevel, {}, undefined, config.general.logFormat);
   log.info({ config: config.file ?? '(built-in defaults)' }, 'websms starting');
   let daemon;
   try {

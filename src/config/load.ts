@@ -209,7 +209,7 @@ export function loadConfig(opts: LoadOptions): Config {
           usernameField: i.send_username_field,
           passwordField: i.send_password_field,
           // fromEntries defines own properties, so even a field named __proto__ stays data.
-          extra: Object.fromEntries(i.send_extra),
+          extra: Object.fromEntries(i.send_extra.map(([k, v]) => [k, v.replaceAll(TOKEN_PLACEHOLDER, i.token)])),
           numberFormat: i.send_number_format,
           success: i.send_success,
           idField: i.send_id_field,
@@ -237,6 +237,13 @@ export function loadConfig(opts: LoadOptions): Config {
   };
 }
 
+/**
+ * In a send_extra value, the interface's token: a status callback URL the ITSP
+ * is given with every text must carry it (<status_path>/<token>), and the token
+ * itself belongs in the environment, not in the file.
+ */
+export const TOKEN_PLACEHOLDER = '${token}';
+
 /** The config for a start-up log line: every secret replaced by '(set)' or '(not set)'. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
@@ -246,7 +253,14 @@ export function describeConfig(config: Config): Record<string, unknown> {
     agi: mask(config.agi, AGI_KEYS),
     outbound: mask(config.outbound, OUTBOUND_KEYS),
     api: mask(config.api, API_KEYS),
-    interfaces: config.interfaces.map((i) => mask(i, INTERFACE_KEYS)),
+    interfaces: config.interfaces.map((i) => {
+      const m = mask(i, INTERFACE_KEYS);
+      if (i.token === '') return m;
+      // The token went into send_extra through ${token}: show the placeholder again.
+      const send = m.send as Record<string, unknown>;
+      const extra = Object.fromEntries(Object.entries(i.send.extra).map(([k, v]) => [k, v.replaceAll(i.token, TOKEN_PLACEHOLDER)]));
+      return { ...m, send: { ...send, extra } };
+    }),
   };
 }
 
@@ -418,8 +432,9 @@ function missingSecret(section: string, key: string): string {
 
 function checkAmi(ami: SectionRead<typeof AMI_KEYS>, report: Reporter): void {
   const a = ami.values;
-  // A user written in the file means AMI is meant to be used; the built-in default only warns at start-up.
-  if (ami.line.username !== undefined && a.secret === '') report.at(ami.line.username, missingSecret('ami', 'secret'));
+  // No secret is not an error, written user or not: websms then stores texts and
+  // retries the login until one is set, and says so at start (src/daemon.ts).
+  // The sample, copied as it is, must start like the built-in defaults do.
   const pairs = [
     ['reconnect_min', 'reconnect_max'],
     ['retry_min', 'retry_max'],
@@ -608,8 +623,11 @@ function checkSendFields(r: InterfaceRead, report: Reporter): void {
   });
 
   const seen = new Set<string>();
-  i.send_extra.forEach(([name], n) => {
+  i.send_extra.forEach(([name, value], n) => {
     const line = r.itemLines.send_extra?.[n] ?? r.line.send_extra ?? r.sectionLine;
+    if (value.includes(TOKEN_PLACEHOLDER) && i.token === '') {
+      report.at(line, `[${r.name}] send_extra: "${name}" uses ${TOKEN_PLACEHOLDER}, but the interface has no token (token, or ${secretEnvName(r.name, 'token')})`);
+    }
     if (seen.has(name)) report.at(line, `[${r.name}] send_extra: "${name}" is given more than once`);
     seen.add(name);
     const taken = own.find(([, o]) => o === name || overlap(name, o));

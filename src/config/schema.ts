@@ -214,7 +214,7 @@ function decimal(min: number, max: number): Parser<number> {
   };
 }
 
-// PrivateDial sets WEBSMS_INDEX on the trunk endpoint (set_var = WEBSMS_INDEX=1).
+// The sender's PJSIP endpoint carries WEBSMS_INDEX (set_var = WEBSMS_INDEX=1); the dialplan hands it over.
 const index = text({ empty: true, pattern: /^[A-Za-z0-9_.-]{1,32}$/, rule: '1-32 letters, digits, _ - or .' });
 
 const sendUrl: Parser<string> = (raw) => {
@@ -322,7 +322,7 @@ export const AMI_KEYS = {
   text_context: key(context, 'dp_entry_text_in', 'Context the text is handed to in the dialplan.'),
   action_timeout: key(duration(1, TIMER_MAX), '10s', 'An AMI action without a response within this time fails.'),
   ping_interval: key(duration(1, TIMER_MAX), '20s', 'Ping Asterisk this often on an idle connection, to notice a dead one.'),
-  reconnect_min: key(duration(1, TIMER_MAX), '500ms', 'First wait before reconnecting to Asterisk; it doubles on each failure, with jitter.'),
+  reconnect_min: key(duration(1, TIMER_MAX), '500ms', 'Shortest wait before reconnecting to Asterisk: the n-th wait is drawn between reconnect_min × 2^(n-1) and twice that, capped at reconnect_max.'),
   reconnect_max: key(duration(1, TIMER_MAX), '30s', 'Longest wait between reconnection attempts.'),
   report_timeout: key(duration(1, TIMER_MAX), '60s', 'A text the dialplan has not reported on within this time is delivered again later.'),
   part_bytes: key(
@@ -331,7 +331,7 @@ export const AMI_KEYS = {
     'A text longer than this many UTF-8 bytes goes as several SIP messages. 200-3500: a dialplan variable holds at most 4095 bytes, and a marker like "(12/12) " is added.',
   ),
   max_age: key(duration(1, 365 * 86_400_000), '7d', 'A text not delivered within this age is given up and marked expired.'),
-  retry_min: key(duration(1, TIMER_MAX), '30s', 'First wait before delivering a text again; it doubles on each attempt.'),
+  retry_min: key(duration(1, TIMER_MAX), '30s', 'Shortest wait before delivering a text again: the n-th wait is drawn between retry_min × 2^(n-1) and twice that (jitter), capped at retry_max.'),
   retry_max: key(duration(1, TIMER_MAX), '1h', 'Longest wait between delivery attempts.'),
   max_in_flight: key(integer(1, 1000), '20', 'Texts being delivered (originates in flight) at once.'),
 } satisfies Schema;
@@ -366,7 +366,7 @@ export const INTERFACE_KEYS = {
   index: key(
     index,
     '',
-    'PrivateDial\'s WEBSMS_INDEX value (set_var on the trunk endpoint) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
+    'PrivateDial\'s WEBSMS_INDEX value (set_var on the sending users\' endpoints) that selects this interface for outbound texts; its name always does too. Empty: only the name.',
     { example: '1' },
   ),  number: key(
     text({ empty: true, pattern: /^\+?[0-9]{2,15}$/, rule: 'a phone number such as +46701234567' }),
@@ -407,7 +407,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_number_format: key(
@@ -503,7 +503,7 @@ export const AGI_KEYS = {
 export const OUTBOUND_KEYS = {
   max_attempts: key(integer(1, 1000), '10', 'Send attempts per text on one interface before it goes to the failover interface or fails.'),
   max_age: key(duration(1, 365 * 86_400_000), '1d', 'A text no ITSP has accepted within this age fails as expired.'),
-  retry_min: key(duration(1, TIMER_MAX), '5s', 'First wait before sending a text again; it doubles on each attempt, with jitter.'),
+  retry_min: key(duration(1, TIMER_MAX), '5s', 'Shortest wait before sending a text again: the n-th wait is drawn between retry_min × 2^(n-1) and twice that (jitter), capped at retry_max. A Retry-After from the ITSP is followed instead.'),
   retry_max: key(duration(1, TIMER_MAX), '10m', 'Longest wait between send attempts.'),
   notify: key(
     oneOf<NotifyMode>(['failures', 'all', 'none'], 'notify mode'),

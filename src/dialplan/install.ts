@@ -1,7 +1,17 @@
 // Copies the dialplan suite websms ships (dialplan/) into Asterisk's
-// configuration directory without ever losing an administrator's edits:
-// a file at the destination that differs from ours is kept unless forced, and
-// anything replaced is kept as <file>.websms-backup-<YYYYmmddTHHMMSS>.
+// configuration directory without ever losing an administrator's edits, and
+// upgrades it later the same way.
+//
+// Each install keeps a copy of the version it shipped for every file in
+// <dest>/.websms-shipped/, so a later run can tell a file the administrator
+// edited from one they left alone:
+// - not edited (still what we shipped): replaced by the new version, the old one
+//   kept as <file>.websms-backup-<YYYYmmddTHHMMSS>;
+// - edited, and our version has not changed since: theirs, left alone, nothing to do;
+// - edited, and our version changed too (or no record of what we shipped): left
+//   alone, the new version written beside it as <file>.websms-new, with a diff of
+//   what changed, for them to merge. Once merged they delete <file>.websms-new.
+// --force replaces any file that differs (with a backup).
 // Each file is written to a temporary file in the same directory and renamed
 // into place, so a file is either the old one or the new one, never half.
 
@@ -9,11 +19,18 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unifiedDiff } from './diff.js';
 
 /** The package's dialplan/ directory (from dist/src/dialplan/ or src/dialplan/ alike). */
 export const SHIPPED_DIALPLAN_DIR = fileURLToPath(new URL('../../../dialplan/', import.meta.url));
 
-export type InstallAction = 'installed' | 'unchanged' | 'kept' | 'replaced';
+/**
+ * installed: new at the destination; unchanged: already ours; updated: was the
+ * version we shipped before, not edited, now the new one; kept: edited, and our
+ * version has not changed since; offered: edited, and ours changed: the new
+ * version is written beside it; replaced: --force over an edited file.
+ */
+export type InstallAction = 'installed' | 'unchanged' | 'updated' | 'kept' | 'offered' | 'replaced';
 
 export interface FileOutcome {
   /** Path relative to the source (and destination) directory. */
@@ -21,8 +38,19 @@ export interface FileOutcome {
   /** Full destination path. */
   dest: string;
   action: InstallAction;
-  /** For 'replaced': where the previous file was kept. */
+  /** For 'updated' and 'replaced': where the previous file was kept. */
   backup?: string;
+  /**
+   * <dest>.websms-new: for 'offered', the new version written beside the file;
+   * for 'kept', one written by an earlier run that is still there (not merged yet).
+   */
+  newFile?: string;
+  /** A <dest>.websms-new that is no longer needed (the file is ours now) and was removed. */
+  removedNew?: string;
+  /** For 'offered': a unified diff, and what it is between. */
+  diff?: string;
+  /** 'shipped': our previous version -> our new one (what websms changed); 'yours': your file -> our new one. */
+  diffOf?: 'shipped' | 'yours';
 }
 
 export interface InstallOptions {
@@ -38,9 +66,13 @@ export interface InstallResult {
   dest: string;
   dryRun: boolean;
   files: FileOutcome[];
-  /** Files left alone because the user changed them (without --force). */
-  kept: FileOutcome[];
+  /** Files with a new version beside them to merge: offered now, or still waiting from an earlier run. */
+  toMerge: FileOutcome[];
 }
+
+/** Where the versions websms installed are kept, to tell edited files from untouched ones. */
+export const SHIPPED_COPY_DIR = '.websms-shipped';
+export const NEW_SUFFIX = '.websms-new';
 
 /** Nothing (more) could be written; `path` is where it failed. */
 export class InstallError extends Error {
@@ -123,23 +155,35 @@ export function installDialplan(opts: InstallOptions): InstallResult {
   // run with nothing changed.
   const plan: FileOutcome[] = [];
   const ours = new Map<string, Buffer>();
+  const shipped = new Map<string, Buffer | undefined>();
   for (const file of files) {
     const target = path.join(dest, file);
     const content = fs.readFileSync(path.join(source, file));
     ours.set(file, content);
-    let theirs: Buffer | undefined;
-    try {
-      const st = fs.lstatSync(target);
-      if (st.isDirectory()) throw new InstallError(target, `${target} is a directory; websms installs a file there`);
-      theirs = fs.readFileSync(target);
-    } catch (err) {
-      if (err instanceof InstallError) throw err;
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new InstallError(target, `cannot read ${target}: ${why(err)}`);
+    const theirs = readIfThere(target, true);
+    const base = readIfThere(path.join(dest, SHIPPED_COPY_DIR, file), false);
+    shipped.set(file, base);
+    const beside = target + NEW_SUFFIX;
+    const pending = readIfThere(beside, false);
+    let f: FileOutcome;
+    if (theirs === undefined) f = { file, dest: target, action: 'installed' };
+    else if (theirs.equals(content)) f = { file, dest: target, action: 'unchanged' };
+    else if (opts.force) f = { file, dest: target, action: 'replaced', backup: freeName(target + suffix) };
+    else if (base !== undefined && theirs.equals(base)) f = { file, dest: target, action: 'updated', backup: freeName(target + suffix) };
+    else if (base !== undefined && base.equals(content)) f = { file, dest: target, action: 'kept' };
+    else {
+      // Our change since their version is what they need to carry over; without
+      // a record of what we shipped, the difference to their file is all there is.
+      const diffOf = base !== undefined ? 'shipped' : 'yours';
+      const from = base ?? theirs;
+      const label = base !== undefined ? `${file} (as websms shipped it before)` : `${target} (yours)`;
+      f = { file, dest: target, action: 'offered', newFile: beside, diffOf, diff: unifiedDiff(from.toString('utf8'), content.toString('utf8'), label, `${beside} (websms's new version)`) };
     }
-    if (theirs === undefined) plan.push({ file, dest: target, action: 'installed' });
-    else if (theirs.equals(content)) plan.push({ file, dest: target, action: 'unchanged' });
-    else if (opts.force) plan.push({ file, dest: target, action: 'replaced', backup: freeName(target + suffix) });
-    else plan.push({ file, dest: target, action: 'kept' });
+    if (pending !== undefined) {
+      if (f.action === 'kept') f.newFile = beside;
+      else if (f.action !== 'offered' && pending.equals(content)) f.removedNew = beside;
+    }
+    plan.push(f);
   }
 
   if (!dryRun) {
@@ -152,17 +196,37 @@ export function installDialplan(opts: InstallOptions): InstallResult {
     }
     const written: FileOutcome[] = [];
     for (const f of plan) {
-      if (f.action !== 'installed' && f.action !== 'replaced') continue;
+      const content = ours.get(f.file)!;
       try {
-        writeOne(f, ours.get(f.file)!, dest);
+        if (f.action === 'installed' || f.action === 'replaced' || f.action === 'updated') writeOne(f.dest, content, dest, f.backup);
+        else if (f.action === 'offered') writeOne(f.newFile!, content, dest);
+        if (f.removedNew !== undefined) fs.rmSync(f.removedNew, { force: true });
+        // Last: a run that fails before this point offers the file again rather than losing track of it.
+        if (!shipped.get(f.file)?.equals(content)) writeOne(path.join(dest, SHIPPED_COPY_DIR, f.file), content, dest);
       } catch (err) {
-        const e = err as InstallError;
+        const e = err instanceof InstallError ? err : new InstallError(f.dest, `cannot write ${f.dest}: ${why(err)}`);
         throw new InstallError(e.path, e.message, false, written);
       }
-      written.push(f);
+      if (f.action !== 'unchanged' && f.action !== 'kept') written.push(f);
     }
   }
-  return { dest, dryRun, files: plan, kept: plan.filter((f) => f.action === 'kept') };
+  return { dest, dryRun, files: plan, toMerge: plan.filter((f) => f.newFile !== undefined) };
+}
+
+/** A file's content, or undefined when there is none; `mustBeFile`: a directory there is an error. */
+function readIfThere(file: string, mustBeFile: boolean): Buffer | undefined {
+  try {
+    const st = fs.lstatSync(file);
+    if (st.isDirectory()) {
+      if (mustBeFile) throw new InstallError(file, `${file} is a directory; websms installs a file there`);
+      return undefined;
+    }
+    return fs.readFileSync(file);
+  } catch (err) {
+    if (err instanceof InstallError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw new InstallError(file, `cannot read ${file}: ${why(err)}`);
+  }
 }
 
 /** name, or name-1, name-2, ... when a backup of the same second exists. */
@@ -172,7 +236,9 @@ function freeName(name: string): string {
   return candidate;
 }
 
-function writeOne(f: FileOutcome, content: Buffer, destRoot: string): void {
+/** Writes `target` whole (temporary file, then rename); with `backupTo`, the file it replaces is kept there first. */
+function writeOne(target: string, content: Buffer, destRoot: string, backupTo?: string): void {
+  const f = { dest: target, backup: backupTo };
   const dir = path.dirname(f.dest);
   if (dir !== destRoot) {
     try {
@@ -181,7 +247,7 @@ function writeOne(f: FileOutcome, content: Buffer, destRoot: string): void {
       throw new InstallError(dir, `cannot create ${dir}: ${why(err)}`);
     }
   }
-  const old = f.action === 'replaced' ? fs.statSync(f.dest) : undefined;
+  const old = f.backup !== undefined ? fs.statSync(f.dest) : undefined;
   const tmp = path.join(dir, `.${path.basename(f.dest)}.websms-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let fd: number | undefined;
   try {

@@ -10,13 +10,28 @@ export type Fields = Record<string, unknown>;
 
 const FORM = 'application/x-www-form-urlencoded';
 
-/** Parses the body of a POST; resolves with its fields (an empty object for an empty body). */
-export function readBody(req: IncomingMessage, limit: number): Promise<Fields> {
+/**
+ * Parses the body of a POST; resolves with its fields (an empty object for an
+ * empty body). Everything that can be refused from the headers alone is refused
+ * before `beforeReading` runs: that is where a client waiting on
+ * `Expect: 100-continue` is told to send the body.
+ */
+export function readBody(req: IncomingMessage, limit: number, beforeReading: () => void = () => undefined): Promise<Fields> {
   const header = req.headers['content-type'] ?? '';
   const [type = '', ...params] = header.split(';').map((s) => s.trim().toLowerCase());
   const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
   const isJson = type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
   const isForm = type === FORM;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+  // Guessing a form would store whatever a misconfigured ITSP sends; an empty POST
+  // (fields in the query string) needs no type.
+  if (header === '' && hasBody) {
+    req.resume();
+    return Promise.reject(
+      new RequestError(415, 'the request has a body but no Content-Type; send application/x-www-form-urlencoded or application/json'),
+    );
+  }
   if (header !== '' && !isJson && !isForm) {
     req.resume();
     return Promise.reject(new RequestError(415, `content type ${type || header} is not accepted; send form or JSON`));
@@ -25,11 +40,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Fields> {
     req.resume();
     return Promise.reject(new RequestError(415, `charset ${charset} is not accepted; send UTF-8`));
   }
-  const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) {
     req.resume();
     return Promise.reject(new RequestError(413, `request body is larger than the limit of ${limit} bytes`));
   }
+  beforeReading();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -5,7 +5,7 @@ import type { InterfaceConfig } from '../config/types.js';
 import { RequestError, StoreError, NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { webhookRefusal, type Metrics } from '../metrics.js';
-import { normalizeNumber } from '../numbers/normalize.js';
+import { normalizeNumber, notLocalReason } from '../numbers/normalize.js';
 import type { InboundStore } from '../store/inbound.js';
 import { splitForDelivery } from '../asterisk/encode.js';
 import { clientAddress, createGuard, type AddressMatcher } from './access.js';
@@ -79,7 +79,7 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
       refuse(err);
       return true;
     }
-    const body = method === 'POST' ? readBody(req, deps.maxRequestBytes) : Promise.resolve(undefined);
+    const body = method === 'POST' ? readBody(req, deps.maxRequestBytes, () => continueIfExpected(req, res)) : Promise.resolve(undefined);
     body
       .then((fields) => (route.kind === 'status' ? status(req, res, iface, fields) : handle(req, res, iface, ip, fields)))
       .catch(refuse);
@@ -117,8 +117,8 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
     if (bytes > deps.maxBodyBytes) {
       throw new RequestError(413, `text is ${bytes} bytes; this gateway accepts at most ${deps.maxBodyBytes}`);
     }
-    const to = number(rawTo, iface.fieldTo, false);
-    const from = number(rawFrom, iface.fieldFrom, true);
+    const to = number(rawTo, iface.fieldTo, false, true);
+    const from = number(rawFrom, iface.fieldFrom, true, false);
     let providerId: string | undefined;
     if (iface.fieldId !== '') {
       // An empty id is no id: duplicate detection falls back to the content.
@@ -143,14 +143,24 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
     res.writeHead(200, { 'content-type': ackType(iface.ackContentType) }).end(iface.ackBody);
   }
 
-  function number(raw: string, name: string, allowAlphanumeric: boolean): string {
+  function number(raw: string, name: string, allowAlphanumeric: boolean, local: boolean): string {
+    let n;
     try {
-      return normalizeNumber(raw, { countryCode: deps.countryCode, allowAlphanumeric }).number;
+      n = normalizeNumber(raw, { countryCode: deps.countryCode, allowAlphanumeric });
     } catch (err) {
       if (err instanceof NumberError) throw new RequestError(400, `field ${name}: ${err.reason}`);
       throw err;
     }
+    // Well-formed but undeliverable: stored, it would only fail later, out of sight.
+    const problem = local ? notLocalReason(n) : undefined;
+    if (problem !== undefined) throw new RequestError(422, `field ${name}: ${problem}`);
+    return n.number;
   }
+}
+
+/** A client that sent `Expect: 100-continue` waits for this before sending the body. */
+function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
+  if (/\b100-continue\b/i.test(req.headers.expect ?? '')) res.writeContinue();
 }
 
 function findRoute(routes: Map<string, Route>, path: string): { route: Route; token?: string } | undefined {

@@ -5,7 +5,9 @@ import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { clientAddress } from './access.js';
 import { webhookHandler, type InboundDeps } from './inbound.js';
+import { loggablePath } from './paths.js';
 
 export type HttpDeps = InboundDeps;
 
@@ -15,7 +17,8 @@ export function createApp(deps: HttpDeps): express.Express {
   app.disable('etag');
   app.set('trust proxy', false); // client addresses are worked out in access.ts
   app.use((req, res) => {
-    deps.log.warn({ ip: req.socket.remoteAddress, method: req.method, path: req.path.slice(0, 200) }, 'no such path');
+    const ip = clientAddress(req, deps.trustedProxies);
+    deps.log.warn({ ip, method: req.method, path: loggablePath(req.path, deps.interfaces) }, 'no such path');
     res.status(404).type('text/plain').send('no interface or endpoint at this path\n');
   });
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -44,17 +47,30 @@ export function createHandler(deps: HttpDeps): http.RequestListener {
 /** How long a request under way at stop may take to finish. */
 const CLOSE_GRACE_MS = 2000;
 
-/** `what` names the listener in its log line ("http listening", "api listening"). */
-export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, what = 'http'): Promise<HttpServer> {
+export interface ListenOptions {
+  /**
+   * Takes requests sent with `Expect: 100-continue`; it must send `100 Continue`
+   * itself (res.writeContinue) once it wants the body. The webhook handler does
+   * (readBody), so a request it refuses on its headers (too large, wrong type,
+   * unauthorised) is answered before the client sends a byte of the body.
+   * Without it, node answers 100 Continue to every such request at once.
+   */
+  checkContinue?: http.RequestListener;
+  /** Names the listener in its log line ("http listening", "api listening"). */
+  what?: string;
+}
+
+export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, opts: ListenOptions = {}): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    if (opts.checkContinue) server.on('checkContinue', opts.checkContinue);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
-      log.info({ host: addr.address, port: addr.port }, `${what} listening`);
+      log.info({ host: addr.address, port: addr.port }, `${opts.what ?? 'http'} listening`);
       resolve({
         server,
         port: addr.port,

@@ -9,6 +9,7 @@
 
 import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
 import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
+import { retryDelay as backoff } from '../backoff.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -65,10 +66,7 @@ export function createDeliverer(deps: {
   let again = false;
 
   const retried = (row: InboundRow): void => deps.metrics?.retries.inc({ direction: 'in', interface: row.interface });
-  const retryDelay = (attempts: number): number => {
-    const base = Math.min(config.retryMaxMs, config.retryMinMs * 2 ** Math.max(0, attempts - 1));
-    return Math.round(base / 2 + Math.random() * (base / 2));
-  };
+  const retryDelay = (attempts: number): number => backoff(attempts, config.retryMinMs, config.retryMaxMs);
 
   function scan(): void {
     if (!running) return;

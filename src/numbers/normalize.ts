@@ -50,6 +50,21 @@ export function dpLookup(exten: string, countryCode: string): string | undefined
 
 const SEPARATORS = /[\s.\-()]/g;
 
+/**
+ * Why a normalised number cannot be one of this PBX's users, or undefined when
+ * it can. PrivateDial finds a user by the hint of an E.164 number
+ * (hint_exten = +46...); dp_lookup leaves a short code as it is, so no hint
+ * matches it and the dialplan would refuse the text (dp_answer: Hangup(20)).
+ * As a sender a short code is fine: it is only shown to the phone.
+ */
+export function notLocalReason(n: Normalized): string | undefined {
+  if (n.kind === 'e164') return undefined;
+  if (n.kind === 'short') {
+    return `${n.number} is a short code, and no local user has one: PrivateDial's users have E.164 numbers (hint_exten); send the recipient as +<country code><number> or in national form`;
+  }
+  return `${quote(n.number)} is not a phone number`;
+}
+
 /** 1 to 6 digits once visual separators are removed, and no leading +. */
 export function isShortCode(n: string): boolean {
   return new RegExp(`^[0-9]{1,${MAX_SHORT}}$`).test(n.replace(SEPARATORS, ''));

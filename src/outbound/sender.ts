@@ -1,7 +1,7 @@
 // Sends queued outbound texts to their ITSPs: one conversation's texts in the
 // order they were handed off, within each interface's concurrency, rate limits
 // (per interface and per sending number) and circuit breaker; retries with
-// backoff and full jitter, Retry-After where the ITSP gives one, failover to
+// backoff (jittered, never below retry_min), Retry-After where the ITSP gives one, failover to
 // another interface when attempts run out, and a notice to the sender when a
 // text finally fails.
 //
@@ -12,6 +12,7 @@
 // second time, with the same reference/idempotency key where the interface
 // sends one.
 
+import { retryDelay } from '../backoff.js';
 import type { Config, InterfaceConfig, OutboundConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { outboundAgeFrom, type OutboundRow, type OutboundStore } from '../store/outbound.js';
@@ -109,9 +110,7 @@ export function createSender(deps: {
   let timer: NodeJS.Timeout | undefined;
   const pending = new Set<Promise<void>>();
 
-  const backoff = (attempts: number): number =>
-    // Full jitter: spreads the retries of many texts after an outage.
-    Math.round(Math.random() * Math.min(out.retryMaxMs, out.retryMinMs * 2 ** Math.max(0, attempts - 1)));
+  const backoff = (attempts: number): number => retryDelay(attempts, out.retryMinMs, out.retryMaxMs);
 
   let yieldingSince: number | undefined;
 

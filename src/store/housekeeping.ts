@@ -24,7 +24,10 @@ export interface DaySummary {
 export interface Housekeeping {
   /** Removes the bodies of texts finished before the cut-off; returns how many texts lost theirs. */
   removeBodies(cutoff: number): { inbound: number; outbound: number };
-  /** Queued outbound texts created before the cut-off (they wait behind an earlier one or for a closed ITSP). */
+  /**
+   * Queued outbound texts handed off (or retried by hand) before the cut-off:
+   * they wait behind an earlier one or for an ITSP whose circuit stays open.
+   */
   outboundPastAge(cutoff: number): OutboundRow[];
   /** What happened to texts that changed since `since`, and what still waits. */
   summary(since: number, now: number): DaySummary;
@@ -41,7 +44,7 @@ export function createHousekeeping(db: Db): Housekeeping {
     `UPDATE outbound SET body = NULL WHERE id IN (
        SELECT id FROM outbound WHERE state IN ${OUTBOUND_DONE} AND updated_at < ? AND body IS NOT NULL LIMIT ${BATCH})`,
   );
-  const pastAge = db.prepare<[number], OutboundRow>(`SELECT * FROM outbound WHERE state = 'queued' AND created_at < ? ORDER BY id`);
+  const pastAge = db.prepare<[number], OutboundRow>(`SELECT * FROM outbound WHERE state = 'queued' AND COALESCE(retried_at, created_at) < ? ORDER BY id`);
   const inboundChanged = db.prepare<[number], { state: string; n: number }>(
     'SELECT state, COUNT(*) AS n FROM inbound WHERE updated_at >= ? GROUP BY state',
   );
