@@ -292,4 +292,10 @@ function parseStatus(fields: Record<string, unknown>, cfg: SendConfig): StatusRe
   return { providerId, state, reason: reason === '' ? null : reason };
 }
 
-export const generic: ProviderAdapter = { name: 'generic', buildRequest, parseResponse, parseStatus };
+export const generic: ProviderAdapter = {
+  name: 'generic',
+  description: 'any HTTP SMS API: the fields, authentication and success test are named in the interface section (send_url, send_to, send_auth, ...)',
+  buildRequest,
+  parseResponse,
+  parseStatus,
+};

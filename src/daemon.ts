@@ -5,6 +5,7 @@ import cron from 'node-cron';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
+import { configWarnings } from './config/warnings.js';
 import type { Config } from './config/types.js';
 import { createHandler, listen, type HttpServer } from './http/server.js';
 import { createDeliverer, type Deliverer } from './inbound/deliver.js';
@@ -49,7 +50,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'ami' }),
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
-  if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
+  // The same list `websms check-config` prints.
+  for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }) });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
