@@ -44,10 +44,15 @@ test('check-config: a good file prints it with secrets hidden; a bad one exits 7
   const good = writeConfig({ dir, amiPort: 5038 });
   const ok = await runCli(['--config', good, 'check-config'], { cwd: dir });
   t.is(ok.code, 0, ok.stderr);
-  const shown = JSON.parse(ok.stdout) as { ami: { secret: string; port: number } };
-  t.is(shown.ami.secret, '(set)');
-  t.is(shown.ami.port, 5038);
+  t.regex(ok.stdout, /^\[ami\]$/m);
+  t.regex(ok.stdout, /^secret = \(set\) +; line \d+$/m);
+  t.regex(ok.stdout, /^port = 5038 +; line \d+$/m);
   t.false(ok.stdout.includes(AMI_SECRET));
+  const json = await runCli(['--config', good, 'check-config', '--json'], { cwd: dir });
+  const shown = JSON.parse(json.stdout) as { sections: { ami: { secret: string; port: string } } };
+  t.is(shown.sections.ami.secret, '(set)');
+  t.is(shown.sections.ami.port, '5038');
+  t.false(json.stdout.includes(AMI_SECRET));
   // --config after the command works too.
   t.is((await runCli(['check-config', `--config=${good}`], { cwd: dir })).code, 0);
 
