@@ -49,7 +49,7 @@ export async function statusCommand({ args, argv }: CommandContext): Promise<num
       (t: ApiTarget) => apiRequest<{ text: Text; events: TextEvent[] }>(t, `/api/texts/${encodeURIComponent(id)}`),
       (db) => {
         const text = getText(db, parsed.direction, parsed.n);
-        return text && { text, events: getEvents(db, id) };
+        return text && { text, events: getEvents(db, parsed.direction, parsed.n) };
       },
     );
     if (!read.value) {

@@ -127,16 +127,14 @@ export function listTexts(db: Db, f: ListFilter): Text[] {
   return all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)).slice(0, f.limit);
 }
 
-/** The events of a text, or undefined when this database keeps none (before the events table). */
-export function getEvents(db: Db, id: string): TextEvent[] | undefined {
+/** The events of a text, oldest first; undefined when this database keeps none (before migration 004). */
+export function getEvents(db: Db, direction: Direction, n: number): TextEvent[] | undefined {
   const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
   if (!has) return undefined;
-  return eventsOf(db, id);
-}
-
-// Filled in against the events table of migration 004 (db/004_*.sql).
-function eventsOf(_db: Db, _id: string): TextEvent[] | undefined {
-  return undefined;
+  const rows = db
+    .prepare('SELECT at, kind, detail FROM events WHERE direction = ? AND text_id = ? ORDER BY id')
+    .all(direction, n) as { at: number; kind: string; detail: string | null }[];
+  return rows.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, detail: e.detail }));
 }
 
 export function schemaVersion(db: Db): number {
