@@ -69,7 +69,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const waiting = outbound.counts();
   const sender: Sender = config.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
     ? (await import('./outbound/sender.js')).createSender({ store: outbound, config, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions() })
-    : { start: () => undefined, stop: async () => undefined, kick: () => undefined };
+    : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
 
   const handler = createHandler({

@@ -58,3 +58,13 @@ export class AmiError extends WebsmsError {
 
 export const EX_CONFIG = 78;
 export const EX_USAGE = 64;
+
+/** A request about a text that cannot be done: there is no such text, or its state does not allow it. */
+export class TextError extends WebsmsError {
+  constructor(
+    code: 'not_found' | 'conflict',
+    readonly reason: string,
+  ) {
+    super(code, reason);
+  }
+}

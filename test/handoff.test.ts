@@ -295,7 +295,7 @@ for (const [name, body] of BODIES) {
     const row = s.row(queuedId(t, run));
     t.is(notice, undefined);
     t.is(row?.body, body);
-    t.is(Buffer.compare(Buffer.from(row!.body, 'utf8'), Buffer.from(body, 'utf8')), 0);
+    t.is(Buffer.compare(Buffer.from(row!.body!, 'utf8'), Buffer.from(body, 'utf8')), 0);
   });
 }
 

@@ -25,11 +25,11 @@ test('database is created in WAL mode with full fsync, schema applied', (t) => {
   const { db, file } = open();
   t.is(db.pragma('journal_mode', { simple: true }), 'wal');
   t.is(db.pragma('synchronous', { simple: true }), 2);
-  t.is(db.pragma('user_version', { simple: true }), 3);
+  t.is(db.pragma('user_version', { simple: true }), 4);
   db.close();
   // Reopening does not re-run migrations.
   const again = openDatabase(file);
-  t.is(again.pragma('user_version', { simple: true }), 3);
+  t.is(again.pragma('user_version', { simple: true }), 4);
   again.close();
 });
 

@@ -11,7 +11,7 @@ import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
 import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
 import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { InboundRow, InboundStore } from '../store/inbound.js';
+import { inboundAgeFrom, type InboundRow, type InboundStore } from '../store/inbound.js';
 import type { AmiConfig } from '../config/types.js';
 
 export interface Deliverer {
@@ -76,9 +76,9 @@ export function createDeliverer(deps: {
         if (free <= 0) break;
         const t = now();
         for (const row of store.claimDue(t, free)) {
-          if (row.received_at + config.maxAgeMs < t) {
+          if (inboundAgeFrom(row) + config.maxAgeMs < t) {
             store.fail(row.id, 'expired', 'not delivered within the maximum age', t);
-            log.warn({ id: row.id, to: row.recipient, ageMs: t - row.received_at }, 'inbound text expired');
+            log.warn({ id: row.id, to: row.recipient, ageMs: t - inboundAgeFrom(row) }, 'inbound text expired');
             continue;
           }
           send(row);
@@ -111,7 +111,7 @@ export function createDeliverer(deps: {
   function send(row: InboundRow): void {
     const part = row.parts_done + 1;
     const actionId = `websms-in-${row.id}-${part}-${row.attempts}`;
-    const pieces = splitForDelivery(row.body, config.partBytes);
+    const pieces = splitForDelivery(row.body ?? '', config.partBytes);
     const text = pieces[part - 1] ?? '';
     const websmsId = `${row.id}.${part}`;
     const entry: InFlight = {

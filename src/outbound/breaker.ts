@@ -11,6 +11,8 @@ export interface Breaker {
   started(): void;
   success(): void;
   failure(now: number): void;
+  /** A request that started() but was never sent: frees the probe slot. */
+  abandoned(): void;
   state(now: number): BreakerState;
 }
 
@@ -37,6 +39,9 @@ export function createBreaker(threshold: number, cooldownMs: number, onChange?: 
         open = false;
         onChange?.('closed');
       }
+    },
+    abandoned() {
+      probing = false;
     },
     failure(now) {
       failures++;

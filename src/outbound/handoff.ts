@@ -19,11 +19,9 @@
 import type { AgiSession } from '../asterisk/fastagi.js';
 import { AgiError, agiSafeText } from '../asterisk/fastagi.js';
 import type { Config, InterfaceConfig } from '../config/types.js';
-import { NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { normalizeNumber } from '../numbers/normalize.js';
-import type { NewOutbound, OutboundStore } from '../store/outbound.js';
-import { countSegments, fitsUcs2, gsmOnly } from './segments.js';
+import type { OutboundStore } from '../store/outbound.js';
+import { checkBody, checkRecipient, checkSends, senderNumber, type Checked } from './checks.js';
 
 export interface HandoffDeps {
   store: OutboundStore;
@@ -46,11 +44,7 @@ export interface HandoffInput {
   body: string;
 }
 
-export type RefusalCode = 'destination' | 'sender' | 'interface' | 'empty' | 'too_long' | 'charset' | 'segments' | 'store';
-
-export type Checked =
-  | { ok: true; text: NewOutbound }
-  | { ok: false; code: RefusalCode; reason: string; iface?: string };
+export type { Checked, RefusalCode } from './checks.js';
 
 /** Sent as WEBSMS_REASON when a phone's text arrived empty: PJSIP empties bodies over 1,023 bytes. */
 export const EMPTY_REASON = 'the text was empty or too long for the phone to send (over about 1,000 bytes)';
@@ -66,34 +60,14 @@ export function pickInterface(config: Config, index: string): InterfaceConfig | 
   return config.interfaces.find((i) => i.index !== '' && i.index === want) ?? config.interfaces.find((i) => i.name === want);
 }
 
-/** Characters shown in a reason: printable ones as they are, others as U+XXXX. */
-function show(chars: string[]): string {
-  const shown = chars.slice(0, 5).map((c) => (/^[\p{L}\p{N}\p{P}\p{S}]$/u.test(c) ? c : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`));
-  return shown.join(' ') + (chars.length > 5 ? ' ...' : '');
-}
-
-/** Validates and normalises a hand-off. Pure: no I/O. */
+/** Validates and normalises a hand-off (the checks in checks.ts, fed from the dialplan's values). Pure: no I/O. */
 export function checkHandoff(input: HandoffInput, config: Config): Checked {
-  const cc = config.general.countryCode;
-
   // Destination: ${EXTEN} of sub_text_trunk (E.164 after dp_lookup, or a short code).
-  const dest = input.exten !== '' && input.exten !== 's' ? input.exten : input.to;
-  let recipient: string;
-  try {
-    recipient = normalizeNumber(dest, { countryCode: cc }).number;
-  } catch (err) {
-    if (!(err instanceof NumberError)) throw err;
-    return { ok: false, code: 'destination', reason: `not a valid number: ${err.reason}` };
-  }
+  const to = checkRecipient(input.exten !== '' && input.exten !== 's' ? input.exten : input.to, config);
+  if (!to.ok) return to;
 
   // Sender: sub_rewrite_from puts the endpoint's own number into MESSAGE(from).
-  let sender: string | undefined;
-  try {
-    const n = normalizeNumber(input.from, { countryCode: cc });
-    if (n.kind === 'e164') sender = n.number;
-  } catch (err) {
-    if (!(err instanceof NumberError)) throw err;
-  }
+  const sender = senderNumber(input.from, config);
   if (sender === undefined) {
     return { ok: false, code: 'sender', reason: 'your phone has no number to send texts from (its callerid carries none)' };
   }
@@ -103,40 +77,12 @@ export function checkHandoff(input: HandoffInput, config: Config): Checked {
     const which = input.index.trim() === '' ? `default interface ${config.general.defaultInterface}` : `WEBSMS_INDEX ${input.index.trim()}`;
     return { ok: false, code: 'interface', reason: `no SMS interface for ${which}` };
   }
-  if (iface.send.url === '') {
-    return { ok: false, code: 'interface', reason: `SMS interface ${iface.name} cannot send texts`, iface: iface.name };
-  }
+  const cannot = checkSends(iface);
+  if (cannot) return { ...cannot, reason: `SMS interface ${iface.name} cannot send texts` };
 
-  const body = input.body;
-  if (body === '') return { ok: false, code: 'empty', reason: EMPTY_REASON, iface: iface.name };
-  const bytes = Buffer.byteLength(body, 'utf8');
-  if (bytes > config.general.maxBodyBytes) {
-    return { ok: false, code: 'too_long', reason: `the text is too long: ${bytes} bytes, at most ${config.general.maxBodyBytes}`, iface: iface.name };
-  }
-
-  const info = countSegments(body);
-  if (iface.send.charset === 'gsm' && !gsmOnly(body)) {
-    return {
-      ok: false,
-      code: 'charset',
-      reason: `the text has characters this SMS provider cannot send (GSM letters only): ${show(info.nonGsm)}`,
-      iface: iface.name,
-    };
-  }
-  if (iface.send.charset === 'ucs2' && !fitsUcs2(body)) {
-    const astral = [...new Set(Array.from(body).filter((c) => !fitsUcs2(c)))];
-    return {
-      ok: false,
-      code: 'charset',
-      reason: `the text has emoji or other characters this SMS provider cannot send: ${show(astral)}`,
-      iface: iface.name,
-    };
-  }
-  const max = config.outbound.maxSegments;
-  if (info.segments > max) {
-    return { ok: false, code: 'segments', reason: `the text is too long: ${info.segments} SMS segments, at most ${max}`, iface: iface.name };
-  }
-  return { ok: true, text: { interface: iface.name, sender, recipient, body, encoding: info.encoding, segments: info.segments } };
+  const body = checkBody(input.body, iface, config, EMPTY_REASON);
+  if (!body.ok) return body;
+  return { ok: true, text: { interface: iface.name, sender, recipient: to.number, body: input.body, encoding: body.encoding, segments: body.segments } };
 }
 
 /** The values read before the body, in the order of the answer. */

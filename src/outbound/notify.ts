@@ -17,7 +17,7 @@ export interface Notifier {
 const EXCERPT = 40;
 
 export function noticeText(row: Pick<OutboundRow, 'recipient' | 'body'>, state: NoticeState, reason: string | null): string {
-  const chars = [...row.body.replace(/\s+/g, ' ').trim()];
+  const chars = [...(row.body ?? '').replace(/\s+/g, ' ').trim()];
   const excerpt = chars.length > EXCERPT ? `${chars.slice(0, EXCERPT).join('')}…` : chars.join('');
   const why = reason ? `: ${reason}` : '';
   switch (state) {

@@ -14,18 +14,34 @@
 
 import type { Config, InterfaceConfig, OutboundConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { OutboundRow, OutboundStore } from '../store/outbound.js';
+import { outboundAgeFrom, type OutboundRow, type OutboundStore } from '../store/outbound.js';
 import type { ProviderAdapter, SendOutcome } from '../../providers/types.js';
 import { adapterFor } from '../../providers/index.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
-import { createBreaker, type Breaker } from './breaker.js';
+import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
 import type { Notifier } from './notify.js';
 
 export interface Sender {
   start(): void;
   stop(): Promise<void>;
   kick(): void;
+  /** How each sending interface is doing right now (for the management API and metrics). */
+  health(): InterfaceHealth[];
+}
+
+export interface InterfaceHealth {
+  name: string;
+  circuit: BreakerState;
+  /** The last failed attempt's reason and time (ms since epoch); kept after later successes. */
+  lastError: { at: number; reason: string } | null;
+  rate: {
+    /** Segments per second for the interface and per sending number; 0: no limit. */
+    perSecond: number;
+    perNumber: number;
+    /** Set by a 429/503 with Retry-After: nothing is sent through it before this time (ms since epoch). */
+    pausedUntil: number | null;
+  };
 }
 
 interface Lane {
@@ -38,6 +54,7 @@ interface Lane {
   inflight: number;
   /** Set by a 429/503 with Retry-After: the whole interface waits. */
   pausedUntil: number;
+  lastError: { at: number; reason: string } | null;
 }
 
 const OUTCOME_BATCH_MS = 5;
@@ -82,6 +99,7 @@ export function createSender(deps: {
       ),
       inflight: 0,
       pausedUntil: 0,
+      lastError: null,
     });
   }
 
@@ -122,8 +140,15 @@ export function createSender(deps: {
         }
       } else wake = 20;
       if (picked.length > 0) {
-        store.markSending(picked.map((p) => p.row.id), t);
-        for (const { lane, row } of picked) start(lane, row);
+        const marked = store.markSending(picked.map((p) => p.row.id), t);
+        for (const { lane, row } of picked) {
+          if (marked.has(row.id)) start(lane, row);
+          else {
+            // No longer queued (cancelled by another writer since due() read it): never sent.
+            lane.inflight--;
+            lane.breaker.abandoned();
+          }
+        }
       }
     } catch (err) {
       log.error({ err }, 'outbound scan failed');
@@ -142,7 +167,7 @@ export function createSender(deps: {
       finalFail(row, 'failed', `interface ${row.interface} does not send (no send_url)`);
       return 0;
     }
-    if (t - row.created_at > out.maxAgeMs) {
+    if (t - outboundAgeFrom(row) > out.maxAgeMs) {
       finalFail(row, 'expired', 'no ITSP accepted it in time');
       return 0;
     }
@@ -215,7 +240,7 @@ export function createSender(deps: {
     let outcome: SendOutcome;
     try {
       const req = lane.adapter.buildRequest(
-        { id: row.id, from: row.sender, to: row.recipient, body: row.body, reference: referenceOf(row.id) },
+        { id: row.id, from: row.sender, to: row.recipient, body: row.body ?? '', reference: referenceOf(row.id) },
         cfg,
       );
       const res = await lane.http.send(req);
@@ -238,6 +263,7 @@ export function createSender(deps: {
       log.info({ ...fields, providerId }, 'text accepted by the ITSP');
       return;
     }
+    lane.lastError = { at: t, reason: outcome.reason };
     if (outcome.kind === 'permanent') {
       // The ITSP answered sensibly; it refuses this text, not everything.
       lane.breaker.success();
@@ -294,6 +320,19 @@ export function createSender(deps: {
     },
     kick() {
       if (running) kickSoon();
+    },
+    health() {
+      const t = now();
+      return [...lanes.values()].map((lane) => ({
+        name: lane.iface.name,
+        circuit: lane.breaker.state(t),
+        lastError: lane.lastError,
+        rate: {
+          perSecond: lane.iface.send.ratePerSecond,
+          perNumber: lane.iface.send.ratePerNumber,
+          pausedUntil: lane.pausedUntil > t ? lane.pausedUntil : null,
+        },
+      }));
     },
   };
 }

@@ -5,9 +5,13 @@
 
 import crypto from 'node:crypto';
 import type { Db } from './db.js';
+import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
-export type InboundState = 'queued' | 'sending' | 'waiting' | 'delivered' | 'undeliverable' | 'expired';
+export type InboundState = 'queued' | 'sending' | 'waiting' | 'delivered' | 'undeliverable' | 'expired' | 'cancelled';
+
+/** States a text never leaves by itself (only a retry by hand queues it again). */
+export const INBOUND_FINISHED: readonly InboundState[] = ['delivered', 'undeliverable', 'expired', 'cancelled'];
 
 export interface NewInbound {
   interface: string;
@@ -24,7 +28,8 @@ export interface InboundRow {
   provider_id: string | null;
   sender: string;
   recipient: string;
-  body: string;
+  /** null once the retention job removed it. */
+  body: string | null;
   parts: number;
   parts_done: number;
   state: InboundState;
@@ -34,7 +39,12 @@ export interface InboundRow {
   updated_at: number;
   endpoint: string | null;
   reason: string | null;
+  /** When it was last queued again by hand; its maximum age counts from then. */
+  retried_at: number | null;
 }
+
+/** The time a text's maximum age counts from. */
+export const inboundAgeFrom = (r: Pick<InboundRow, 'received_at' | 'retried_at'>): number => r.retried_at ?? r.received_at;
 
 export interface EnqueueResult {
   id: number;
@@ -75,6 +85,7 @@ export function hashBody(body: string): string {
 
 export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
   const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
   const byProviderId = db.prepare<[string, string], { id: number }>(
     'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
   );
@@ -132,6 +143,7 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
       if (seen.has(key)) continue;
       seen.add(key);
       markSending.run(t, r.id);
+      events.add('in', r.id, t, 'attempt', `originate part ${r.parts_done + 1} of ${r.parts}, attempt ${r.attempts + 1}`);
       out.push({ ...r, state: 'sending', attempts: r.attempts + 1 });
     }
     return out;
@@ -142,7 +154,7 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
     `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
        state = CASE WHEN ? >= parts THEN 'delivered' ELSE 'queued' END,
        next_attempt_at = ?, reason = NULL
-     WHERE id = ? AND parts_done = ? AND state NOT IN ('delivered', 'undeliverable', 'expired')`,
+     WHERE id = ? AND parts_done = ? AND state NOT IN ('delivered', 'undeliverable', 'expired', 'cancelled')`,
   );
   const waitStmt = db.prepare(
     `UPDATE inbound SET state = 'waiting', endpoint = COALESCE(?, endpoint), reason = ?, next_attempt_at = ?, updated_at = ?
@@ -154,14 +166,18 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
   );
   const failStmt = db.prepare(
     `UPDATE inbound SET state = ?, reason = ?, updated_at = ?
-     WHERE id = ? AND state NOT IN ('delivered', 'undeliverable', 'expired')`,
+     WHERE id = ? AND state NOT IN ('delivered', 'undeliverable', 'expired', 'cancelled')`,
   );
   const wakeStmt = db.prepare(
     `UPDATE inbound SET next_attempt_at = ?, updated_at = ? WHERE endpoint = ? AND state = 'waiting'`,
   );
   const resumeStmt = db.prepare(`UPDATE inbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const resumeEvents = db.prepare(
+    `INSERT INTO events (direction, text_id, at, kind, detail)
+     SELECT 'in', id, ?, 'interrupted', 'websms stopped while delivering it; queued again' FROM inbound WHERE state = 'sending'`,
+  );
   const expireSelect = db.prepare<[number], InboundRow>(
-    `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND received_at < ?`,
+    `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND COALESCE(retried_at, received_at) < ?`,
   );
   // Only texts first in their conversation: one waiting behind an earlier
   // text is not due whatever its time says, and counting it would wake the
@@ -192,32 +208,44 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
       }
     },
     get: (id) => getRow.get(id),
-    partDelivered(id, part, endpoint, t) {
+    partDelivered: db.transaction((id: number, part: number, endpoint: string, t: number) => {
       const r = advance.run(part, endpoint, t, part, t, id, part - 1);
-      return r.changes > 0 ? getRow.get(id) : undefined;
-    },
-    wait(id, endpoint, reason, at, t) {
-      waitStmt.run(endpoint, reason, at, t, id);
-    },
-    retry(id, reason, at, t) {
-      retryStmt.run(reason, at, t, id);
-    },
-    fail(id, state, reason, t) {
-      failStmt.run(state, reason, t, id);
-    },
+      if (r.changes === 0) return undefined;
+      const row = getRow.get(id);
+      if (row?.state === 'delivered') events.add('in', id, t, 'delivered', `to endpoint ${endpoint || '?'}`);
+      else if (row) events.add('in', id, t, 'part_delivered', `part ${part} of ${row.parts} to endpoint ${endpoint || '?'}`);
+      return row;
+    }),
+    wait: db.transaction((id: number, endpoint: string | null, reason: string, at: number, t: number) => {
+      if (waitStmt.run(endpoint, reason, at, t, id).changes > 0) {
+        events.add('in', id, t, 'waiting', `${reason}; next attempt at ${new Date(at).toISOString()} or when the phone registers`);
+      }
+    }),
+    retry: db.transaction((id: number, reason: string, at: number, t: number) => {
+      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('in', id, t, 'retry', `${reason}; next attempt at ${new Date(at).toISOString()}`);
+    }),
+    fail: db.transaction((id: number, state: 'undeliverable' | 'expired', reason: string, t: number) => {
+      if (failStmt.run(state, reason, t, id).changes > 0) events.add('in', id, t, state, reason);
+    }),
     wakeEndpoint: (endpoint, t) => wakeStmt.run(t, t, endpoint).changes,
-    resumeInterrupted: (t) => resumeStmt.run(t, t).changes,
+    resumeInterrupted: db.transaction((t: number) => {
+      resumeEvents.run(t);
+      return resumeStmt.run(t, t).changes;
+    }),
     expireOlderThan(cutoff, t) {
       return db.transaction(() => {
         const rows = expireSelect.all(cutoff);
-        for (const r of rows) failStmt.run('expired', 'not delivered within the maximum age', t, r.id);
+        for (const r of rows) {
+          failStmt.run('expired', 'not delivered within the maximum age', t, r.id);
+          events.add('in', r.id, t, 'expired', 'not delivered within the maximum age');
+        }
         return rows;
       })();
     },
     nextDueAt: () => nextDue.get()?.t,
     counts() {
       const out: Record<InboundState, number> = {
-        queued: 0, sending: 0, waiting: 0, delivered: 0, undeliverable: 0, expired: 0,
+        queued: 0, sending: 0, waiting: 0, delivered: 0, undeliverable: 0, expired: 0, cancelled: 0,
       };
       for (const r of countStmt.all()) out[r.state] = r.n;
       return out;

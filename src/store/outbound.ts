@@ -3,9 +3,13 @@
 // on them) or they finally fail.
 
 import type { Db } from './db.js';
+import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
-export type OutboundState = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired';
+export type OutboundState = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired' | 'cancelled';
+
+/** States a text never leaves by itself ('sent' still moves on with a delivery report). */
+export const OUTBOUND_FINISHED: readonly OutboundState[] = ['sent', 'delivered', 'failed', 'expired', 'cancelled'];
 
 export interface NewOutbound {
   interface: string;
@@ -22,7 +26,8 @@ export interface OutboundRow {
   origin: string;
   sender: string;
   recipient: string;
-  body: string;
+  /** null once the retention job removed it. */
+  body: string | null;
   encoding: string;
   segments: number;
   state: OutboundState;
@@ -33,7 +38,12 @@ export interface OutboundRow {
   provider_id: string | null;
   reason: string | null;
   notified: string | null;
+  /** When it was last queued again by hand; its maximum age counts from then. */
+  retried_at: number | null;
 }
+
+/** The time a text's maximum age counts from. */
+export const outboundAgeFrom = (r: Pick<OutboundRow, 'created_at' | 'retried_at'>): number => r.retried_at ?? r.created_at;
 
 export interface OutboundStore {
   /** Resolves with the id once the text is durably committed. */
@@ -43,9 +53,10 @@ export interface OutboundStore {
   /**
    * Marks texts sending, in one transaction, without an fsync: after a crash a
    * 'sending' text is queued again whether or not the mark reached the disk,
-   * so an fsync here would buy nothing and would stall hand-offs.
+   * so an fsync here would buy nothing and would stall hand-offs. Returns
+   * the ids it marked: a text no longer queued (cancelled) is left alone.
    */
-  markSending(ids: number[], now: number): void;
+  markSending(ids: number[], now: number): Set<number>;
   /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
   together(fn: () => void): void;
   sent(id: number, providerId: string | null, now: number): void;
@@ -71,6 +82,7 @@ export interface OutboundStore {
 
 export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
   const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
   const insert = db.prepare(
     `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
      VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t)`,
@@ -91,9 +103,13 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
                            AND p.state IN ('queued', 'sending'))
       ORDER BY m.next_attempt_at, m.id LIMIT ?`,
   );
-  const sendingStmt = db.prepare(`UPDATE outbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'`);
-  const sentStmt = db.prepare(
-    `UPDATE outbound SET state = 'sent', provider_id = ?, reason = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', 'sending')`,
+  const sendingStmt = db.prepare<[number, number], { attempts: number; interface: string }>(
+    `UPDATE outbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'
+     RETURNING attempts, interface`,
+  );
+  const sentStmt = db.prepare<[string | null, number, number], { interface: string }>(
+    `UPDATE outbound SET state = 'sent', provider_id = ?, reason = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', 'sending')
+     RETURNING interface`,
   );
   const retryStmt = db.prepare(
     `UPDATE outbound SET state = 'queued', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'sending')`,
@@ -110,6 +126,10 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   const notifiedStmt = db.prepare('UPDATE outbound SET notified = ? WHERE id = ?');
   const getStmt = db.prepare<[number], OutboundRow>('SELECT * FROM outbound WHERE id = ?');
   const resumeStmt = db.prepare(`UPDATE outbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const resumeEvents = db.prepare(
+    `INSERT INTO events (direction, text_id, at, kind, detail)
+     SELECT 'out', id, ?, 'interrupted', 'websms stopped while sending it; queued again' FROM outbound WHERE state = 'sending'`,
+  );
   // Only texts first in their conversation (see the same query in inbound.ts).
   const nextDue = db.prepare<[], { t: number }>(
     `SELECT m.next_attempt_at AS t FROM outbound m
@@ -122,12 +142,19 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   const countStmt = db.prepare<[], { state: OutboundState; n: number }>('SELECT state, COUNT(*) AS n FROM outbound GROUP BY state');
 
   const markMany = db.transaction((ids: number[], t: number) => {
-    for (const id of ids) sendingStmt.run(t, id);
+    const marked = new Set<number>();
+    for (const id of ids) {
+      const r = sendingStmt.get(t, id);
+      if (!r) continue;
+      marked.add(id);
+      events.add('out', id, t, 'attempt', `attempt ${r.attempts} via ${r.interface}`);
+    }
+    return marked;
   });
 
   // A report may arrive before the send's own answer was recorded, or repeat:
   // states only move forward (sent -> delivered | failed), never back.
-  const RANK: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
+  const RANK: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 1, delivered: 2, failed: 2, expired: 2, cancelled: 2 };
 
   return {
     enqueue: (m) => commits.submit(m),
@@ -135,29 +162,42 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     markSending(ids, t) {
       db.pragma('synchronous = NORMAL');
       try {
-        markMany(ids, t);
+        return markMany(ids, t);
       } finally {
         db.pragma('synchronous = FULL');
       }
     },
     together: (fn) => db.transaction(fn)(),
-    sent: (id, providerId, t) => void sentStmt.run(providerId, t, id),
-    retry: (id, reason, at, t) => void retryStmt.run(reason, at, t, id),
-    failover: (id, to, reason, t) => void failoverStmt.run(to, reason, t, t, id),
-    fail: (id, state, reason, t) => void failStmt.run(state, reason, t, id),
-    report(iface, providerId, state, reason, t) {
+    sent: db.transaction((id: number, providerId: string | null, t: number) => {
+      const r = sentStmt.get(providerId, t, id);
+      if (r) events.add('out', id, t, 'sent', `accepted by ${r.interface}${providerId !== null ? ` as ${providerId}` : ''}`);
+    }),
+    retry: db.transaction((id: number, reason: string, at: number, t: number) => {
+      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('out', id, t, 'retry', `${reason}; next attempt at ${new Date(at).toISOString()}`);
+    }),
+    failover: db.transaction((id: number, to: string, reason: string, t: number) => {
+      if (failoverStmt.run(to, reason, t, t, id).changes > 0) events.add('out', id, t, 'failover', `to ${to} after ${reason}`);
+    }),
+    fail: db.transaction((id: number, state: 'failed' | 'expired', reason: string, t: number) => {
+      if (failStmt.run(state, reason, t, id).changes > 0) events.add('out', id, t, state, reason);
+    }),
+    report: db.transaction((iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, t: number) => {
       const row = byProvider.get(iface, providerId);
       if (!row || RANK[state] < RANK[row.state] || row.state === state) return undefined;
       if (RANK[row.state] === 2) return undefined;
       reportStmt.run(state, reason, t, row.id);
+      events.add('out', row.id, t, 'report', `${state}${reason !== null ? `: ${reason}` : ''}`);
       return getStmt.get(row.id);
-    },
+    }),
     markNotified: (id, state) => void notifiedStmt.run(state, id),
     get: (id) => getStmt.get(id),
-    resumeInterrupted: (t) => resumeStmt.run(t, t).changes,
+    resumeInterrupted: db.transaction((t: number) => {
+      resumeEvents.run(t);
+      return resumeStmt.run(t, t).changes;
+    }),
     nextDueAt: () => nextDue.get()?.t,
     counts() {
-      const out: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 0, delivered: 0, failed: 0, expired: 0 };
+      const out: Record<OutboundState, number> = { queued: 0, sending: 0, sent: 0, delivered: 0, failed: 0, expired: 0, cancelled: 0 };
       for (const r of countStmt.all()) out[r.state] = r.n;
       return out;
     },
