@@ -129,7 +129,7 @@ async function help(args: string[]): Promise<number> {
   const [name] = args;
   if (name !== undefined) {
     const entry = lookup(name);
-    if (entry && name !== 'help') return entry.run({ args: ['--help'], argv: ['--help'] });
+    if (entry && entry !== COMMANDS.help) return entry.run({ args: ['--help'], argv: ['--help'] });
     if (!entry) {
       process.stderr.write(`websms help: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
       return EX_USAGE;
