@@ -294,7 +294,7 @@ function parseStatus(fields: Record<string, unknown>, cfg: SendConfig): StatusRe
 
 export const generic: ProviderAdapter = {
   name: 'generic',
-  description: 'any HTTP SMS API: the fields, authentication and success test are named in the interface section (send_url, send_to, send_auth, ...)',
+  description: 'Any ITSP with an HTTP API: the request, its authentication and the answer are described by send_* keys',
   buildRequest,
   parseResponse,
   parseStatus,

@@ -10,6 +10,11 @@ const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));
 
+/** Every provider with its one-line description, by name. */
+export function providerList(): Array<{ name: string; description: string }> {
+  return PROVIDER_NAMES.map((name) => ({ name, description: ADAPTERS[name]!.description }));
+}
+
 /** The adapter of a provider; an unknown name is a configuration error (load.ts should have caught it). */
 export function adapterFor(provider: string): ProviderAdapter {
   const adapter = Object.prototype.hasOwnProperty.call(ADAPTERS, provider) ? ADAPTERS[provider] : undefined;

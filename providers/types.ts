@@ -48,7 +48,7 @@ export type CredentialsCheck = { ok: true; detail: string } | { ok: false; reaso
 
 export interface ProviderAdapter {
   name: string;
-  /** One line for people: which ITSP, or what the profile expects (websms providers). */
+  /** One line for people choosing a provider (websms providers, GET /api/providers). */
   description: string;
   /**
    * Checks the send credentials without sending a text (an account or balance

@@ -18,12 +18,17 @@ import { createHandoff } from './outbound/handoff.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
+import { startApi } from './api/server.js';
+import { createWriteProbe } from './store/probe.js';
+import { createTextStore } from './store/texts.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
 
 export interface Daemon {
   httpPort: number;
+  /** The management API's port (src/api/). */
+  apiPort: number;
   store: InboundStore;
   outbound: OutboundStore;
   ami: AmiClient;
@@ -83,11 +88,28 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
     onStatus,
-    health: () => ({ ami: ami.connected ? 'connected' : 'disconnected', inbound: store.counts(), outbound: outbound.counts() }),
   });
 
   let http: HttpServer;
-  let agi: FastAgiServer;
+  let agi: FastAgiServer | undefined;
+  // The management API: up first (its /readyz says what is still missing), down first.
+  let api: HttpServer;
+  try {
+    api = await startApi({
+      config,
+      texts: createTextStore(db),
+      outbound,
+      probe: createWriteProbe(db),
+      sender,
+      ami,
+      fastagiListening: () => agi?.listening() ?? false,
+      onQueued: (direction) => (direction === 'out' ? sender.kick() : deliverer.kick()),
+      log: log.child({ mod: 'api' }),
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   try {
     http = await listen(handler, config.general.listenHost, config.general.listenPort, log.child({ mod: 'http' }));
     try {
@@ -106,6 +128,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       throw err;
     }
   } catch (err) {
+    await api.close();
     db.close();
     throw err;
   }
@@ -128,6 +151,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let stopping: Promise<void> | undefined;
   return {
     httpPort: http.port,
+    apiPort: api.port,
     agiPort: agi.port,
     store,
     outbound,
@@ -139,7 +163,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       stopping ??= (async () => {
         log.info({}, 'stopping');
         // Stop taking texts first, then commit what is batched.
-        await Promise.all([http.close(), agi.close()]);
+        await api.close();
+        await Promise.all([http.close(), agi!.close()]);
         store.flush();
         outbound.flush();
         await sender.stop();

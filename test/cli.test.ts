@@ -228,7 +228,7 @@ test('providers lists the known profiles, as text and as JSON', async (t) => {
   const r = await runCli(['providers']);
   t.is(r.code, 0);
   t.regex(r.stdout, /^PROVIDER +CREDENTIALS CHECK +DESCRIPTION$/m);
-  t.regex(r.stdout, /^generic +no +any HTTP SMS API/m);
+  t.regex(r.stdout, /^generic +no +Any ITSP with an HTTP API/m);
   const j = JSON.parse((await runCli(['providers', '--json'])).stdout) as { providers: { name: string; credentialsCheck: boolean }[] };
   t.deepEqual(j.providers.map((p) => p.name), ['generic']);
   t.false(j.providers[0]!.credentialsCheck);

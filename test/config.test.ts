@@ -746,7 +746,7 @@ rate_per_number = 1001
 concurrency = 0
 breaker_failures = 0
 breaker_cooldown = 50ms
-status_path = /health
+status_path = /a/../b
 status_field_id =
 status_field_status = a b
 status_delivered = ok
@@ -769,7 +769,7 @@ status_failed = OK
     ':15: [itsp] concurrency: "0" is not a whole number from 1 to 256',
     ':16: [itsp] breaker_failures: "0" is not a whole number from 1 to 1000',
     ':17: [itsp] breaker_cooldown: "50ms" is out of range (100ms to 1d)',
-    ':18: [itsp] status_path: "/health" is websms\'s own health endpoint',
+    ':18: [itsp] status_path: "/a/../b" must not contain empty, "." or ".." segments',
     ':19: [itsp] status_field_id: must not be empty',
     ':20: [itsp] status_field_status: "a b" is not valid',
     ':22: [itsp] status "ok" is in both status_delivered and status_failed',

@@ -136,12 +136,13 @@ test.serial('the store cannot commit: 503 so the ITSP retries, and nothing is ha
   t.is(rows(s.dir).length, before + 1);
 });
 
-test.serial('health reports AMI state and queue counts, never secrets', async (t) => {
-  const r = await fetch(`${s.url}/health`);
-  const j = (await r.json()) as { ami: string; inbound: Record<string, number> };
-  t.is(r.status, 200);
-  t.truthy(j.ami);
-  t.is(typeof j.inbound.delivered, 'number');
+test.serial('the webhook listener serves webhooks only: no health endpoint there', async (t) => {
+  for (const p of ['/health', '/healthz', '/readyz', '/api/texts']) {
+    const r = await fetch(`${s.url}${p}`);
+    t.is(r.status, 404, p);
+  }
+  const api = await fetch(`${s.api}/healthz`);
+  t.is(api.status, 200, 'health is on the management listener');
 });
 
 test.serial('an empty provider id counts as none: the text is stored, duplicates found by content', async (t) => {

@@ -103,6 +103,8 @@ export interface FastAgiServer {
   close(): Promise<void>;
   /** Sessions in progress right now. */
   active(): number;
+  /** Whether it takes new connections (false once closing). */
+  listening(): boolean;
 }
 
 /** Longest command line without its `\n`: fgets(buf, 2048) keeps 2,047 bytes, `\n` included. */
@@ -446,6 +448,7 @@ export function createFastAgiServer(opts: FastAgiOptions): Promise<FastAgiServer
       resolve({
         port,
         active: () => running.size,
+        listening: () => server.listening,
         close() {
           closing ??= (async () => {
             const stopped = new Promise<void>((res) => server.close(() => res()));

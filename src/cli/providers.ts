@@ -1,7 +1,7 @@
 // `websms providers`: the provider profiles an interface can name.
 
 import { PROVIDERS } from '../config/schema.js';
-import { PROVIDER_NAMES, adapterFor } from '../../providers/index.js';
+import { PROVIDER_NAMES, adapterFor, providerList } from '../../providers/index.js';
 import { out, parseCommand, printJson } from './command.js';
 import { exitCodes } from './exit.js';
 import { table } from './table.js';
@@ -29,10 +29,7 @@ export async function providersCommand({ args }: CommandContext): Promise<number
     process.stderr.write(`websms providers: no adapter for ${missing.join(', ')}: this websms package is broken; reinstall it\n`);
     return 70;
   }
-  const list = PROVIDERS.map((name) => {
-    const a = adapterFor(name);
-    return { name, description: a.description, credentialsCheck: a.checkCredentials !== undefined };
-  });
+  const list = providerList().map((p) => ({ ...p, credentialsCheck: adapterFor(p.name).checkCredentials !== undefined }));
   if (p.json) {
     printJson({ providers: list });
     return 0;

@@ -1,4 +1,5 @@
-// The HTTP side of the daemon: ITSP webhooks plus a health endpoint.
+// The webhook listener: ITSP webhooks and delivery reports, nothing else
+// (health, readiness and the management API have their own listener, src/api/).
 
 import express from 'express';
 import http from 'node:http';
@@ -6,20 +7,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { webhookHandler, type InboundDeps } from './inbound.js';
 
-export interface HttpDeps extends InboundDeps {
-  health: () => Record<string, unknown>;
-}
+export type HttpDeps = InboundDeps;
 
 export function createApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false); // client addresses are worked out in access.ts
-  app.get('/health', (_req, res) => {
-    res.json(deps.health());
-  });
   app.use((req, res) => {
-    deps.log.warn({ method: req.method, path: req.path.slice(0, 200) }, 'no such path');
+    deps.log.warn({ ip: req.socket.remoteAddress, method: req.method, path: req.path.slice(0, 200) }, 'no such path');
     res.status(404).type('text/plain').send('no interface or endpoint at this path\n');
   });
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -44,7 +40,8 @@ export function createHandler(deps: HttpDeps): http.RequestListener {
   };
 }
 
-export function listen(handler: http.RequestListener, host: string, port: number, log: Logger): Promise<HttpServer> {
+/** `what` names the listener in its log line ("http listening", "api listening"). */
+export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, what = 'http'): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
     server.headersTimeout = 20_000;
@@ -53,7 +50,7 @@ export function listen(handler: http.RequestListener, host: string, port: number
     server.listen(port, host, () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
-      log.info({ host: addr.address, port: addr.port }, 'http listening');
+      log.info({ host: addr.address, port: addr.port }, `${what} listening`);
       resolve({
         server,
         port: addr.port,

@@ -143,6 +143,8 @@ export interface TextStore {
   purge(before: number): number;
   /** Removes the bodies of finished texts last updated before the time (retention); returns how many. */
   removeBodies(before: number): number;
+  /** Outbound texts queued or being sent, by the interface they go through. */
+  queuedByInterface(): Record<string, number>;
 }
 
 interface Table {
@@ -311,7 +313,12 @@ export function createTextStore(db: Db): TextStore {
     bodies: db.prepare(`UPDATE ${TABLES[d].name} SET body = NULL WHERE body IS NOT NULL AND ${FINISHED_SQL} AND updated_at < ?`),
   }));
 
+  const queuedStmt = db.prepare<[], { interface: string; n: number }>(
+    `SELECT interface, COUNT(*) AS n FROM outbound WHERE state IN ('queued', 'sending') GROUP BY interface`,
+  );
+
   return {
+    queuedByInterface: () => Object.fromEntries(queuedStmt.all().map((r) => [r.interface, r.n])),
     list(q) {
       const directions: Direction[] = q.direction !== undefined ? [q.direction] : ['out', 'in'];
       const fetched = new Map<Direction, TextRecord[]>();

@@ -80,7 +80,10 @@ export interface Stack {
   dir: string;
   ami: AmiDouble;
   daemon: Daemon;
+  /** The webhook listener. */
   url: string;
+  /** The management API listener (src/api/). */
+  api: string;
   logs: string[];
   post(pathname: string, body: Record<string, string> | string, headers?: Record<string, string>): Promise<{ status: number; text: string; headers: Headers }>;
   stop(): Promise<void>;
@@ -100,6 +103,7 @@ export async function startStack(o: Partial<ConfigOptions> & { double?: AmiDoubl
     ami,
     daemon,
     url,
+    api: `http://127.0.0.1:${daemon.apiPort}`,
     logs,
     post: (p, body, headers) => post(url + p, body, headers),
     async stop() {
