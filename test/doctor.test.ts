@@ -2,12 +2,14 @@
 // plus the double's ShowDialPlan on the wire (what pbx.c manager_show_dialplan sends).
 
 import test from 'ava';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { createAmiClient, listAction } from '../src/asterisk/ami.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_DIALPLAN, startAmiDouble, type AmiDouble, type AmiDoubleOptions } from './doubles/ami-server.js';
 import { runCli } from './helpers/cli.js';
-import { AMI_SECRET, startStack, until, writeConfig } from './helpers/stack.js';
+import { AMI_SECRET, spawnDaemon, startStack, until, writeConfig } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 const REQUIRED = ['dp_entry_answer', 'dp_entry_text_in', 'dp_entry_text_inout', 'dp_lookup', 'sub_decode_body', 'sub_text_term', 'sub_text_trunk'];
@@ -282,3 +284,59 @@ async function rawSession(port: number): Promise<{ socket: net.Socket; send(s: s
     until: (p) => until(() => msgs.some(p) && [...msgs], 3000, 'an AMI message'),
   };
 }
+
+test('doctor with the daemon running: database, daemon, FastAGI and interfaces checked; generic credentials said to be unchecked', async (t) => {
+  const ami = await double(t);
+  const dir = tempDir();
+  const [agiPort, apiPort] = [await freePort(), await freePort()];
+  const file = writeConfig({ dir, amiPort: ami.port, interfaces: '[itsp]\nsend_url = http://127.0.0.1:9/send\n[local]\n', general: 'default_interface = itsp' });
+  // Fixed ports: doctor, like Asterisk and the CLI, finds them in the configuration.
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/\[agi\]\nlisten = 127\.0\.0\.1:0/, `[agi]\nlisten = 127.0.0.1:${agiPort}`).replace(/\[api\]\nlisten = 127\.0\.0\.1:0/, `[api]\nlisten = 127.0.0.1:${apiPort}`));
+  const child = await spawnDaemon(file);
+  t.teardown(async () => {
+    child.proc.kill('SIGTERM');
+    await child.exited;
+  });
+  const r = await runCli(['--config', file, 'doctor'], { cwd: dir });
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /^ {2}ok {4}configuration: .*websms\.conf: valid/m);
+  t.regex(r.stdout, /^ {2}ok {4}database: .*websms\.db opens, schema version [4-9]/m);
+  t.regex(r.stdout, /^ {2}ok {4}database: .* and its directory are writable/m);
+  t.regex(r.stdout, new RegExp(`^ {2}ok {4}daemon: running; its API answers at http://127\\.0\\.0\\.1:${apiPort}`, 'm'));
+  t.regex(r.stdout, new RegExp(`^ {2}ok {4}FastAGI: 127\\.0\\.0\\.1:${agiPort} accepts connections`, 'm'));
+  t.regex(r.stdout, /^ {2}warn {2}interface itsp: credentials not checked: the generic provider offers no way to check them without sending a text; send yourself one: websms send --interface itsp/m);
+  t.regex(r.stdout, /^ {2}ok {4}interface local: receives texts at \/sms\/in\/local; sends none/m);
+  t.regex(r.stdout, /^No failures, \d+ warning\(s\)/m);
+  noSecret(t, r);
+
+  const j = await runCli(['--config', file, 'doctor', '--json'], { cwd: dir });
+  t.is(j.code, 0);
+  const body = JSON.parse(j.stdout) as { checks: { check: string; status: string; detail: string }[]; failures: number };
+  t.is(body.failures, 0);
+  t.deepEqual(
+    [...new Set(body.checks.map((c) => c.check))],
+    ['configuration', 'database', 'daemon', 'FastAGI', 'AMI', 'dialplan', 'interface itsp', 'interface local'],
+  );
+  t.true(body.checks.every((c) => ['ok', 'warn', 'fail'].includes(c.status)));
+});
+
+test('doctor: nothing on the FastAGI port and a database that cannot be created are failures (exit 1), each with what to do', async (t) => {
+  const ami = await double(t);
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'afile'), '');
+  const agiPort = await freePort();
+  const file = writeConfig({ dir, amiPort: ami.port });
+  fs.writeFileSync(
+    file,
+    fs
+      .readFileSync(file, 'utf8')
+      .replace(/\[agi\]\nlisten = 127\.0\.0\.1:0/, `[agi]\nlisten = 127.0.0.1:${agiPort}`)
+      .replace(/^database = .*$/m, `database = ${path.join(dir, 'afile', 'websms.db')}`),
+  );
+  const r = await runCli(['--config', file, 'doctor'], { cwd: dir });
+  t.is(r.code, 1, r.stdout + r.stderr);
+  t.regex(r.stdout, new RegExp(`^ {2}fail {2}FastAGI: cannot connect to 127\\.0\\.0\\.1:${agiPort} \\(ECONNREFUSED\\): texts from phones fail at hand-off; is websms running`, 'm'));
+  t.regex(r.stdout, /^ {2}fail {2}database: .*afile\/websms\.db cannot be created: .*afile is a file, not a directory/m);
+  t.regex(r.stdout, /^ {2}warn {2}daemon: /m);
+  t.regex(r.stdout, /^2 check\(s\) failed/m);
+});

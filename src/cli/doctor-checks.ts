@@ -42,6 +42,9 @@ export function databaseFindings(config: Config): Finding[] {
   const check = 'database';
   if (!fs.existsSync(file)) {
     const dir = nearestDir(path.dirname(file));
+    if (!fs.statSync(dir).isDirectory()) {
+      return [{ check, status: 'fail', detail: `${file} cannot be created: ${dir} is a file, not a directory; fix [general] database` }];
+    }
     if (!writable(dir)) {
       return [{ check, status: 'fail', detail: `${file} does not exist and ${dir} is not writable by this user: websms cannot create it; fix [general] database or the directory's owner` }];
     }
