@@ -168,7 +168,7 @@ async function listCommand(
     return 0;
   }
   if (texts.length === 0) {
-    out(spec.name === 'queue' ? `No texts ${describe(q)}.` : `No texts ${describe(q)}.`);
+    out(`No texts ${describe(q)}.`);
     return 0;
   }
   out(textTable(texts));
