@@ -160,6 +160,7 @@ test('the CLI finds the daemon from [api] listen of the same configuration', asy
     child.proc.kill('SIGTERM');
     await child.exited;
   });
+  await listening(port);
   const q = await runCli(['--config', file, 'queue'], { cwd: dir });
   t.is(q.code, 0, q.stderr);
   t.is(q.stderr, '', 'asked the daemon, not the file');
@@ -184,5 +185,19 @@ async function poll<T>(check: () => Promise<T | undefined | false>, timeoutMs = 
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
+  }
+}
+
+/** The daemon's listeners come up one after the other, the management API first: wait for it. */
+async function listening(port: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`nothing answers on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -297,6 +297,7 @@ test('doctor with the daemon running: database, daemon, FastAGI and interfaces c
     child.proc.kill('SIGTERM');
     await child.exited;
   });
+  await listening(apiPort);
   const r = await runCli(['--config', file, 'doctor'], { cwd: dir });
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /^ {2}ok {4}configuration: .*websms\.conf: valid/m);
@@ -340,3 +341,17 @@ test('doctor: nothing on the FastAGI port and a database that cannot be created 
   t.regex(r.stdout, /^ {2}warn {2}daemon: /m);
   t.regex(r.stdout, /^2 check\(s\) failed/m);
 });
+
+/** The daemon's listeners come up one after the other: wait until it says it is ready (AMI, FastAGI, database). */
+async function listening(port: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`nothing answers on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
