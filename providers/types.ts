@@ -43,10 +43,18 @@ export interface StatusReport {
   reason: string | null;
 }
 
+/** What a credentials check found; never carries a secret. */
+export type CredentialsCheck = { ok: true; detail: string } | { ok: false; reason: string };
+
 export interface ProviderAdapter {
   name: string;
   /** One line for people choosing a provider (websms providers, GET /api/providers). */
   description: string;
+  /**
+   * Checks the send credentials without sending a text (an account or balance
+   * request), where the ITSP offers one; `websms doctor` says so where it does not.
+   */
+  checkCredentials?(cfg: SendConfig, timeoutMs: number): Promise<CredentialsCheck>;
   buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest;
   parseResponse(answer: HttpAnswer, cfg: SendConfig): SendOutcome;
   /** Reads a delivery report's fields; undefined when they are not a report. */

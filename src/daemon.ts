@@ -4,6 +4,7 @@
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
+import { configWarnings } from './config/warnings.js';
 import type { Config } from './config/types.js';
 import { createHandler, listen, type HttpServer } from './http/server.js';
 import { createDeliverer, type Deliverer } from './inbound/deliver.js';
@@ -74,7 +75,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
   const metrics = createMetrics({ stats: createStatsReader(db), ami, interfaces: config.interfaces.map((i) => i.name) });
-  if (config.ami.secret === '') log.warn({}, 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
+  // The same list `websms check-config` prints.
+  for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
@@ -220,6 +222,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         sender = await makeSender(merged);
         current = merged;
         if (!stopping) sender.start();
+        for (const w of configWarnings(merged)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
         log.info({ changed: plan.applied, needRestart: plan.needRestart }, plan.needRestart.length > 0
           ? 'configuration reloaded; some settings need a restart to take effect (systemctl restart websms)'
           : 'configuration reloaded');

@@ -160,13 +160,35 @@ const DEFAULTS: Config = {
 
 // ---- loading ------------------------------------------------------------
 
+/** The values, without the record of where each came from (tested on its own below). */
+function values(c: Config): Config {
+  const { settings: _settings, ...rest } = c;
+  return rest;
+}
+
+test('settings: every key as the file spells it, where it came from, secrets hidden', (t) => {
+  const file = conf('[general]\ncountry_code = 47\n\n[ami]\nsecret = file-secret-xyz\n[itsp]\nallow = 10.0.0.0/8\nallow = any\nusername = itsp\n');
+  const c = loadConfig({ file, env: { WEBSMS_ITSP_PASSWORD: 'env-pass-xyz', WEBSMS_ITSP_SEND_BEARER: '' }, explicit: true });
+  const by = (name: string) => c.settings!.find((s) => s.name === name)!;
+  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['itsp', true]]);
+  t.deepEqual(by('general').keys.country_code, { value: '47', source: 'file', line: 2 });
+  t.deepEqual(by('general').keys.listen, { value: '127.0.0.1:8080', source: 'default' });
+  t.deepEqual(by('ami').keys.secret, { value: '(set)', source: 'file', line: 5 });
+  t.deepEqual(by('itsp').keys.password, { value: '(set)', source: 'env', env: 'WEBSMS_ITSP_PASSWORD' });
+  t.deepEqual(by('itsp').keys.send_bearer, { value: '(not set)', source: 'default' }, 'an empty variable is unset');
+  t.deepEqual(by('itsp').keys.allow, { value: '10.0.0.0/8, any', source: 'file', line: 7 });
+  t.deepEqual(by('itsp').keys.path, { value: '/sms/in/itsp', source: 'default' });
+  t.deepEqual(Object.keys(by('itsp').keys), Object.keys(INTERFACE_KEYS));
+  t.false(JSON.stringify(c.settings).includes('xyz'), 'no secret in the settings');
+});
+
 test('no file at all: the default config', (t) => {
-  t.deepEqual(loadConfig({ env: {}, explicit: false }), DEFAULTS);
+  t.deepEqual(values(loadConfig({ env: {}, explicit: false })), DEFAULTS);
 });
 
 test('a missing default-path file: the default config', (t) => {
   const file = path.join(dir, 'absent', 'websms.conf');
-  t.deepEqual(loadConfig({ file, env: {}, explicit: false }), DEFAULTS);
+  t.deepEqual(values(loadConfig({ file, env: {}, explicit: false })), DEFAULTS);
 });
 
 test('a missing explicit file is an error', (t) => {
@@ -179,7 +201,7 @@ test('a missing explicit file is an error', (t) => {
 
 test('an empty file: the default config, with its path', (t) => {
   const file = conf('; nothing here\n');
-  t.deepEqual(loadConfig({ file, env: {}, explicit: true }), { ...DEFAULTS, file });
+  t.deepEqual(values(loadConfig({ file, env: {}, explicit: true })), { ...DEFAULTS, file });
 });
 
 test('a full valid file', (t) => {
@@ -249,7 +271,7 @@ allow = any
 token = abcdefghijklmnop_-.~
 `);
   const c = loadConfig({ file, env: {}, explicit: true });
-  t.deepEqual(c, {
+  t.deepEqual(values(c), {
     file,
     general: {
       listenHost: '::1',
@@ -743,7 +765,7 @@ rate_per_number = 1001
 concurrency = 0
 breaker_failures = 0
 breaker_cooldown = 50ms
-status_path = /health
+status_path = /a/../b
 status_field_id =
 status_field_status = a b
 status_delivered = ok
@@ -766,7 +788,7 @@ status_failed = OK
     ':15: [itsp] concurrency: "0" is not a whole number from 1 to 256',
     ':16: [itsp] breaker_failures: "0" is not a whole number from 1 to 1000',
     ':17: [itsp] breaker_cooldown: "50ms" is out of range (100ms to 1d)',
-    ':18: [itsp] status_path: "/health" is websms\'s own health endpoint',
+    ':18: [itsp] status_path: "/a/../b" must not contain empty, "." or ".." segments',
     ':19: [itsp] status_field_id: must not be empty',
     ':20: [itsp] status_field_status: "a b" is not valid',
     ':22: [itsp] status "ok" is in both status_delivered and status_failed',
@@ -1160,9 +1182,9 @@ test('docs/websms.conf.sample is renderSampleConfig() (regenerate it when the sc
 
 test('the sample loads as the defaults, with its secret from the environment or without one', (t) => {
   const c = loadConfig({ file: SAMPLE, env: { WEBSMS_AMI_SECRET: 's' }, explicit: true });
-  t.deepEqual(c, { ...DEFAULTS, file: SAMPLE, ami: { ...DEFAULTS.ami, secret: 's' } });
+  t.deepEqual(values(c), { ...DEFAULTS, file: SAMPLE, ami: { ...DEFAULTS.ami, secret: 's' } });
   // Copied as it is, without a secret, it loads too: the daemon warns, as on the built-in defaults.
-  t.deepEqual(loadConfig({ file: SAMPLE, env: {}, explicit: true }), { ...DEFAULTS, file: SAMPLE });
+  t.deepEqual(values(loadConfig({ file: SAMPLE, env: {}, explicit: true })), { ...DEFAULTS, file: SAMPLE });
 });
 
 test('every secret in the sample is commented out', (t) => {

@@ -2,12 +2,14 @@
 // plus the double's ShowDialPlan on the wire (what pbx.c manager_show_dialplan sends).
 
 import test from 'ava';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { createAmiClient, listAction } from '../src/asterisk/ami.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_DIALPLAN, startAmiDouble, type AmiDouble, type AmiDoubleOptions } from './doubles/ami-server.js';
 import { runCli } from './helpers/cli.js';
-import { AMI_SECRET, startStack, until, writeConfig } from './helpers/stack.js';
+import { AMI_SECRET, spawnDaemon, startStack, until, writeConfig } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 const REQUIRED = ['dp_entry_answer', 'dp_entry_text_in', 'dp_entry_text_inout', 'dp_lookup', 'sub_decode_body', 'sub_text_term', 'sub_text_trunk'];
@@ -33,9 +35,10 @@ test('all contexts present: exit 0, says so, one ShowDialPlan per context', asyn
   const ami = await double(t);
   const r = await doctor(ami.port);
   t.is(r.code, 0, r.stdout + r.stderr);
-  t.regex(r.stdout, /ok {4}AMI login/);
-  for (const c of REQUIRED) t.regex(r.stdout, new RegExp(`ok {4}context ${c}\\b`));
-  t.regex(r.stdout, /All 7 dialplan contexts websms relies on are loaded/);
+  t.regex(r.stdout, /ok {4}AMI: login as websms at 127\.0\.0\.1:\d+/);
+  for (const c of REQUIRED) t.regex(r.stdout, new RegExp(`ok {4}dialplan: context ${c}\\b`));
+  t.regex(r.stdout, /ok {4}dialplan: all 7 dialplan contexts websms relies on are loaded/);
+  t.regex(r.stdout, /No failures/);
   noSecret(t, r);
   const asked = ami.actions.filter((a) => a.name === 'ShowDialPlan').map((a) => a.headers.find(([k]) => k.toLowerCase() === 'context')?.[1]);
   t.deepEqual(asked, REQUIRED);
@@ -48,9 +51,9 @@ test('a missing context: exit 1, named, with what it is for', async (t) => {
   ami.setContext('sub_text_trunk', undefined);
   const r = await doctor(ami.port);
   t.is(r.code, 1, r.stdout + r.stderr);
-  t.regex(r.stdout, /MISSING context sub_text_trunk: not loaded in Asterisk; it is the subroutine: hands a text from a phone/);
-  t.regex(r.stdout, /1 of 7 contexts missing: sub_text_trunk/);
-  t.regex(r.stdout, /ok {4}context dp_lookup/);
+  t.regex(r.stdout, /fail {2}dialplan: context sub_text_trunk is not loaded in Asterisk; it is the subroutine: hands a text from a phone.*websms dialplan install/);
+  t.is(r.stdout.match(/^  fail /gm)?.length, 1, r.stdout);
+  t.regex(r.stdout, /ok {4}dialplan: context dp_lookup/);
   noSecret(t, r);
 });
 
@@ -58,7 +61,7 @@ test('the answer and text contexts are the ones named in [ami]', async (t) => {
   const ami = await double(t);
   const r = await doctor(ami.port, { ami: 'answer_context = my_answer\ntext_context = dp_entry_text_in\n' });
   t.is(r.code, 1);
-  t.regex(r.stdout, /MISSING context my_answer: .*\[ami\] answer_context/);
+  t.regex(r.stdout, /fail {2}dialplan: context my_answer is not loaded.*\[ami\] answer_context/);
   t.false(r.stdout.includes('context dp_entry_answer'));
   ami.setContext('my_answer', [{ include: 'dp_answer' }]);
   t.is((await doctor(ami.port, { ami: 'answer_context = my_answer\n' })).code, 0);
@@ -70,7 +73,7 @@ test('no permission for ShowDialPlan: exit 1, says which write permission to add
   t.is(r.code, 1, r.stdout + r.stderr);
   t.regex(r.stdout, /may not run ShowDialPlan: add "reporting" to its write classes in manager\.conf/);
   t.regex(r.stdout, /write = originate,reporting/);
-  t.false(r.stdout.includes('MISSING'), 'a refusal is not reported as missing contexts');
+  t.false(r.stdout.includes('is not loaded'), 'a refusal is not reported as missing contexts');
   noSecret(t, r);
 });
 
@@ -280,4 +283,75 @@ async function rawSession(port: number): Promise<{ socket: net.Socket; send(s: s
     send: (s) => void socket.write(s),
     until: (p) => until(() => msgs.some(p) && [...msgs], 3000, 'an AMI message'),
   };
+}
+
+test('doctor with the daemon running: database, daemon, FastAGI and interfaces checked; generic credentials said to be unchecked', async (t) => {
+  const ami = await double(t);
+  const dir = tempDir();
+  const [agiPort, apiPort] = [await freePort(), await freePort()];
+  const file = writeConfig({ dir, amiPort: ami.port, interfaces: '[itsp]\nsend_url = http://127.0.0.1:9/send\n[local]\n', general: 'default_interface = itsp' });
+  // Fixed ports: doctor, like Asterisk and the CLI, finds them in the configuration.
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/\[agi\]\nlisten = 127\.0\.0\.1:0/, `[agi]\nlisten = 127.0.0.1:${agiPort}`).replace(/\[api\]\nlisten = 127\.0\.0\.1:0/, `[api]\nlisten = 127.0.0.1:${apiPort}`));
+  const child = await spawnDaemon(file);
+  t.teardown(async () => {
+    child.proc.kill('SIGTERM');
+    await child.exited;
+  });
+  await listening(apiPort);
+  const r = await runCli(['--config', file, 'doctor'], { cwd: dir });
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /^ {2}ok {4}configuration: .*websms\.conf: valid/m);
+  t.regex(r.stdout, /^ {2}ok {4}database: .*websms\.db opens, schema version [4-9]/m);
+  t.regex(r.stdout, /^ {2}ok {4}database: .* and its directory are writable/m);
+  t.regex(r.stdout, new RegExp(`^ {2}ok {4}daemon: running; its API answers at http://127\\.0\\.0\\.1:${apiPort}`, 'm'));
+  t.regex(r.stdout, new RegExp(`^ {2}ok {4}FastAGI: 127\\.0\\.0\\.1:${agiPort} accepts connections`, 'm'));
+  t.regex(r.stdout, /^ {2}warn {2}interface itsp: credentials not checked: the generic provider offers no way to check them without sending a text; send yourself one: websms send --interface itsp/m);
+  t.regex(r.stdout, /^ {2}ok {4}interface local: receives texts at \/sms\/in\/local; sends none/m);
+  t.regex(r.stdout, /^No failures, \d+ warning\(s\)/m);
+  noSecret(t, r);
+
+  const j = await runCli(['--config', file, 'doctor', '--json'], { cwd: dir });
+  t.is(j.code, 0);
+  const body = JSON.parse(j.stdout) as { checks: { check: string; status: string; detail: string }[]; failures: number };
+  t.is(body.failures, 0);
+  t.deepEqual(
+    [...new Set(body.checks.map((c) => c.check))],
+    ['configuration', 'database', 'daemon', 'FastAGI', 'AMI', 'dialplan', 'interface itsp', 'interface local'],
+  );
+  t.true(body.checks.every((c) => ['ok', 'warn', 'fail'].includes(c.status)));
+});
+
+test('doctor: nothing on the FastAGI port and a database that cannot be created are failures (exit 1), each with what to do', async (t) => {
+  const ami = await double(t);
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'afile'), '');
+  const agiPort = await freePort();
+  const file = writeConfig({ dir, amiPort: ami.port });
+  fs.writeFileSync(
+    file,
+    fs
+      .readFileSync(file, 'utf8')
+      .replace(/\[agi\]\nlisten = 127\.0\.0\.1:0/, `[agi]\nlisten = 127.0.0.1:${agiPort}`)
+      .replace(/^database = .*$/m, `database = ${path.join(dir, 'afile', 'websms.db')}`),
+  );
+  const r = await runCli(['--config', file, 'doctor'], { cwd: dir });
+  t.is(r.code, 1, r.stdout + r.stderr);
+  t.regex(r.stdout, new RegExp(`^ {2}fail {2}FastAGI: cannot connect to 127\\.0\\.0\\.1:${agiPort} \\(ECONNREFUSED\\): texts from phones fail at hand-off; is websms running`, 'm'));
+  t.regex(r.stdout, /^ {2}fail {2}database: .*afile\/websms\.db cannot be created: .*afile is a file, not a directory/m);
+  t.regex(r.stdout, /^ {2}warn {2}daemon: /m);
+  t.regex(r.stdout, /^2 check\(s\) failed/m);
+});
+
+/** The daemon's listeners come up one after the other: wait until it says it is ready (AMI, FastAGI, database). */
+async function listening(port: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`nothing answers on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,6 +1,6 @@
 // The management API (docs in the OpenAPI document, openapi.ts): look at and
 // steer texts, send one from a local program, health and readiness for
-// systemd and monitoring, and the metrics hook.
+// systemd and monitoring, and the Prometheus metrics.
 //
 // A text sent here takes the same path as a phone's hand-off: the same
 // checks (outbound/checks.ts), committed before the 201, then sent by the
@@ -50,7 +50,7 @@ export interface ApiDeps {
   /** Something was queued (or queued again) in that direction: look for work now. */
   onQueued: (direction: 'in' | 'out') => void;
   log: Logger;
-  metrics?: MetricsSource;
+  metrics: MetricsSource;
   now?: () => number;
 }
 
@@ -158,7 +158,6 @@ export function createApiApp(deps: ApiDeps): express.Express {
   }).all(only('GET'));
 
   app.route('/metrics').get(async (_req, res) => {
-    if (!deps.metrics) throw new ApiError(404, 'not_found', 'metrics are not available in this build');
     const text = await deps.metrics.render();
     res.type(deps.metrics.contentType).send(text);
   }).all(only('GET'));

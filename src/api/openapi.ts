@@ -69,7 +69,6 @@ export const openApiDocument = {
         tags: ['health'],
         responses: {
           '200': { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
-          '404': error('This build has no metrics.'),
           ...commonErrors,
         },
       },

@@ -28,6 +28,11 @@ export function parseArgs(args: readonly string[], spec: OptionSpec): Parsed {
       positionals.push(...args.slice(i + 1));
       break;
     }
+    // -h is the one short option: --help, wherever --help is known.
+    if (arg === '-h' && isFlag.has('--help')) {
+      flags.add('--help');
+      continue;
+    }
     if (!arg.startsWith('--') || arg === '-') {
       if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
       positionals.push(arg);

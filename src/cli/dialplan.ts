@@ -4,13 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InstallError, SHIPPED_DIALPLAN_DIR, installDialplan, type FileOutcome, type InstallResult } from '../dialplan/install.js';
 import { parseArgs, UsageError } from './args.js';
-import { EX_CANTCREAT, EX_FINDINGS, EX_NOINPUT, EX_SOFTWARE, EX_USAGE } from './exit.js';
+import { EX_CANTCREAT, EX_FINDINGS, EX_NOINPUT, EX_SOFTWARE, EX_USAGE, exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
 
-export const DIALPLAN_USAGE = `usage: websms dialplan install [--dest DIR] [--force] [--dry-run]
-       websms dialplan check [DIR]
-
-install  copies the Asterisk files shipped with websms (its dialplan/
+const INSTALL_TEXT = `install  copies the Asterisk files shipped with websms (its dialplan/
          directory, except websms.conf: that one is websms's own configuration,
          see docs/configuration.md) into DIR (default /etc/asterisk), creating
          DIR if needed, and later upgrades them. A copy of what it installed is
@@ -22,15 +19,57 @@ install  copies the Asterisk files shipped with websms (its dialplan/
              difference is shown; merge it, then delete <file>.websms-new.
          --force replaces every file that differs from ours (with a backup).
          --dry-run says what would happen and writes nothing.
-         Exit: 0 done; 1 a <file>.websms-new waits for you to merge it;
-               73 DIR cannot be created or written (permission denied, DIR is
-               a file, ...): each file is written whole or not at all.
+         Then it lists what is left to edit by hand.`;
 
-check    checks the dialplan files in DIR (default: the dialplan shipped with
-         websms; give /etc/asterisk to check the installed one) and lists
-         what is wrong, file and line.
-         Exit: 0 no errors (warnings allowed); 1 errors; 66 DIR unreadable.
-`;
+const CHECK_TEXT = `check    checks the dialplan files in DIR (default: the dialplan shipped with
+         websms; give /etc/asterisk to check the installed one) statically:
+         every Goto, Gosub, include and wizard context, file and line.
+         "websms doctor" asks the running Asterisk instead.`;
+
+const INSTALL_EXITS: [number, string][] = [
+  [0, 'done'],
+  [1, 'a <file>.websms-new waits for you to merge it'],
+  [64, 'usage error'],
+  [70, 'the websms package is incomplete (its dialplan/ is missing)'],
+  [73, 'DIR cannot be created or written (permission denied, DIR is a file, ...): each file is written whole or not at all'],
+];
+
+const CHECK_EXITS: [number, string][] = [
+  [0, 'no errors (warnings allowed)'],
+  [1, 'errors, listed with file and line'],
+  [64, 'usage error'],
+  [66, 'DIR does not exist or cannot be read'],
+];
+
+export const DIALPLAN_USAGE = `usage: websms dialplan install [--dest DIR] [--force] [--dry-run]
+       websms dialplan check [DIR]
+
+${INSTALL_TEXT}
+
+${CHECK_TEXT}
+
+"websms dialplan install --help" and "websms dialplan check --help" give each
+one's exit codes.
+
+${exitCodes([
+  [0, 'help shown'],
+  [64, 'usage error: no subcommand, or an unknown one'],
+])}`;
+
+const INSTALL_USAGE = `usage: websms dialplan install [--dest DIR] [--force] [--dry-run]
+
+${INSTALL_TEXT}
+  --dest DIR   where Asterisk reads its configuration (default /etc/asterisk)
+  --force      replace every file that differs from ours (each old one is kept as a backup)
+  --dry-run    say what would happen; write nothing
+
+${exitCodes(INSTALL_EXITS)}`;
+
+const CHECK_USAGE = `usage: websms dialplan check [DIR]
+
+${CHECK_TEXT}
+
+${exitCodes(CHECK_EXITS)}`;
 
 const DEFAULT_DEST = '/etc/asterisk';
 
@@ -45,7 +84,7 @@ export async function dialplanCommand({ args }: CommandContext): Promise<number>
     if (sub === 'check') return await check(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`websms dialplan ${sub}: ${err.message}\n\n${DIALPLAN_USAGE}`);
+      process.stderr.write(`websms dialplan ${sub}: ${err.message}\n\n${sub === 'install' ? INSTALL_USAGE : CHECK_USAGE}`);
       return EX_USAGE;
     }
     throw err;
@@ -93,7 +132,7 @@ function showChanges(f: FileOutcome): string {
 function install(args: string[]): number {
   const o = parseArgs(args, { values: ['--dest'], flags: ['--force', '--dry-run', '--help'] });
   if (o.flags.has('--help')) {
-    process.stdout.write(DIALPLAN_USAGE);
+    process.stdout.write(INSTALL_USAGE);
     return 0;
   }
   if (o.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(o.positionals[0])}`);
@@ -142,7 +181,7 @@ Still to do by hand:
 async function check(args: string[]): Promise<number> {
   const o = parseArgs(args, { flags: ['--help'] });
   if (o.flags.has('--help')) {
-    process.stdout.write(DIALPLAN_USAGE);
+    process.stdout.write(CHECK_USAGE);
     return 0;
   }
   if (o.positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(o.positionals[1])}`);

@@ -1,50 +1,58 @@
-// `websms doctor`: can websms log in to AMI, and is the dialplan it relies on
-// loaded in the running Asterisk? Never prints the AMI secret.
+// `websms doctor`: is everything websms needs there? Configuration, database,
+// the daemon, FastAGI, an AMI login, the dialplan in the running Asterisk, the
+// ITSP credentials. Changes nothing, sends nothing, never prints a secret.
 
 import { createAmiClient, type AmiClient } from '../asterisk/ami.js';
 import { checkContexts, permissionAdvice, requiredContexts, type DialplanReport } from '../asterisk/doctor.js';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../log.js';
-import { parseArgs, UsageError } from './args.js';
+import { out, parseCommand, printJson, usageError } from './command.js';
 import { readConfig } from './config.js';
-import { EX_FINDINGS, EX_UNAVAILABLE, EX_USAGE } from './exit.js';
+import { configFindings, daemonFindings, databaseFindings, fastAgiFinding, interfaceFindings, type Finding, type Status } from './doctor-checks.js';
+import { EX_FINDINGS, EX_UNAVAILABLE, exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
 
-export const DOCTOR_USAGE = `usage: websms [--config PATH] doctor [--timeout SECONDS]
+export const DOCTOR_USAGE = `usage: websms [--config PATH] doctor [--timeout SECONDS] [--json]
 
-Logs in to Asterisk's AMI as websms does ([ami] in the configuration) and
-checks that every dialplan context websms relies on is loaded: the answer and
-text contexts of [ami], dp_entry_text_inout, dp_lookup, sub_decode_body,
-sub_text_term and sub_text_trunk (AMI ShowDialPlan; the AMI user needs write
-permission "reporting" for it). Gives up after --timeout seconds (default 10).
-Exit: 0 all present; 1 something is missing (or cannot be checked);
-      69 AMI cannot be reached or refused the login; 78 configuration errors.
-`;
+Checks, one line each with ok, warn or fail and what to do:
+  configuration  it loads, and the warnings the daemon would log at start
+  database       [general] database opens, is writable, its schema version
+  daemon         the running daemon answers on [api] listen (/healthz, /readyz)
+  FastAGI        something accepts connections on [agi] listen
+  AMI            websms can log in to Asterisk's manager interface ([ami])
+  dialplan       every context websms relies on is loaded in the running
+                 Asterisk: the answer and text contexts of [ami],
+                 dp_entry_text_inout, dp_lookup, sub_decode_body, sub_text_term
+                 and sub_text_trunk (AMI ShowDialPlan: the AMI user needs write
+                 permission "reporting")
+  interfaces     each sending interface's credentials, where its provider can
+                 check them without sending a text (websms providers says which)
+Changes nothing and sends no text. Gives up on each part after --timeout
+seconds (default 10).
+  --json   {"checks": [{"check", "status": "ok"|"warn"|"fail", "detail"}], "failures": N, "warnings": N}
+
+${exitCodes([
+  [0, 'no failures (warnings allowed)'],
+  [1, 'a check failed: a missing dialplan context, an unreachable FastAGI port, a database that cannot be opened or written, ...'],
+  [64, 'usage error'],
+  [69, 'AMI cannot be reached, or refused the login'],
+  [78, 'configuration errors (listed on stderr); nothing else was checked'],
+])}`;
 
 const DEFAULT_TIMEOUT_S = 10;
 
 export async function doctorCommand({ args, argv }: CommandContext): Promise<number> {
-  let timeoutMs: number;
-  try {
-    const o = parseArgs(args, { values: ['--timeout'], flags: ['--help'] });
-    if (o.flags.has('--help')) {
-      process.stdout.write(DOCTOR_USAGE);
-      return 0;
-    }
-    if (o.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(o.positionals[0])}`);
-    const t = o.values['--timeout'];
-    const seconds = t === undefined ? DEFAULT_TIMEOUT_S : Number(t);
-    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) throw new UsageError('--timeout needs a number of seconds (0 < n <= 600)');
-    timeoutMs = Math.round(seconds * 1000);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`websms doctor: ${err.message}\n\n${DOCTOR_USAGE}`);
-    return EX_USAGE;
-  }
+  const spec = { name: 'doctor', usage: DOCTOR_USAGE, values: ['--timeout'], flags: ['--json'] };
+  const p = parseCommand(args, spec);
+  if (!p.ok) return p.code;
+  const t = p.opts.values['--timeout'];
+  const seconds = t === undefined ? DEFAULT_TIMEOUT_S : Number(t);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) return usageError(spec, '--timeout needs a number of seconds (0 < n <= 600)').code;
+  const timeoutMs = Math.round(seconds * 1000);
   const r = readConfig(argv, 'nothing was checked');
   if (!r.ok) return r.code;
   try {
-    return await doctor(r.config, timeoutMs);
+    return await doctor(r.config, timeoutMs, p.json);
   } finally {
     // Our AMI layer ends a session with a half-close: an Asterisk that never
     // answers keeps the socket, and this process, alive. A diagnosis is over.
@@ -52,51 +60,79 @@ export async function doctorCommand({ args, argv }: CommandContext): Promise<num
   }
 }
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const MARK: Record<Status, string> = { ok: 'ok    ', warn: 'warn  ', fail: 'fail  ' };
 
-async function doctor(config: Config, timeoutMs: number): Promise<number> {
+async function doctor(config: Config, timeoutMs: number, json: boolean): Promise<number> {
+  const findings: Finding[] = [];
+  // Printed as they come: a slow AMI should not hide what is already known.
+  const add = (...fs: Finding[]): void => {
+    findings.push(...fs);
+    if (!json) for (const f of fs) out(`  ${MARK[f.status]}${f.check}: ${f.detail}`);
+  };
+  add(...configFindings(config));
+  add(...databaseFindings(config));
+  add(...(await daemonFindings(config, timeoutMs)));
+  add(await fastAgiFinding(config, timeoutMs));
+  const amiReached = await amiFindings(config, timeoutMs, add);
+  add(...(await interfaceFindings(config, timeoutMs)));
+
+  const failures = findings.filter((f) => f.status === 'fail').length;
+  const warnings = findings.filter((f) => f.status === 'warn').length;
+  if (json) printJson({ checks: findings, failures, warnings });
+  else {
+    out();
+    if (failures === 0) out(`No failures${warnings ? `, ${warnings} warning(s): read them above` : ': websms is ready'}.`);
+    else out(`${failures} check(s) failed, ${warnings} warning(s): fix the "fail" lines above, then run websms doctor again.`);
+  }
+  if (!amiReached) return EX_UNAVAILABLE;
+  return failures > 0 ? EX_FINDINGS : 0;
+}
+
+/** AMI login and the dialplan contexts; false when AMI could not be reached or refused the login. */
+async function amiFindings(config: Config, timeoutMs: number, add: (...f: Finding[]) => void): Promise<boolean> {
   const a = config.ami;
   const deadline = Date.now() + timeoutMs;
-  out(`AMI ${a.host}:${a.port}, user ${a.username} (configuration: ${config.file ?? 'built-in defaults'})`);
-  if (a.secret === '') out('  warning: no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login');
-
   const session = await connect(config, timeoutMs);
   if (!session.ok) {
-    out(`  FAIL  AMI: ${session.reason}`);
-    out(`        is Asterisk running, with AMI enabled on ${a.host}:${a.port} (manager.conf [general] enabled = yes, port, bindaddr)?`);
-    return EX_UNAVAILABLE;
+    add({
+      check: 'AMI',
+      status: 'fail',
+      detail: `${session.reason}; is Asterisk running, with AMI enabled on ${a.host}:${a.port} (manager.conf [general] enabled = yes, port, bindaddr)?`,
+    });
+    add({ check: 'dialplan', status: 'warn', detail: 'not checked: it needs an AMI session' });
+    return false;
   }
   const ami = session.ami;
-  out('  ok    AMI login');
+  add({ check: 'AMI', status: 'ok', detail: `login as ${a.username} at ${a.host}:${a.port}` });
   try {
     const left = Math.max(1, deadline - Date.now());
     let report: DialplanReport;
     try {
       report = await withDeadline(checkContexts(ami, requiredContexts(config), left), left);
     } catch (err) {
-      out(`  FAIL  AMI: ${(err as Error).message}`);
-      return EX_UNAVAILABLE;
+      add({ check: 'dialplan', status: 'fail', detail: `AMI: ${(err as Error).message}` });
+      return true;
     }
     if (report.permissionDenied) {
-      out(`  FAIL  dialplan cannot be checked: ${permissionAdvice(a.username)}`);
-      return EX_FINDINGS;
+      add({ check: 'dialplan', status: 'fail', detail: `cannot be checked: ${permissionAdvice(a.username)}` });
+      return true;
     }
     for (const c of report.contexts) {
       const name = c.context.name;
-      if (c.state === 'present') out(`  ok    context ${name}${c.items === 0 ? ' (loaded, but empty)' : ''}`);
-      else if (c.state === 'missing') out(`  MISSING context ${name}: not loaded in Asterisk; it is the ${c.context.role}`);
-      else out(`  FAIL  context ${name}: ${c.reason}`);
+      if (c.state === 'present') add({ check: 'dialplan', status: 'ok', detail: `context ${name}${c.items === 0 ? ' (loaded, but empty)' : ''}` });
+      else if (c.state === 'missing') add({
+          check: 'dialplan',
+          status: 'fail',
+          detail:
+            `context ${name} is not loaded in Asterisk; it is the ${c.context.role}. ` +
+            "Install the dialplan (websms dialplan install), check the context names in websms.conf [ami], then asterisk -rx 'dialplan reload'",
+        });
+      else add({ check: 'dialplan', status: 'fail', detail: `context ${name}: ${c.reason}` });
     }
-    const bad = report.contexts.filter((c) => c.state !== 'present');
-    if (bad.length === 0) {
-      out(`All ${report.contexts.length} dialplan contexts websms relies on are loaded.`);
-      return 0;
+    if (report.contexts.every((c) => c.state === 'present')) {
+      add({ check: 'dialplan', status: 'ok', detail: `all ${report.contexts.length} dialplan contexts websms relies on are loaded` });
     }
-    if (report.missing.length > 0) {
-      out(`${report.missing.length} of ${report.contexts.length} contexts missing: ${report.missing.map((c) => c.name).join(', ')}`);
-      out("Install the dialplan (websms dialplan install), check the context names in websms.conf [ami], then asterisk -rx 'dialplan reload'.");
-    }
-    return EX_FINDINGS;
+    return true;
   } finally {
     await ami.stop();
   }

@@ -1,18 +1,32 @@
 // `websms run`: the daemon, until SIGTERM or SIGINT.
 
-import { describeConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
-import { EX_USAGE } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startWatchdog } from '../watchdog.js';
+import { parseCommand } from './command.js';
 import { readConfig, tryConfig } from './config.js';
+import { exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
 
+const USAGE = `usage: websms [--config PATH] run
+
+Runs the daemon in the foreground until SIGTERM or SIGINT: it takes ITSP
+webhooks ([general] listen), hand-offs from the dialplan over FastAGI ([agi]
+listen), and the management API ([api] listen), delivers texts into Asterisk
+over AMI and sends texts through the ITSPs. It logs one line per event on
+stderr. This is what "websms" with no command does, and what the systemd unit
+runs. Check the configuration first with: websms check-config
+
+${exitCodes([
+  [0, 'stopped by SIGTERM or SIGINT'],
+  [1, 'could not start (the reason is logged)'],
+  [64, 'usage error'],
+  [78, 'configuration errors (listed on stderr); nothing was started'],
+])}`;
+
 export async function runCommand({ args, argv }: CommandContext): Promise<number> {
-  if (args.length > 0) {
-    process.stderr.write(`websms run: unexpected argument ${JSON.stringify(args[0])}\n`);
-    return EX_USAGE;
-  }
+  const p = parseCommand(args, { name: 'run', usage: USAGE });
+  if (!p.ok) return p.code;
   const r = readConfig(argv);
   if (!r.ok) return r.code;
   const config = r.config;
@@ -49,16 +63,5 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   process.off('SIGHUP', onHangup);
   await daemon.stop();
   watchdog?.stop();
-  return 0;
-}
-
-export async function checkConfigCommand({ args, argv }: CommandContext): Promise<number> {
-  if (args.length > 0) {
-    process.stderr.write(`websms check-config: unexpected argument ${JSON.stringify(args[0])}\n`);
-    return EX_USAGE;
-  }
-  const r = readConfig(argv);
-  if (!r.ok) return r.code;
-  process.stdout.write(`${JSON.stringify(describeConfig(r.config), null, 2)}\n`);
   return 0;
 }

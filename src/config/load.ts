@@ -22,7 +22,7 @@ import {
   type Schema,
   type Values,
 } from './schema.js';
-import type { Config, InterfaceConfig } from './types.js';
+import type { Config, InterfaceConfig, SectionSettings, Setting } from './types.js';
 
 export { renderSampleConfig } from './schema.js';
 
@@ -119,12 +119,16 @@ export function loadConfig(opts: LoadOptions): Config {
   const problems = report.list();
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const settings = [general, ami, agi, outbound, api].map((r) => settingsOf(r, false));
+  settings.push(...ifaces.map((r) => settingsOf(r, true)));
+
   const g = general.values;
   const a = ami.values;
   const x = agi.values;
   const o = outbound.values;
   return {
     file,
+    settings,
     general: {
       listenHost: g.listen.host,
       listenPort: g.listen.port,
@@ -311,6 +315,28 @@ interface SectionRead<S extends Schema> {
   /** For list keys written in the file: the line of each item of the joined value. */
   itemLines: Partial<Record<keyof S, number[]>>;
   sectionLine: number | undefined;
+  /** Each key's value as written in the file (list keys: every line's value); secrets excluded. */
+  raw: Partial<Record<keyof S, string[]>>;
+  /** Keys whose value came from the environment, with the variable's name. */
+  env: Partial<Record<keyof S, string>>;
+  schema: S;
+}
+
+/** A section as websms.conf spells it, for check-config; secrets hidden. */
+function settingsOf(r: SectionRead<Schema>, isInterface: boolean): SectionSettings {
+  const keys: Record<string, Setting> = {};
+  for (const [k, spec] of Object.entries(r.schema)) {
+    const envName = r.env[k];
+    const line = r.line[k];
+    const raw = r.raw[k];
+    let s: Setting;
+    if (envName !== undefined) s = { value: '', source: 'env', env: envName };
+    else if (line !== undefined) s = { value: raw?.join(', ') ?? '', source: 'file', line };
+    else s = { value: defaultOf(spec, r.name), source: 'default' };
+    if (spec.secret) s.value = envName !== undefined || r.values[k] ? '(set)' : '(not set)';
+    keys[k] = s;
+  }
+  return { name: r.name, interface: isInterface, keys };
 }
 
 const ALL_SECTIONS: [string, Schema][] = [
@@ -337,6 +363,8 @@ function readSection<S extends Schema>(
   }
 
   const values: Record<string, unknown> = {};
+  const raw: Record<string, string[]> = {};
+  const envUsed: Record<string, string> = {};
   const line: Record<string, number> = {};
   const itemLines: Record<string, number[]> = {};
   for (const [k, spec] of Object.entries(schema)) {
@@ -356,11 +384,13 @@ function readSection<S extends Schema>(
       const r = spec.parse(fromEnv);
       if (r.ok) values[k] = r.value;
       else report.env(envName, `[${name}] ${k}: ${r.reason}`);
+      envUsed[k] = envName;
       continue;
     }
 
     if (found.length === 0) continue;
     line[k] = found[0]!.line;
+    if (!spec.secret) raw[k] = found.map((e) => e.value);
     const joined: unknown[] = [];
     const lines: number[] = [];
     for (const e of found) {
@@ -383,6 +413,9 @@ function readSection<S extends Schema>(
     line: line as SectionRead<S>['line'],
     itemLines: itemLines as SectionRead<S>['itemLines'],
     sectionLine: section?.line,
+    raw: raw as SectionRead<S>['raw'],
+    env: envUsed as SectionRead<S>['env'],
+    schema,
   };
 }
 

@@ -181,7 +181,6 @@ const path: Parser<string> = (raw) => {
   if (raw.split('/').some((seg, i) => (i > 0 && seg === '' && raw !== '/') || seg === '.' || seg === '..')) {
     return bad(`"${raw}" must not contain empty, "." or ".." segments`);
   }
-  if (raw === '/health') return bad('"/health" is websms\'s own health endpoint');
   return ok(raw);
 };
 

@@ -98,6 +98,32 @@ export interface Config {
   outbound: OutboundConfig;
   api: ApiConfig;
   interfaces: InterfaceConfig[];
+  /**
+   * Every key of every section as websms.conf spells it, with where its value
+   * came from; secrets as "(set)" / "(not set)". Set by the loader; absent on
+   * configurations built by hand.
+   */
+  settings?: SectionSettings[];
+}
+
+export type SettingSource = 'file' | 'env' | 'default';
+
+export interface Setting {
+  /** As written in the file (list keys joined with ", "), or the default; a secret never. */
+  value: string;
+  source: SettingSource;
+  /** The file line, for source 'file'. */
+  line?: number;
+  /** The environment variable, for source 'env'. */
+  env?: string;
+}
+
+export interface SectionSettings {
+  /** Section name as in the file: general, ami, ..., or the interface's name. */
+  name: string;
+  interface: boolean;
+  /** Keys in the schema's order. */
+  keys: Record<string, Setting>;
 }
 
 /** [api]: the management listener (HTTP API, health, metrics). */

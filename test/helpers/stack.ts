@@ -47,8 +47,7 @@ listen = 127.0.0.1:0
 ${o.agi ?? ''}
 
 [api]
-listen = 127.0.0.1:0
-${o.api ?? ''}
+${merge('listen = 127.0.0.1:0', o.api ?? '')}
 
 [outbound]
 ${o.outbound ?? ''}

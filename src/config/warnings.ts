@@ -1,0 +1,62 @@
+// What is allowed but probably not meant: the daemon logs each of these at
+// start, and `websms check-config` lists them. One list, so the two agree.
+
+import type { Config } from './types.js';
+
+export interface ConfigWarning {
+  /** Stable, for scripts (check-config --json) and log searches. */
+  code: 'ami_secret_missing' | 'country_code_default' | 'outbound_disabled' | 'default_interface_cannot_send' | 'webhook_open';
+  /** What is wrong and what to do about it. Never a secret's value. */
+  message: string;
+  /** Which interface it is about, where it is about one. */
+  iface?: string;
+}
+
+const ANY = new Set(['0.0.0.0/0', '::/0']);
+
+export function configWarnings(config: Config): ConfigWarning[] {
+  const out: ConfigWarning[] = [];
+  if (config.ami.secret === '') {
+    out.push({
+      code: 'ami_secret_missing',
+      message: 'no AMI secret configured ([ami] secret or WEBSMS_AMI_SECRET); Asterisk will refuse the login',
+    });
+  }
+
+  // Only the loader knows what was written; a configuration built by hand says nothing.
+  const cc = config.settings?.find((s) => s.name === 'general' && !s.interface)?.keys.country_code;
+  if (cc?.source === 'default') {
+    out.push({
+      code: 'country_code_default',
+      message: `[general] country_code is not set: national numbers are read as numbers of country ${config.general.countryCode} (Sweden); set it to your country calling code`,
+    });
+  }
+
+  const sending = config.interfaces.filter((i) => i.send.url !== '');
+  if (sending.length === 0) {
+    out.push({
+      code: 'outbound_disabled',
+      message: 'outbound sending is off: no interface has a send_url, so texts from phones are refused at hand-off; set send_url on an interface to send',
+    });
+  } else {
+    const def = config.interfaces.find((i) => i.name === config.general.defaultInterface);
+    if (def && def.send.url === '') {
+      out.push({
+        code: 'default_interface_cannot_send',
+        iface: def.name,
+        message: `the default interface [${def.name}] has no send_url: texts from phones without WEBSMS_INDEX are refused; set [general] default_interface to one of ${sending.map((i) => i.name).join(', ')}, or give [${def.name}] a send_url`,
+      });
+    }
+  }
+
+  for (const i of config.interfaces) {
+    if (i.allow.some((c) => ANY.has(c)) && i.username === '' && i.token === '') {
+      out.push({
+        code: 'webhook_open',
+        iface: i.name,
+        message: `[${i.name}] takes webhooks from any address without a username/password or token: anyone who finds ${i.path} can inject texts; set token (or username and password), or list the ITSP's addresses in allow`,
+      });
+    }
+  }
+  return out;
+}
