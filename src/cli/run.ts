@@ -1,12 +1,18 @@
 // `websms run`: the daemon, until SIGTERM or SIGINT.
 
 import { describeConfig } from '../config/load.js';
-import { startDaemon } from '../daemon.js';
+import type { Config } from '../config/types.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { EX_USAGE } from '../errors.js';
-import { createLogger } from '../log.js';
-import { startWatchdog } from '../watchdog.js';
+import { createLogger, type Logger } from '../log.js';
+import { databaseAnswers, DatabaseOpenError } from '../store/db.js';
+import { connectSystemd } from '../systemd.js';
 import { readConfig } from './config.js';
+import { EX_CANTCREAT, EX_UNAVAILABLE } from './exit.js';
 import type { CommandContext } from './types.js';
+
+/** How often STATUS= is brought up to date (sent only when it changed). */
+const STATUS_EVERY_MS = 5000;
 
 export async function runCommand({ args, argv }: CommandContext): Promise<number> {
   if (args.length > 0) {
@@ -18,15 +24,25 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   const config = r.config;
   const log = createLogger(config.general.logLevel);
   log.info({ config: config.file ?? '(built-in defaults)' }, 'websms starting');
-  let daemon;
+  const systemd = connectSystemd(process.env, log);
+  systemd.status('opening the database and listening');
+  let daemon: Daemon;
   try {
     daemon = await startDaemon(config, log);
   } catch (err) {
-    log.error({ err }, 'could not start');
-    return 1;
+    const code = startFailure(err, config, log);
+    systemd.close();
+    return code;
   }
-  // Only once it listens: a daemon that cannot start exits and is restarted anyway.
-  const watchdog = startWatchdog(process.env, log);
+  // Only now: the database is open and every listener accepts connections.
+  systemd.ready(statusLine(daemon, config));
+  systemd.startWatchdog(databaseAnswers(daemon.db));
+  const refresh = (): void => systemd.status(statusLine(daemon, config));
+  const statusTimer = systemd.enabled ? setInterval(refresh, STATUS_EVERY_MS).unref() : undefined;
+  if (systemd.enabled) {
+    daemon.ami.on('connected', refresh);
+    daemon.ami.on('disconnected', refresh);
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'signal received');
@@ -35,9 +51,57 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  clearInterval(statusTimer);
+  systemd.stopping('stopping: finishing work under way');
   await daemon.stop();
-  watchdog?.stop();
+  systemd.close();
   return 0;
+}
+
+/** One line for `systemctl status`: AMI, and what waits. */
+export function statusLine(daemon: Pick<Daemon, 'ami' | 'store' | 'outbound'>, config: Config): string {
+  const ami = daemon.ami.connected ? 'AMI connected' : `waiting for AMI at ${config.ami.host}:${config.ami.port}`;
+  const i = daemon.store.counts();
+  const o = daemon.outbound.counts();
+  const toPhones = i.queued + i.sending + i.waiting;
+  const toItsp = o.queued + o.sending;
+  return `${ami}; ${toPhones} text(s) queued for phones, ${toItsp} for ITSPs`;
+}
+
+/**
+ * Why websms could not start, in one log line, and the exit code that tells
+ * systemd whether restarting can help (RestartPreventExitStatus= in the unit).
+ */
+function startFailure(err: unknown, config: Config, log: Logger): number {
+  if (err instanceof DatabaseOpenError) {
+    log.error({ database: err.file, reason: err.reason }, `cannot use the database, so websms cannot start: fix the path or its directory's owner and mode ([general] database; under systemd the unit's StateDirectory= makes /var/lib/websms), then start websms again`);
+    return EX_CANTCREAT;
+  }
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.syscall === 'listen' && (e.code === 'EADDRINUSE' || e.code === 'EACCES')) {
+    const address = `${e.address ?? '?'}:${e.port ?? '?'}`;
+    const setting = listenSetting(config, e.port);
+    if (e.code === 'EADDRINUSE') {
+      log.error({ address, setting }, `${address} (${setting}) is in use by another process, so websms cannot start: stop that process (ss -ltnp shows which) or choose another port in ${setting}`);
+    } else {
+      log.error({ address, setting }, `websms may not listen on ${address} (${setting}): ports below 1024 need privileges; choose a port above 1023 in ${setting}, or give the unit AmbientCapabilities=CAP_NET_BIND_SERVICE`);
+    }
+    return EX_UNAVAILABLE;
+  }
+  log.error({ err }, 'could not start');
+  return 1;
+}
+
+/** The ini key(s) of the listener on this port. */
+function listenSetting(config: Config, port: number | undefined): string {
+  const keys = [
+    ['[general] listen', config.general.listenPort],
+    ['[agi] listen', config.agi.listenPort],
+    ['[api] listen', config.api.listenPort],
+  ]
+    .filter(([, p]) => p === port)
+    .map(([k]) => k);
+  return keys.length > 0 ? keys.join(' / ') : 'a listen setting';
 }
 
 export async function checkConfigCommand({ args, argv }: CommandContext): Promise<number> {
