@@ -37,7 +37,15 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   // Only now: the database is open and every listener accepts connections.
   systemd.ready(statusLine(daemon, config));
   systemd.startWatchdog(databaseAnswers(daemon.db));
-  const refresh = (): void => systemd.status(statusLine(daemon, config));
+  let stopping = false;
+  const refresh = (): void => {
+    if (stopping) return;
+    try {
+      systemd.status(statusLine(daemon, config));
+    } catch {
+      // The database did not answer: the watchdog check says so, once.
+    }
+  };
   const statusTimer = systemd.enabled ? setInterval(refresh, STATUS_EVERY_MS).unref() : undefined;
   if (systemd.enabled) {
     daemon.ami.on('connected', refresh);
@@ -51,6 +59,7 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  stopping = true;
   clearInterval(statusTimer);
   systemd.stopping('stopping: finishing work under way');
   await daemon.stop();
