@@ -7,12 +7,12 @@ import test from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { knownSchemaVersion, openDatabase } from '../src/store/db.js';
 import { createTextStore } from '../src/store/texts.js';
 import { openReadOnly } from '../src/cli/texts-db.js';
 import { runCli } from './helpers/cli.js';
+import { migrationsUpTo } from './helpers/db.js';
 import { rows, startStack, until, type Stack } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -157,8 +157,6 @@ test('no daemon and no database yet: read-only commands exit 66 and say why', as
   t.false(fs.existsSync(path.join(dir, 'none')), 'reading never creates the database');
 });
 
-const MIGRATIONS = fileURLToPath(new URL('../../db/', import.meta.url));
-
 /** A configuration whose daemon is not running, for a database file of our making. */
 function configFor(db: string): { dir: string; config: string } {
   const dir = path.dirname(db);
@@ -169,11 +167,8 @@ function configFor(db: string): { dir: string; config: string } {
 
 /** A database as websms left it at schema version 3, holding one inbound text. */
 function version3Database(): string {
-  const old = path.join(tempDir(), 'migrations-003');
-  fs.mkdirSync(old);
-  for (const f of fs.readdirSync(MIGRATIONS).filter((f) => f < '004')) fs.copyFileSync(path.join(MIGRATIONS, f), path.join(old, f));
   const file = path.join(tempDir(), 'websms.db');
-  const db = openDatabase(file, old);
+  const db = openDatabase(file, migrationsUpTo(3));
   db.prepare(
     `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts, parts_done, state, attempts, next_attempt_at, received_at, updated_at, endpoint, reason)
      VALUES ('default', NULL, ?, ?, 'from before the upgrade', 'h', 1, 0, 'waiting', 1, ?, ?, ?, NULL, 'no registered phone')`,

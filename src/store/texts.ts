@@ -185,7 +185,6 @@ const TABLES: Record<Direction, Table> = {
   },
 };
 
-
 interface Row {
   id: number;
   interface: string;
