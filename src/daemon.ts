@@ -74,7 +74,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: log.child({ mod: 'ami' }),
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
-  const metrics = createMetrics({ stats: createStatsReader(db), ami, interfaces: config.interfaces.map((i) => i.name) });
+  const stats = createStatsReader(db);
+  const metrics = createMetrics({ stats, ami, interfaces: config.interfaces.map((i) => i.name) });
   // The same list `websms check-config` prints.
   for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
@@ -131,6 +132,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     api = await startApi({
       config: () => current,
       texts: createTextStore(db),
+      stats,
       outbound,
       probe: createWriteProbe(db),
       sender: { health: () => sender.health() },

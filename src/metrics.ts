@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { HttpResult } from './outbound/http.js';
 import type { RefusalCode } from './outbound/checks.js';
 import type { Direction, StatsReader } from './store/stats.js';
+import { STATES } from './store/texts.js';
 
 /** How one ITSP request ended: the ITSP's verdict, or why there was none. */
 export type ItspOutcome =
@@ -46,12 +47,6 @@ export function webhookRefusal(status: number): WebhookRefusal {
 
 /** A hand-off the dialplan was told REJECTED: the check that refused it, or 'timeout' (committed after the deadline). */
 export type HandoffRefusal = RefusalCode | 'timeout';
-
-/** The states of the management API's contract: each has a series, zero or not. */
-export const STATES: Record<Direction, readonly string[]> = {
-  in: ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'],
-  out: ['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'cancelled'],
-};
 
 // The instruments as the modules see them: label values typed to their fixed sets.
 interface Count<L> {
@@ -125,6 +120,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
       collect() {
         this.reset();
         for (const direction of directions) {
+          // Every state of the contract has a series, zero or not.
           for (const iface of interfaces) for (const state of STATES[direction]) this.set({ direction, interface: iface, state }, 0);
         }
         for (const c of stats.counts()) this.set({ direction: c.direction, interface: c.interface, state: c.state }, c.n);

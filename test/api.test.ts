@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config/load.js';
 import { listen } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import { createWriteProbe } from '../src/store/probe.js';
+import { createStatsReader } from '../src/store/stats.js';
 import { createTextStore } from '../src/store/texts.js';
 import { startItspDouble, errors, twilioLike, type ItspDouble } from './doubles/itsp-server.js';
 import { merge, startStack, until, sleep, type Stack } from './helpers/stack.js';
@@ -170,6 +171,7 @@ test('/metrics serves what the metrics source renders, with its content type', a
   const app = createApiApp({
     config: () => config,
     texts: createTextStore(s.daemon.db),
+    stats: createStatsReader(s.daemon.db),
     outbound: s.daemon.outbound,
     probe: createWriteProbe(s.daemon.db),
     sender: s.daemon.sender,

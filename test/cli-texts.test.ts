@@ -1,13 +1,18 @@
 // websms status/queue/history/send/retry/cancel/purge as a user runs them,
 // against a real daemon's database once the daemon has stopped: read-only
-// commands read the file, commands that change texts refuse with 69 and change
-// nothing.
+// commands read the file (one of this websms's schema version only), commands
+// that change texts refuse with 69 and change nothing.
 
 import test from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { knownSchemaVersion, openDatabase } from '../src/store/db.js';
+import { createTextStore } from '../src/store/texts.js';
+import { openReadOnly } from '../src/cli/texts-db.js';
 import { runCli } from './helpers/cli.js';
+import { migrationsUpTo } from './helpers/db.js';
 import { rows, startStack, until, type Stack } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -150,6 +155,93 @@ test('no daemon and no database yet: read-only commands exit 66 and say why', as
   t.is(r.code, 66);
   t.regex(r.stderr, /the daemon is not running, and there is no database at .*websms has not run with this configuration yet/);
   t.false(fs.existsSync(path.join(dir, 'none')), 'reading never creates the database');
+});
+
+/** A configuration whose daemon is not running, for a database file of our making. */
+function configFor(db: string): { dir: string; config: string } {
+  const dir = path.dirname(db);
+  const config = path.join(dir, 'websms.conf');
+  fs.writeFileSync(config, `[general]\ndatabase = ${db}\ncountry_code = 46\n[api]\nlisten = 127.0.0.1:0\n`);
+  return { dir, config };
+}
+
+/** A database as websms left it at schema version 3, holding one inbound text. */
+function version3Database(): string {
+  const file = path.join(tempDir(), 'websms.db');
+  const db = openDatabase(file, migrationsUpTo(3));
+  db.prepare(
+    `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts, parts_done, state, attempts, next_attempt_at, received_at, updated_at, endpoint, reason)
+     VALUES ('default', NULL, ?, ?, 'from before the upgrade', 'h', 1, 0, 'waiting', 1, ?, ?, ?, NULL, 'no registered phone')`,
+  ).run(SENDER, BOB, Date.now() + 3_600_000, Date.now(), Date.now());
+  db.close();
+  return file;
+}
+
+const versionOf = (file: string): number => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('user_version', { simple: true }) as number;
+  } finally {
+    db.close();
+  }
+};
+
+test('a database made by an older websms: 66, says so and that starting the daemon once updates it; read nothing, changed nothing', async (t) => {
+  const file = version3Database();
+  const { dir, config } = configFor(file);
+  const bytes = fs.readFileSync(file);
+  const known = knownSchemaVersion();
+  for (const args of [['queue'], ['history', BOB], ['status', 'in-1']]) {
+    const r = await runCli(['--config', config, ...args], { cwd: dir });
+    t.is(r.code, 66, `${args[0]}: ${r.stderr}`);
+    t.is(r.stdout, '', args[0]);
+    t.regex(r.stderr, new RegExp(`^websms ${args[0]}: the daemon is not running, and .*websms\\.db was made by an older websms \\(schema version 3; this websms reads version ${known}\\)`), args[0]);
+    t.regex(r.stderr, /Start the daemon once \(systemctl start websms, or websms run\): it brings the database up to date/, args[0]);
+    const j = await runCli(['--config', config, ...args, '--json'], { cwd: dir });
+    t.is(j.code, 66);
+    t.is((JSON.parse(j.stdout) as { error: { code: string } }).error.code, 'database_too_old', args[0]);
+  }
+  t.is(versionOf(file), 3, 'the CLI never migrates');
+  t.deepEqual(fs.readFileSync(file), bytes, 'nor writes anything');
+
+  // What the daemon does first when it starts: bring the schema up to date. Then the text reads.
+  openDatabase(file).close();
+  const after = await runCli(['--config', config, 'queue', '--json'], { cwd: dir });
+  t.is(after.code, 0, after.stderr);
+  t.deepEqual(
+    (JSON.parse(after.stdout) as { texts: TextJson[] }).texts.map((x) => [x.id, x.state, x.to, x.body]),
+    [['in-1', 'waiting', BOB, 'from before the upgrade']],
+  );
+});
+
+test('a database made by a newer websms: 66, says so, read nothing', async (t) => {
+  const file = path.join(tempDir(), 'websms.db');
+  const db = openDatabase(file);
+  db.pragma(`user_version = ${knownSchemaVersion() + 1}`);
+  db.close();
+  const { dir, config } = configFor(file);
+  const r = await runCli(['--config', config, 'history', '--json'], { cwd: dir });
+  t.is(r.code, 66, r.stderr);
+  t.is((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'database_too_new');
+  t.regex(r.stderr, new RegExp(`was made by a newer websms \\(schema version ${knownSchemaVersion() + 1}; this websms reads up to version ${knownSchemaVersion()}\\)`));
+});
+
+test("the store's reading functions work on the CLI's read-only connection, and its writes fail there", (t) => {
+  const file = version3Database();
+  openDatabase(file).close();
+  const bytes = fs.readFileSync(file);
+  const db = openReadOnly(file);
+  t.teardown(() => db.close());
+  // createTextStore prepares its UPDATE and DELETE statements too: preparing them is allowed.
+  const texts = createTextStore(db);
+  t.deepEqual(texts.list({ limit: 10 }).texts.map((x) => [x.direction, x.rowId, x.state]), [['in', 1, 'waiting']]);
+  t.is(texts.get('in', 1)?.body, 'from before the upgrade');
+  t.true(Array.isArray(texts.events('in', 1)));
+  for (const write of [() => texts.cancel('in', 1, Date.now()), () => texts.retry('in', 1, Date.now()), () => texts.purge(Date.now() + 1)]) {
+    t.throws(write, { any: true, code: 'SQLITE_READONLY' });
+  }
+  t.is(texts.get('in', 1)?.state, 'waiting');
+  t.deepEqual(fs.readFileSync(file), bytes);
 });
 
 test('usage errors exit 64 before anything is read or asked', async (t) => {

@@ -2,9 +2,7 @@
 // across both directions, retry, cancel, purge, body removal, and the queues
 // treating a cancelled text as finished.
 import test from 'ava';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { TextError } from '../src/errors.js';
 import { openDatabase } from '../src/store/db.js';
@@ -12,9 +10,8 @@ import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
 import { createOutboundStore, type NewOutbound } from '../src/store/outbound.js';
 import { createTextStore, decodeCursor, encodeCursor, parseTextId, type TextRecord } from '../src/store/texts.js';
 import { createHousekeeping } from '../src/store/housekeeping.js';
+import { migrationsUpTo } from './helpers/db.js';
 import { tempDir } from './helpers/tmp.js';
-
-const MIGRATIONS = fileURLToPath(new URL('../../db/', import.meta.url));
 
 const inMsg = (over: Partial<NewInbound> = {}): NewInbound => ({
   interface: 'default',
@@ -52,11 +49,8 @@ function open(clock = { t: 1_700_000_000_000 }) {
 
 test('migration 004 keeps every row and the id counter, recreates every index, allows cancelled and NULL bodies', (t) => {
   // A database as version 3 left it, with data in it.
-  const old = path.join(tempDir(), 'migrations-003');
-  fs.mkdirSync(old);
-  for (const f of fs.readdirSync(MIGRATIONS).filter((f) => f < '004')) fs.copyFileSync(path.join(MIGRATIONS, f), path.join(old, f));
   const file = path.join(tempDir(), 'websms.db');
-  const v3 = openDatabase(file, old);
+  const v3 = openDatabase(file, migrationsUpTo(3));
   t.is(v3.pragma('user_version', { simple: true }), 3);
   const ins = v3.prepare(
     `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts, parts_done, state, attempts, next_attempt_at, received_at, updated_at, endpoint, reason)

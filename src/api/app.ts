@@ -16,13 +16,14 @@ import { normalizeNumber } from '../numbers/normalize.js';
 import { checkApiText, type Refusal } from '../outbound/checks.js';
 import type { InterfaceHealth } from '../outbound/sender.js';
 import type { OutboundStore } from '../store/outbound.js';
+import type { StatsReader } from '../store/stats.js';
 import {
+  ALL_STATES,
   decodeCursor,
   encodeCursor,
   eventJson,
-  INBOUND_STATES,
-  OUTBOUND_STATES,
   parseTextId,
+  STATES,
   textJson,
   type ListQuery,
   type TextState,
@@ -41,6 +42,8 @@ export interface ApiDeps {
   /** The configuration in force: a reload replaces it (the token and listen address need a restart). */
   config: () => Config;
   texts: TextStore;
+  /** The queues' depth by interface, the same numbers /metrics gives. */
+  stats: Pick<StatsReader, 'queues'>;
   outbound: OutboundStore;
   /** A real write to the database; throws when it cannot be done. */
   probe: (now: number) => void;
@@ -181,7 +184,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
       q.direction = p.direction;
     }
     if (p.state !== undefined) {
-      const states: readonly string[] = q.direction === 'in' ? INBOUND_STATES : q.direction === 'out' ? OUTBOUND_STATES : [...new Set([...INBOUND_STATES, ...OUTBOUND_STATES])];
+      const states: readonly string[] = q.direction === undefined ? ALL_STATES : STATES[q.direction];
       if (!states.includes(p.state)) throw bad(`state must be one of ${states.join(', ')}`);
       q.state = p.state as TextState;
     }
@@ -282,7 +285,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // ---- interfaces and providers -------------------------------------------
   app.route('/api/interfaces').get((_req, res) => {
     const health = new Map(deps.sender.health().map((h) => [h.name, h]));
-    const queued = texts.queuedByInterface();
+    const queued = new Map(deps.stats.queues().filter((q) => q.direction === 'out').map((q) => [q.interface, q.depth]));
     const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
     res.json({
       interfaces: deps.config().interfaces.map((i) => {
@@ -292,7 +295,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
           provider: i.provider,
           sends: i.send.url !== '',
           webhookPath: i.path,
-          queued: queued[i.name] ?? 0,
+          queued: queued.get(i.name) ?? 0,
           circuit: h?.circuit ?? null,
           lastError: h?.lastError?.reason ?? null,
           lastErrorAt: iso(h?.lastError?.at),

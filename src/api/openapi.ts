@@ -3,6 +3,8 @@
 // every answer of the running daemon against it, so it cannot drift from
 // what app.ts does.
 
+import { ALL_STATES, STATES } from '../store/texts.js';
+
 const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: [type, 'null'], ...extra });
 const time = { type: 'string', format: 'date-time' };
@@ -11,9 +13,6 @@ const jsonBody = (schema: unknown, description: string): Record<string, unknown>
   content: { 'application/json': { schema } },
 });
 const error = (description: string): Record<string, unknown> => jsonBody(ref('Error'), description);
-
-const STATES_IN = ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'];
-const STATES_OUT = ['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'cancelled'];
 
 const textIdParam = {
   name: 'id',
@@ -88,7 +87,7 @@ export const openApiDocument = {
         tags: ['texts'],
         parameters: [
           { name: 'direction', in: 'query', schema: { type: 'string', enum: ['in', 'out'] } },
-          { name: 'state', in: 'query', schema: { type: 'string', enum: [...new Set([...STATES_IN, ...STATES_OUT])] } },
+          { name: 'state', in: 'query', schema: { type: 'string', enum: [...ALL_STATES] } },
           { name: 'interface', in: 'query', schema: { type: 'string' } },
           { name: 'number', in: 'query', description: 'Matches the sender or the recipient; normalised to E.164 like any number.', schema: { type: 'string' } },
           { name: 'q', in: 'query', description: 'Text to find in bodies (case-insensitive for ASCII letters).', schema: { type: 'string', minLength: 1 } },
@@ -256,7 +255,7 @@ export const openApiDocument = {
           from: { type: 'string' },
           to: { type: 'string' },
           body: nullable('string', { description: 'null once removed by the retention job.' }),
-          state: { type: 'string', enum: [...new Set([...STATES_IN, ...STATES_OUT])] },
+          state: { type: 'string', enum: [...ALL_STATES] },
           reason: nullable('string', { description: 'The last failure or waiting reason.' }),
           attempts: { type: 'integer', minimum: 0 },
           parts: { type: 'integer', minimum: 0, description: 'SIP messages for an inbound text, SMS segments for an outbound one.' },
@@ -268,8 +267,8 @@ export const openApiDocument = {
         allOf: [
           {
             if: { properties: { direction: { const: 'in' } } },
-            then: { properties: { state: { enum: STATES_IN } } },
-            else: { properties: { state: { enum: STATES_OUT } } },
+            then: { properties: { state: { enum: [...STATES.in] } } },
+            else: { properties: { state: { enum: [...STATES.out] } } },
           },
         ],
       },

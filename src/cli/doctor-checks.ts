@@ -5,10 +5,10 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config, InterfaceConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { adapterFor } from '../../providers/index.js';
+import { knownSchemaVersion, schemaVersion } from '../store/db.js';
 import { ApiRefused, apiRequest, apiTarget } from './api-client.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
@@ -21,20 +21,12 @@ export interface Finding {
   detail: string;
 }
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/', import.meta.url));
-
 export function configFindings(config: Config): Finding[] {
   const where = config.file ?? 'built-in defaults (no websms.conf found)';
   return [
     { check: 'configuration', status: 'ok', detail: `${where}: valid (websms check-config prints it)` },
     ...configWarnings(config).map((w): Finding => ({ check: 'configuration', status: 'warn', detail: w.message })),
   ];
-}
-
-/** The newest schema this websms knows: the highest db/NNN_*.sql. */
-export function knownSchemaVersion(dir = MIGRATIONS_DIR): number {
-  const versions = fs.readdirSync(dir).filter((f) => /^\d{3}_.+\.sql$/.test(f)).map((f) => Number(f.slice(0, 3)));
-  return Math.max(0, ...versions);
 }
 
 export function databaseFindings(config: Config): Finding[] {
@@ -56,7 +48,7 @@ export function databaseFindings(config: Config): Finding[] {
     const db = new Database(file, { readonly: true, fileMustExist: true });
     try {
       db.pragma('busy_timeout = 2000');
-      version = db.pragma('user_version', { simple: true }) as number;
+      version = schemaVersion(db);
       db.prepare('SELECT count(*) FROM sqlite_master').get();
     } finally {
       db.close();

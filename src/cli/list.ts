@@ -3,25 +3,23 @@
 import { normalizeNumber } from '../numbers/normalize.js';
 import { NumberError } from '../errors.js';
 import type { Config } from '../config/types.js';
+import { ACTIVE_STATES, ALL_STATES, STATES, textJson, type Direction, type TextJson, type TextState } from '../store/texts.js';
 import { apiRequest, type ApiTarget } from './api-client.js';
 import { UsageError } from './args.js';
 import { out, parseCommand, printJson, usageError, type CommandSpec } from './command.js';
 import { readConfig } from './config.js';
 import { exitCodes } from './exit.js';
 import { textTable } from './text-format.js';
-import { PENDING, STATES, type Direction, type Text } from './text.js';
-import { listTexts } from './texts-db.js';
-import { failure, readTexts } from './texts-source.js';
+import { failure, readTexts, type TextReader } from './texts-source.js';
 import type { CommandContext } from './types.js';
 import { parseWhen } from './when.js';
 
 const DEFAULT_LIMIT = 50;
-const ALL_STATES = [...new Set([...STATES.in, ...STATES.out])];
 
 const READ_EXITS = exitCodes([
   [0, 'listed (also when there is nothing to list)'],
   [64, 'usage error: an unknown option, direction or state, a bad number or time'],
-  [66, 'the daemon is not running and there is no database yet'],
+  [66, 'the daemon is not running and there is no database yet, or one made by an older websms (starting the daemon once updates it) or a newer one'],
   [74, 'the daemon is not running and the database cannot be read'],
   [77, 'the daemon refused the API token'],
   [78, 'configuration errors'],
@@ -72,8 +70,8 @@ const HISTORY: CommandSpec = {
 
 interface Query {
   direction?: Direction;
-  /** One API request per state; undefined: any state. */
-  states?: string[];
+  /** One request per state; undefined: any state. */
+  states?: TextState[];
   interface?: string;
   number?: string;
   since?: number;
@@ -84,12 +82,13 @@ export async function queueCommand(ctx: CommandContext): Promise<number> {
   return listCommand(ctx, QUEUE, (o) => {
     const direction = directionOf(o.values['--direction']);
     const state = o.values['--state'];
-    let states: string[];
+    let states: TextState[];
     if (state !== undefined) {
       const valid = direction ? STATES[direction] : ALL_STATES;
-      if (!valid.includes(state)) throw new UsageError(`--state: "${state}" is not a state${direction ? ` of ${direction} texts` : ''}; known: ${valid.join(', ')}`);
-      states = [state];
-    } else states = [...new Set([...(direction ? PENDING[direction] : [...PENDING.in, ...PENDING.out])])];
+      const known = valid.find((s) => s === state);
+      if (!known) throw new UsageError(`--state: "${state}" is not a state${direction ? ` of ${direction} texts` : ''}; known: ${valid.join(', ')}`);
+      states = [known];
+    } else states = [...new Set(direction ? ACTIVE_STATES[direction] : [...ACTIVE_STATES.in, ...ACTIVE_STATES.out])];
     return { direction, states, interface: o.values['--interface'], limit: limitOf(o.values['--limit']) };
   });
 }
@@ -148,17 +147,10 @@ async function listCommand(
     if (!(e instanceof UsageError)) throw e;
     return usageError(spec, e.message).code;
   }
-  let texts: Text[];
+  let texts: TextJson[];
   let more: boolean;
   try {
-    const read = await readTexts(
-      r.config,
-      (t) => viaApi(t, q),
-      (db) => {
-        const rows = listTexts(db, { ...q, limit: q.limit + 1 });
-        return { texts: rows.slice(0, q.limit), more: rows.length > q.limit };
-      },
-    );
+    const read = await readTexts(r.config, (t) => viaApi(t, q), (reader) => viaDb(reader, q));
     ({ texts, more } = read.value);
   } catch (e) {
     return failure(e, spec.name, p.json);
@@ -188,23 +180,51 @@ function describe(q: Query): string {
   return parts.join(' ');
 }
 
-async function viaApi(t: ApiTarget, q: Query): Promise<{ texts: Text[]; more: boolean }> {
-  const directions: (Direction | undefined)[] = q.direction ? [q.direction] : [undefined];
-  const requests: URLSearchParams[] = [];
-  for (const d of directions) {
-    for (const s of q.states ?? [undefined]) {
+/** What one request (the API's or the store's) can filter on: one direction or both, one state or any. */
+interface Slice {
+  direction?: Direction;
+  state?: TextState;
+}
+
+function slices(q: Query): Slice[] {
+  return (q.states ?? [undefined]).map((state) => ({ direction: q.direction, state }));
+}
+
+interface Page {
+  texts: TextJson[];
+  more: boolean;
+}
+
+/** The slices' pages as one list, newest first, at most q.limit long. */
+function merge(q: Query, pages: Page[]): Page {
+  const all = pages.flatMap((p) => p.texts);
+  all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  return { texts: all.slice(0, q.limit), more: all.length > q.limit || pages.some((p) => p.more) };
+}
+
+async function viaApi(t: ApiTarget, q: Query): Promise<Page> {
+  const pages = await Promise.all(
+    slices(q).map(async (s) => {
       const params = new URLSearchParams();
-      if (d) params.set('direction', d);
-      if (s) params.set('state', s);
+      if (s.direction) params.set('direction', s.direction);
+      if (s.state) params.set('state', s.state);
       if (q.interface !== undefined) params.set('interface', q.interface);
       if (q.number !== undefined) params.set('number', q.number);
       if (q.since !== undefined) params.set('since', new Date(q.since).toISOString());
       params.set('limit', String(q.limit));
-      requests.push(params);
-    }
-  }
-  const answers = await Promise.all(requests.map((params) => apiRequest<{ texts: Text[]; next: string | null }>(t, `/api/texts?${params}`)));
-  const all = answers.flatMap((a) => a.texts);
-  all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-  return { texts: all.slice(0, q.limit), more: all.length > q.limit || answers.some((a) => a.next !== null) };
+      const a = await apiRequest<{ texts: TextJson[]; next: string | null }>(t, `/api/texts?${params}`);
+      return { texts: a.texts, more: a.next !== null };
+    }),
+  );
+  return merge(q, pages);
+}
+
+function viaDb(reader: TextReader, q: Query): Page {
+  return merge(
+    q,
+    slices(q).map((s) => {
+      const r = reader.list({ ...s, interface: q.interface, number: q.number, since: q.since, limit: q.limit });
+      return { texts: r.texts.map(textJson), more: r.next !== null };
+    }),
+  );
 }

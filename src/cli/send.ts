@@ -1,10 +1,10 @@
 // `websms send`: a text out through an ITSP, by way of the running daemon,
 // which stores it before it answers and sends it with retries.
 
+import type { TextJson } from '../store/texts.js';
 import { out, parseCommand, printJson } from './command.js';
 import { readConfig } from './config.js';
 import { exitCodes } from './exit.js';
-import type { Text } from './text.js';
 import { callDaemon } from './texts-source.js';
 import type { CommandContext } from './types.js';
 
@@ -52,7 +52,7 @@ export async function sendCommand({ args, argv }: CommandContext): Promise<numbe
   const request: Record<string, string> = { to, body };
   if (values['--from'] !== undefined) request.from = values['--from'];
   if (values['--interface'] !== undefined) request.interface = values['--interface'];
-  const res = await callDaemon<{ text: Text }>(r.config, 'send', '/api/texts', { method: 'POST', body: request }, p.json);
+  const res = await callDaemon<{ text: TextJson }>(r.config, 'send', '/api/texts', { method: 'POST', body: request }, p.json);
   if (!res.ok) return res.code;
   const t = res.value.text;
   if (p.json) {

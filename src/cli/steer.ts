@@ -1,11 +1,12 @@
 // `websms retry`, `websms cancel` and `websms purge`: they change texts, so
 // they go through the running daemon's API and nowhere else.
 
+import { parseTextId, type TextJson } from '../store/texts.js';
 import { UsageError } from './args.js';
 import { out, parseCommand, printJson, usageError } from './command.js';
 import { readConfig } from './config.js';
 import { exitCodes } from './exit.js';
-import { ID_RULE, nextStep, parseId, type Text } from './text.js';
+import { ID_RULE, nextStep } from './text.js';
 import { callDaemon } from './texts-source.js';
 import type { CommandContext } from './types.js';
 import { parseWhen } from './when.js';
@@ -78,10 +79,10 @@ async function steer({ args, argv }: CommandContext, action: Action, usage: stri
   const p = parseCommand(args, spec);
   if (!p.ok) return p.code;
   const id = p.opts.positionals[0]!;
-  if (!parseId(id)) return usageError(spec, `"${id}" is not a text id: ${ID_RULE}`).code;
+  if (!parseTextId(id)) return usageError(spec, `"${id}" is not a text id: ${ID_RULE}`).code;
   const r = readConfig(argv, 'nothing was changed');
   if (!r.ok) return r.code;
-  const res = await callDaemon<{ text: Text }>(r.config, action, `/api/texts/${encodeURIComponent(id)}/${action}`, { method: 'POST' }, p.json);
+  const res = await callDaemon<{ text: TextJson }>(r.config, action, `/api/texts/${encodeURIComponent(id)}/${action}`, { method: 'POST' }, p.json);
   if (!res.ok) return res.code;
   const t = res.value.text;
   if (p.json) {

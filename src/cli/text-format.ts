@@ -1,11 +1,12 @@
 // How texts look to a person: a table for lists, a block for one text.
 
 import { cut, table } from './table.js';
-import { localTime, nextStep, type Text, type TextEvent } from './text.js';
+import type { TextEventJson, TextJson } from '../store/texts.js';
+import { localTime, nextStep } from './text.js';
 
 const BODY_WIDTH = 40;
 
-export function textTable(texts: Text[]): string {
+export function textTable(texts: TextJson[]): string {
   return table(
     ['ID', 'STATE', 'INTERFACE', 'FROM', 'TO', 'UPDATED', 'TRIES', 'TEXT'],
     texts.map((t) => [t.id, t.state, t.interface, t.from, t.to, localTime(t.updatedAt), String(t.attempts), bodyPreview(t.body)]),
@@ -16,7 +17,7 @@ function bodyPreview(body: string | null): string {
   return body === null ? '(removed)' : cut(body.replace(/\s+/g, ' '), BODY_WIDTH);
 }
 
-export function textBlock(t: Text, events: TextEvent[] | undefined): string {
+export function textBlock(t: TextJson, events: TextEventJson[]): string {
   const unit = t.direction === 'in' ? 'SIP message(s)' : 'SMS segment(s)';
   const rows: [string, string][] = [
     ['id', `${t.id} (${t.direction === 'in' ? 'from an ITSP to a phone' : 'from a phone to an ITSP'})`],
@@ -34,8 +35,7 @@ export function textBlock(t: Text, events: TextEvent[] | undefined): string {
   const lines = rows.map(([k, v]) => `${k.padEnd(13)}${v}`);
   lines.push(`${'text'.padEnd(13)}${t.body === null ? '(removed by retention)' : indent(t.body)}`);
   lines.push('');
-  if (events === undefined) lines.push('events: not available (this database keeps no events, or the daemon is not running)');
-  else if (events.length === 0) lines.push('events: none yet');
+  if (events.length === 0) lines.push('events: none yet');
   else {
     lines.push('events:');
     for (const e of events) lines.push(`  ${localTime(e.at)}  ${e.kind}${e.detail ? `: ${e.detail}` : ''}`);

@@ -1,55 +1,13 @@
-// A text as the management API describes it (the contract in the brief), and
-// the words the CLI uses for it. The CLI reads texts from the API, or straight
-// from the database when the daemon is not running; both end up as this.
+// The words the CLI uses about a text. A text is the management API's JSON
+// (TextJson in src/store/texts.ts), whether it came from the daemon or was read
+// from the database by the store's own functions.
 
-export type Direction = 'in' | 'out';
-
-export interface Text {
-  id: string;
-  direction: Direction;
-  interface: string;
-  from: string;
-  to: string;
-  /** null once removed by retention. */
-  body: string | null;
-  state: string;
-  reason: string | null;
-  attempts: number;
-  parts: number;
-  providerId: string | null;
-  createdAt: string;
-  updatedAt: string;
-  nextAttemptAt: string | null;
-}
-
-export interface TextEvent {
-  at: string;
-  kind: string;
-  detail: string | null;
-}
-
-export const STATES: Record<Direction, readonly string[]> = {
-  in: ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'],
-  out: ['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'cancelled'],
-};
-
-/** Not done yet: what `websms queue` shows. */
-export const PENDING: Record<Direction, readonly string[]> = {
-  in: ['queued', 'sending', 'waiting'],
-  out: ['queued', 'sending'],
-};
-
-const ID = /^(in|out)-([1-9]\d{0,15})$/;
-
-export function parseId(id: string): { direction: Direction; n: number } | undefined {
-  const m = ID.exec(id);
-  return m ? { direction: m[1] as Direction, n: Number(m[2]) } : undefined;
-}
+import type { TextJson } from '../store/texts.js';
 
 export const ID_RULE = 'a text id is in-N (a text from an ITSP) or out-N (a text to one), as listed by websms queue or websms history';
 
 /** What can be done about a text in this state, as a command line. */
-export function nextStep(t: Pick<Text, 'id' | 'state' | 'direction'>): string {
+export function nextStep(t: Pick<TextJson, 'id' | 'state' | 'direction'>): string {
   switch (t.state) {
     case 'queued':
     case 'waiting':

@@ -6,9 +6,11 @@ import type { Config } from '../config/types.js';
 import { ApiRefused, ApiUnavailable, apiRequest, apiTarget, type ApiTarget, type RequestOptions } from './api-client.js';
 import { err, printJson } from './command.js';
 import { EX_DATAERR, EX_IOERR, EX_NOINPUT, EX_NOPERM, EX_SOFTWARE, EX_TEMPFAIL, EX_UNAVAILABLE } from './exit.js';
+import { createTextStore, type TextStore } from '../store/texts.js';
 import { DbUnreadable, openReadOnly } from './texts-db.js';
 
-type Db = ReturnType<typeof openReadOnly>;
+/** What the CLI may do with the database: read, with the store's own functions. */
+export type TextReader = Pick<TextStore, 'list' | 'get' | 'events'>;
 
 export interface Read<T> {
   value: T;
@@ -20,7 +22,7 @@ export interface Read<T> {
  * Asks the daemon; when it does not answer, reads the database instead and
  * says so on stderr (stdout stays what --json promises).
  */
-export async function readTexts<T>(config: Config, viaApi: (t: ApiTarget) => Promise<T>, viaDb: (db: Db) => T): Promise<Read<T>> {
+export async function readTexts<T>(config: Config, viaApi: (t: ApiTarget) => Promise<T>, viaDb: (texts: TextReader) => T): Promise<Read<T>> {
   const target = apiTarget(config, process.env);
   let why: string;
   if ('unavailable' in target) why = target.unavailable;
@@ -34,7 +36,9 @@ export async function readTexts<T>(config: Config, viaApi: (t: ApiTarget) => Pro
   }
   const db = openReadOnly(config.general.database);
   try {
-    const value = viaDb(db);
+    // The store prepares its UPDATE and DELETE statements too; on this
+    // connection running one would fail with SQLITE_READONLY.
+    const value = viaDb(createTextStore(db));
     err(`websms: ${why}; read ${config.general.database} directly instead (read-only).`);
     return { value, from: 'db' };
   } finally {
@@ -52,6 +56,13 @@ export async function callDaemon<T>(config: Config, name: string, path: string, 
     return { ok: false, code: failure(e, name, json) };
   }
 }
+
+const DB_ERROR_CODES: Record<DbUnreadable['kind'], string> = {
+  missing: 'no_database',
+  older: 'database_too_old',
+  newer: 'database_too_new',
+  unreadable: 'database',
+};
 
 /** Prints what went wrong and what to do; returns the exit code. Rethrows what is not ours. */
 export function failure(e: unknown, name: string, json: boolean): number {
@@ -75,8 +86,9 @@ export function failure(e: unknown, name: string, json: boolean): number {
     else if (e.status === 503 || e.status === 429) code = EX_TEMPFAIL;
     else code = EX_SOFTWARE;
   } else if (e instanceof DbUnreadable) {
-    code = e.missing ? EX_NOINPUT : EX_IOERR;
-    errorCode = e.missing ? 'no_database' : 'database';
+    // 66 whenever the file is not one this websms can read as it is; 74 when reading it failed.
+    code = e.kind === 'unreadable' ? EX_IOERR : EX_NOINPUT;
+    errorCode = DB_ERROR_CODES[e.kind];
     message = `the daemon is not running, and ${e.message}`;
   } else throw e;
   if (json) printJson({ error: { code: errorCode, reason: message } });

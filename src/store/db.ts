@@ -128,14 +128,27 @@ function privateSidecars(full: string): void {
   }
 }
 
-function migrate(db: Db, dir: string): void {
-  const files = fs
+/** db/NNN_*.sql in order, each with its number: the schema version it brings a database to. */
+function migrations(dir: string): { file: string; version: number }[] {
+  return fs
     .readdirSync(dir)
     .filter((f) => /^\d{3}_.+\.sql$/.test(f))
-    .sort();
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (const f of files) {
-    const version = Number(f.slice(0, 3));
+    .sort()
+    .map((f) => ({ file: f, version: Number(f.slice(0, 3)) }));
+}
+
+/** The schema version this websms brings a database to: the highest db/NNN_*.sql. */
+export function knownSchemaVersion(dir: string = MIGRATIONS_DIR): number {
+  return Math.max(0, ...migrations(dir).map((m) => m.version));
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function migrate(db: Db, dir: string): void {
+  const current = schemaVersion(db);
+  for (const { file: f, version } of migrations(dir)) {
     if (version <= current) continue;
     const sql = fs.readFileSync(path.join(dir, f), 'utf8');
     db.transaction(() => {

@@ -7,10 +7,13 @@
 // detection by provider id keeps working. Only the words go.
 
 import type { Db } from './db.js';
-import type { OutboundRow } from './outbound.js';
+import { INBOUND_FINISHED } from './inbound.js';
+import { OUTBOUND_FINISHED, type OutboundRow } from './outbound.js';
+import { createStatsReader } from './stats.js';
+import { statesSql } from './texts.js';
 
-const INBOUND_DONE = `('delivered', 'undeliverable', 'expired', 'cancelled')`;
-const OUTBOUND_DONE = `('sent', 'delivered', 'failed', 'expired', 'cancelled')`;
+const INBOUND_DONE = statesSql(INBOUND_FINISHED);
+const OUTBOUND_DONE = statesSql(OUTBOUND_FINISHED);
 
 export interface DaySummary {
   inbound: Record<string, number>;
@@ -51,12 +54,7 @@ export function createHousekeeping(db: Db): Housekeeping {
   const outboundChanged = db.prepare<[number], { state: string; n: number }>(
     'SELECT state, COUNT(*) AS n FROM outbound WHERE updated_at >= ? GROUP BY state',
   );
-  const inboundWaiting = db.prepare<[], { n: number; oldest: number | null }>(
-    `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM inbound WHERE state IN ('queued', 'sending', 'waiting')`,
-  );
-  const outboundWaiting = db.prepare<[], { n: number; oldest: number | null }>(
-    `SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbound WHERE state IN ('queued', 'sending')`,
-  );
+  const stats = createStatsReader(db);
 
   const drain = (stmt: ReturnType<Db['prepare']>, cutoff: number): number => {
     let total = 0;
@@ -74,13 +72,16 @@ export function createHousekeeping(db: Db): Housekeeping {
     outboundPastAge: (cutoff) => pastAge.all(cutoff),
     summary(since, now) {
       const tally = (rows: { state: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.state, r.n]));
-      const i = inboundWaiting.get()!;
-      const o = outboundWaiting.get()!;
-      const oldest = [i.oldest, o.oldest].filter((x): x is number => x !== null);
+      const waiting = { inbound: 0, outbound: 0 };
+      const oldest: number[] = [];
+      for (const q of stats.queues()) {
+        waiting[q.direction === 'in' ? 'inbound' : 'outbound'] += q.depth;
+        oldest.push(q.oldest);
+      }
       return {
         inbound: tally(inboundChanged.all(since)),
         outbound: tally(outboundChanged.all(since)),
-        waiting: { inbound: i.n, outbound: o.n },
+        waiting,
         oldestWaitingMs: oldest.length > 0 ? now - Math.min(...oldest) : null,
       };
     },

@@ -8,7 +8,8 @@ import type { Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
-export type InboundState = 'queued' | 'sending' | 'waiting' | 'delivered' | 'undeliverable' | 'expired' | 'cancelled';
+export const INBOUND_STATES = ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'] as const;
+export type InboundState = (typeof INBOUND_STATES)[number];
 
 /** States a text never leaves by itself (only a retry by hand queues it again). */
 export const INBOUND_FINISHED: readonly InboundState[] = ['delivered', 'undeliverable', 'expired', 'cancelled'];

@@ -6,7 +6,8 @@ import type { Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
-export type OutboundState = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired' | 'cancelled';
+export const OUTBOUND_STATES = ['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'cancelled'] as const;
+export type OutboundState = (typeof OUTBOUND_STATES)[number];
 
 /** States a text never leaves by itself ('sent' still moves on with a delivery report). */
 export const OUTBOUND_FINISHED: readonly OutboundState[] = ['sent', 'delivered', 'failed', 'expired', 'cancelled'];

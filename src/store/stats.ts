@@ -5,8 +5,9 @@
 // what was ever sent.
 
 import type { Db } from './db.js';
+import type { Direction } from './events.js';
 
-export type Direction = 'in' | 'out';
+export type { Direction };
 
 export interface StateCount {
   direction: Direction;

@@ -10,14 +10,26 @@ import type Database from 'better-sqlite3';
 import { TextError } from '../errors.js';
 import type { Db } from './db.js';
 import { createEventLog, type Direction, type TextEvent } from './events.js';
-import type { InboundState } from './inbound.js';
-import type { OutboundState } from './outbound.js';
+import { INBOUND_FINISHED, INBOUND_STATES, type InboundState } from './inbound.js';
+import { OUTBOUND_FINISHED, OUTBOUND_STATES, type OutboundState } from './outbound.js';
 
 export type { Direction, TextEvent };
 export type TextState = InboundState | OutboundState;
+export { INBOUND_STATES, OUTBOUND_STATES };
 
-export const INBOUND_STATES: readonly InboundState[] = ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'];
-export const OUTBOUND_STATES: readonly OutboundState[] = ['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'cancelled'];
+/** The states of the management API's contract, by direction. */
+export const STATES: Record<Direction, readonly TextState[]> = { in: INBOUND_STATES, out: OUTBOUND_STATES };
+/** Every state of either direction, each once. */
+export const ALL_STATES: readonly TextState[] = [...new Set<TextState>([...INBOUND_STATES, ...OUTBOUND_STATES])];
+
+/** States in which a text is still on its way: what `websms queue` lists, what purge never removes. */
+export const ACTIVE_STATES: Record<Direction, readonly TextState[]> = {
+  in: INBOUND_STATES.filter((s) => !INBOUND_FINISHED.includes(s)),
+  out: OUTBOUND_STATES.filter((s) => !OUTBOUND_FINISHED.includes(s)),
+};
+
+/** States as an SQL list: `('queued', 'sending')`. They are fixed words, never input. */
+export const statesSql = (states: readonly TextState[]): string => `(${states.map((s) => `'${s}'`).join(', ')})`;
 
 /** A text of either direction; times in ms since the epoch. */
 export interface TextRecord {
@@ -40,23 +52,16 @@ export interface TextRecord {
   nextAttemptAt: number | null;
 }
 
-/** The JSON form the management API gives (and the CLI prints with --json). */
-export interface TextJson {
+/**
+ * The JSON form the management API gives (and the CLI prints with --json):
+ * the record with its id as `in-N` / `out-N` and its times as ISO 8601.
+ */
+export type TextJson = Omit<TextRecord, 'rowId' | 'createdAt' | 'updatedAt' | 'nextAttemptAt'> & {
   id: string;
-  direction: Direction;
-  interface: string;
-  from: string;
-  to: string;
-  body: string | null;
-  state: TextState;
-  reason: string | null;
-  attempts: number;
-  parts: number;
-  providerId: string | null;
   createdAt: string;
   updatedAt: string;
   nextAttemptAt: string | null;
-}
+};
 
 export const formatTextId = (direction: Direction, rowId: number): string => `${direction}-${rowId}`;
 
@@ -87,7 +92,14 @@ export function textJson(r: TextRecord): TextJson {
   };
 }
 
-export function eventJson(e: TextEvent): { at: string; kind: string; detail: string | null } {
+/** An event as the management API gives it (and the CLI prints with --json). */
+export interface TextEventJson {
+  at: string;
+  kind: string;
+  detail: string | null;
+}
+
+export function eventJson(e: TextEvent): TextEventJson {
   return { at: iso(e.at), kind: e.kind, detail: e.detail };
 }
 
@@ -141,8 +153,6 @@ export interface TextStore {
   cancel(direction: Direction, rowId: number, now: number): TextRecord;
   /** Deletes finished texts last updated before the time, with their events; returns how many texts. */
   purge(before: number): number;
-  /** Outbound texts queued or being sent, by the interface they go through. */
-  queuedByInterface(): Record<string, number>;
 }
 
 interface Table {
@@ -162,7 +172,7 @@ const TABLES: Record<Direction, Table> = {
     name: 'inbound',
     created: 'received_at',
     parts: 'parts',
-    active: ['queued', 'sending', 'waiting'],
+    active: ACTIVE_STATES.in,
     retryFrom: ['queued', 'waiting', 'undeliverable', 'expired', 'cancelled'],
   },
   out: {
@@ -170,12 +180,10 @@ const TABLES: Record<Direction, Table> = {
     name: 'outbound',
     created: 'created_at',
     parts: 'segments',
-    active: ['queued', 'sending'],
+    active: ACTIVE_STATES.out,
     retryFrom: ['queued', 'failed', 'expired', 'cancelled'],
   },
 };
-
-const FINISHED_SQL = `state NOT IN ('queued', 'sending', 'waiting')`;
 
 interface Row {
   id: number;
@@ -303,19 +311,15 @@ export function createTextStore(db: Db): TextStore {
     return get(direction, rowId)!;
   });
 
-  const purgeStmts = (['in', 'out'] as const).map((d) => ({
-    events: db.prepare(
-      `DELETE FROM events WHERE direction = '${d}' AND text_id IN (SELECT id FROM ${TABLES[d].name} WHERE ${FINISHED_SQL} AND updated_at < ?)`,
-    ),
-    texts: db.prepare(`DELETE FROM ${TABLES[d].name} WHERE ${FINISHED_SQL} AND updated_at < ?`),
-  }));
-
-  const queuedStmt = db.prepare<[], { interface: string; n: number }>(
-    `SELECT interface, COUNT(*) AS n FROM outbound WHERE state IN ('queued', 'sending') GROUP BY interface`,
-  );
+  const purgeStmts = Object.values(TABLES).map((t) => {
+    const finished = `state NOT IN ${statesSql(t.active)}`;
+    return {
+      events: db.prepare(`DELETE FROM events WHERE direction = '${t.direction}' AND text_id IN (SELECT id FROM ${t.name} WHERE ${finished} AND updated_at < ?)`),
+      texts: db.prepare(`DELETE FROM ${t.name} WHERE ${finished} AND updated_at < ?`),
+    };
+  });
 
   return {
-    queuedByInterface: () => Object.fromEntries(queuedStmt.all().map((r) => [r.interface, r.n])),
     list(q) {
       const directions: Direction[] = q.direction !== undefined ? [q.direction] : ['out', 'in'];
       const fetched = new Map<Direction, TextRecord[]>();
