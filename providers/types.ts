@@ -2,7 +2,7 @@
 // read the ITSP's answer, and how to read its delivery reports. Adding a
 // provider is adding one file beside this one.
 
-import type { SendConfig } from '../src/config/types.js';
+import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 
 export interface OutgoingText {
   /** Our id of the text. */
@@ -46,6 +46,76 @@ export interface StatusReport {
 /** What a credentials check found; never carries a secret. */
 export type CredentialsCheck = { ok: true; detail: string } | { ok: false; reason: string };
 
+// ---- inbound webhooks (issue 10) -------------------------------------------
+
+/** A webhook request as an adapter sees it, after the interface's address rules. */
+export interface WebhookRequest {
+  method: 'GET' | 'POST';
+  /**
+   * The URL the provider called, as it signed it: the interface's public_url
+   * (plus the path's token, and the query string) behind a reverse proxy, else
+   * rebuilt from the request (scheme from X-Forwarded-Proto of a trusted proxy).
+   */
+  url: string;
+  /** Lower-case names; a repeated header joined with ", ". */
+  headers: Record<string, string>;
+  /** The body exactly as received (signatures are over bytes). Empty for GET. */
+  rawBody: Buffer;
+  /** Media type of the body without parameters, lower case ('' when none). */
+  contentType: string;
+  /** Query string and body fields merged, body winning; a JSON body as parsed (nested objects kept). */
+  fields: Record<string, unknown>;
+}
+
+/** A picture or other media item of an inbound text (MMS), fetched later by websms. */
+export interface MediaRef {
+  url: string;
+  /** As the provider announced it, when it did. */
+  contentType?: string;
+  /** Fetching needs the interface's send credentials (HTTP Basic), as with Twilio's media URLs when the account requires it. */
+  auth?: 'none' | 'basic' | 'bearer';
+}
+
+/** One text out of a webhook. Numbers as the provider wrote them: websms normalises them. */
+export interface InboundText {
+  from: string;
+  to: string;
+  /** May be empty when the text is media only. */
+  body: string;
+  /** The provider's message id (duplicate detection); null when it gives none. */
+  providerId: string | null;
+  /** One part of a long text the provider delivers in pieces (concatenated SMS it does not join itself). */
+  part?: { ref: string; seq: number; total: number };
+  media: MediaRef[];
+}
+
+export type WebhookParse =
+  | { kind: 'texts'; texts: InboundText[] }
+  | { kind: 'status'; reports: StatusReport[] }
+  /** A handshake the provider sends to check the URL (Zadarma's zd_echo): answered with this body, nothing stored. */
+  | { kind: 'echo'; body: string }
+  /** An event websms has no use for (Telnyx message.sent, a provider's test ping): acknowledged, nothing stored. */
+  | { kind: 'ignored'; reason: string };
+
+export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+/** What the provider expects back once websms has stored what it posted. */
+export interface WebhookAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A setting a user of this provider fills in, for `websms providers` and GET /api/providers. */
+export interface ProviderSetting {
+  /** The ini key in the interface section. */
+  key: string;
+  /** What to copy from the provider's console. */
+  doc: string;
+  secret: boolean;
+  required: boolean;
+}
+
 export interface ProviderAdapter {
   name: string;
   /** One line for people choosing a provider (websms providers, GET /api/providers). */
@@ -59,4 +129,26 @@ export interface ProviderAdapter {
   parseResponse(answer: HttpAnswer, cfg: SendConfig): SendOutcome;
   /** Reads a delivery report's fields; undefined when they are not a report. */
   parseStatus(fields: Record<string, unknown>, cfg: SendConfig): StatusReport | undefined;
+
+  // ---- named profiles (issue 10); generic implements these from its field keys ----
+
+  /** The settings a user of this provider writes (account, secrets, number, signing key). */
+  settings?: ProviderSetting[];
+  /**
+   * Defaults for the interface's ini keys (send_url with the account filled in,
+   * send_format, send_auth, field names, status values, ...), computed from the
+   * keys the user wrote. The user's own keys always win over these.
+   */
+  defaults?(written: Readonly<Record<string, string>>): Record<string, string>;
+  /** Reads an inbound webhook (texts, delivery reports, handshakes); throws RequestError (4xx) on what it cannot read. */
+  parseWebhook?(req: WebhookRequest, iface: InterfaceConfig): WebhookParse;
+  /**
+   * Checks that the webhook comes from the provider (its signature over the
+   * URL and body). Absent when the provider does not sign: then the interface
+   * relies on its URL token or address allowlist. Constant-time comparisons;
+   * the reason never contains a secret.
+   */
+  verifyWebhook?(req: WebhookRequest, iface: InterfaceConfig, now: number): VerifyResult;
+  /** The answer the provider expects to a webhook (TwiML for Twilio, the echo for Zadarma, an empty 200 elsewhere). */
+  answer?(parsed: WebhookParse, iface: InterfaceConfig): WebhookAnswer;
 }

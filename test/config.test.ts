@@ -98,6 +98,13 @@ const DEFAULT_INTERFACE: InterfaceConfig = {
   ackContentType: 'text/plain',
   index: '',
   number: '',
+  account: '',
+  secret: '',
+  signingSecret: '',
+  publicKey: '',
+  publicUrl: '',
+  apiUrl: '',
+  verify: true,
   send: DEFAULT_SEND,
 };
 
@@ -339,6 +346,13 @@ token = abcdefghijklmnop_-.~
         ackContentType: 'application/xml;charset=utf-8',
         index: '',
         number: '',
+        account: '',
+        secret: '',
+        signingSecret: '',
+        publicKey: '',
+        publicUrl: '',
+        apiUrl: '',
+        verify: true,
         send: { ...DEFAULT_SEND, statusPath: '/sms/status/itsp1' },
       },
       {

@@ -200,6 +200,13 @@ export function loadConfig(opts: LoadOptions): Config {
         ackContentType: i.ack_content_type,
         index: i.index,
         number: i.number,
+        account: i.account,
+        secret: i.secret,
+        signingSecret: i.signing_secret,
+        publicKey: i.public_key,
+        publicUrl: i.public_url,
+        apiUrl: i.api_url,
+        verify: i.verify === 'yes',
         send: {
           url: i.send_url,
           format: i.send_format,

@@ -372,7 +372,39 @@ export const INTERFACE_KEYS = {
     '',
     'This account\'s own number at the ITSP: texts sent from the management API or `websms send` without a sender go out from it.',
     { example: '+46701234567' },
+  ),  account: key(
+    text({ empty: true, pattern: /^[^\s\p{Cc}]{1,128}$/u, rule: 'no spaces or control characters' }),
+    '',
+    'Named providers: the account id from the provider\'s console (Twilio Account SID, Telnyx/Plivo/Vonage API key or auth id, 46elks API username, ...); `websms providers` says which one.',
   ),
+  secret: key(bearer, '', 'Named providers: the account\'s secret (auth token, API secret or password); better kept in WEBSMS_<INTERFACE>_SECRET.', { secret: true }),
+  signing_secret: key(
+    bearer,
+    '',
+    'Named providers that sign webhooks with a secret of their own (Vonage signature secret, Sinch, Plivo when not the auth token); empty: the profile\'s default, usually `secret`.',
+    { secret: true },
+  ),
+  public_key: key(
+    text({ empty: true, pattern: /^[A-Za-z0-9+/=_-]{16,512}$/, rule: 'a base64 key as the provider\'s console shows it' }),
+    '',
+    'Named providers that sign webhooks with a key pair (Telnyx): the public key from the provider\'s console.',
+  ),
+  public_url: key(
+    sendUrl,
+    '',
+    'The URL of this interface\'s webhook as the provider calls it (https://sms.example.org/sms/in/<name>), when websms is behind a reverse proxy: signatures cover the URL. Empty: worked out from the request.',
+  ),
+  api_url: key(
+    sendUrl,
+    '',
+    'Named providers: the base URL of the provider\'s API, when not its usual one (SignalWire: https://<space>.signalwire.com).',
+  ),
+  verify: key(
+    oneOf(['yes', 'no'] as const, 'value'),
+    'yes',
+    'Check the provider\'s webhook signature where it signs (yes); no only for testing.',
+  ),
+
 
 
   // Sending: texts from Asterisk to the ITSP.

@@ -86,6 +86,17 @@ export interface InterfaceConfig {
   index: string;
   /** The account's own number (E.164 as written, may be empty): the sender of API texts that name none. */
   number: string;
+  /** Named providers: account id, its secret, the webhook signing secret or public key (secrets never logged). */
+  account: string;
+  secret: string;
+  signingSecret: string;
+  publicKey: string;
+  /** The webhook URL as the provider calls it (behind a proxy); empty: from the request. */
+  publicUrl: string;
+  /** The provider's API base URL when not the profile's default; empty: the default. */
+  apiUrl: string;
+  /** Check webhook signatures where the provider signs. */
+  verify: boolean;
   send: SendConfig;
 }
 
