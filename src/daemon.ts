@@ -87,7 +87,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     mode: c.outbound.notify,
     inbound: store,
     outbound,
-    partBytes: config.ami.partBytes,
+    partBytes: c.ami.partBytes,
     log: log.child({ mod: 'notify' }),
     onQueued: () => deliverer.kick(),
   });
