@@ -3,9 +3,10 @@
 
 import { WebsmsError } from '../src/errors.js';
 import { generic } from './generic.js';
+import { signalwire, twilio } from './twilio.js';
 import type { ProviderAdapter, ProviderSetting } from './types.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic, twilio, signalwire };
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));

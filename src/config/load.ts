@@ -196,6 +196,9 @@ export function loadConfig(opts: LoadOptions): Config {
         fieldFrom: i.field_from,
         fieldBody: i.field_body,
         fieldId: i.field_id,
+        fieldPartRef: i.field_part_ref,
+        fieldPartSeq: i.field_part_seq,
+        fieldPartTotal: i.field_part_total,
         allow: i.allow,
         username: i.username,
         password: i.password,
@@ -612,6 +615,10 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
   for (const r of ifaces) {
     const i = r.values;
     if (i.username !== '' && i.password === '') report.at(r.line.username, missingSecret(r.name, 'password'));
+    const partKeys = (['field_part_ref', 'field_part_seq', 'field_part_total'] as const).filter((k) => i[k] !== '');
+    if (partKeys.length > 0 && partKeys.length < 3) {
+      report.at(r.line[partKeys[0]!] ?? r.sectionLine, `[${r.name}] field_part_ref, field_part_seq and field_part_total go together; set all three or none`);
+    }
     if (i.username === '' && i.password !== '') {
       report.at(r.line.password ?? r.sectionLine, `[${r.name}] password is set but username is not; HTTP Basic needs both`);
     }
