@@ -424,6 +424,8 @@ test('interfaces with their sending health, and providers', async (t) => {
   const generic = p.body.providers.find((x: { name: string }) => x.name === 'generic');
   t.true(generic.description.length > 10);
   t.true(generic.settings.some((x: { key: string; secret: boolean }) => x.key === 'send_password' && x.secret));
+  const tw = p.body.providers.find((x: { name: string }) => x.name === 'twilio');
+  t.deepEqual(tw.settings.find((x: { key: string }) => x.key === 'secret'), { key: 'secret', doc: tw.settings.find((x: { key: string }) => x.key === 'secret').doc, secret: true, required: true });
 });
 
 test('a wrong method gets 405 with Allow; an unknown path 404, both JSON', async (t) => {

@@ -66,6 +66,6 @@ function printIni(config: Config, sections: SectionSettings[]): void {
     const note = (v: Setting): string => (v.source === 'file' ? `; line ${v.line}` : v.source === 'env' ? `; from ${v.env}` : v.source === 'profile' ? profile : '; default');
     const rows = Object.entries(s.keys).map(([k, v]) => [`${k} = ${v.value}`.trimEnd(), note(v)] as const);
     const width = Math.min(48, Math.max(...rows.map(([l]) => l.length)) + 2);
-    for (const [line, note] of rows) out(`${line.padEnd(width)}${note}`);
+    for (const [line, note] of rows) out(`${line.length >= width ? `${line} ` : line.padEnd(width)}${note}`);
   }
 }
