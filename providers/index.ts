@@ -2,10 +2,18 @@
 // beside generic.ts and one line in ADAPTERS.
 
 import { WebsmsError } from '../src/errors.js';
+import { elks } from './elks.js';
 import { generic } from './generic.js';
+import { plivo } from './plivo.js';
+import { vonage } from './vonage.js';
 import type { ProviderAdapter } from './types.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
+  generic,
+  '46elks': elks,
+  plivo,
+  vonage,
+};
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));
