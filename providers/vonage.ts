@@ -16,7 +16,10 @@
 // signature, and every one of them needs the signature secret.
 //
 // Which API: the Messages API when send_url ends in /v1/messages (what the user
-// writes, see docs/providers.md), else the SMS API. Webhooks of either API are
+// writes, see docs/providers.md), else the SMS API. The Messages API takes HTTP
+// Basic (the API key and secret) or, with send_auth = bearer, an RS256 JWT of
+// the application: account is then the application id and secret its private
+// key, and a fresh token is signed for every request. Webhooks of either API are
 // recognised by their fields, and each must carry its own signature.
 
 import crypto from 'node:crypto';
@@ -60,7 +63,12 @@ export function usesMessagesApi(sendUrl: string): boolean {
 
 function authHeader(cfg: SendConfig): Record<string, string> {
   if (cfg.auth === 'basic') return { Authorization: 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64') };
-  if (cfg.auth === 'bearer') return { Authorization: `Bearer ${cfg.bearer || applicationJwt(cfg.username, cfg.password)}` };
+  if (cfg.auth === 'bearer') {
+    // "<application id>:<private key>" (what defaults makes of account and secret) is signed into a
+    // fresh JWT for every request; anything else is a token the user got elsewhere.
+    const colon = cfg.bearer.indexOf(':');
+    return { Authorization: `Bearer ${colon > 0 ? applicationJwt(cfg.bearer.slice(0, colon), cfg.bearer.slice(colon + 1)) : cfg.bearer}` };
+  }
   return {};
 }
 
@@ -432,6 +440,11 @@ function defaults(written: Readonly<Record<string, string>>): Record<string, str
     // Every webhook is signed: the signature, not the address, says it is Vonage.
     allow: 'any',
   };
+  if (messages && written['send_auth'] === 'bearer') {
+    // An application's JWT: the application id and its private key, which buildRequest signs with.
+    if (written['account'] && written['secret']) d.send_bearer = `${written['account']}:${written['secret']}`;
+    return d;
+  }
   if (written['account']) d.send_username = written['account'];
   if (written['secret']) d.send_password = written['secret'];
   return d;
