@@ -456,7 +456,7 @@ export const vonage: ProviderAdapter = {
   settings: [
     { key: 'account', doc: 'API key (Vonage dashboard, API settings); with send_auth = bearer on the Messages API: the application id', secret: false, required: true },
     { key: 'secret', doc: 'API secret (API settings); with send_auth = bearer: the application\'s private key, PEM or its base64 body on one line', secret: true, required: true },
-    { key: 'signing_secret', doc: 'Signature secret (API settings, signed webhooks); every webhook is checked with it', secret: true, required: true },
+    { key: 'signing_secret', doc: 'Signature secret (API settings, signed webhooks); needed to accept webhooks, which are all checked with it', secret: true, required: false },
     { key: 'number', doc: 'Your Vonage virtual number, the sender of texts that name none', secret: false, required: false },
     { key: 'send_url', doc: 'Only for the Messages API: https://api.nexmo.com/v1/messages', secret: false, required: false },
   ],

@@ -229,9 +229,17 @@ test('providers lists the known profiles, as text and as JSON', async (t) => {
   t.is(r.code, 0);
   t.regex(r.stdout, /^PROVIDER +CREDENTIALS CHECK +DESCRIPTION$/m);
   t.regex(r.stdout, /^generic +no +Any ITSP with an HTTP API/m);
-  const j = JSON.parse((await runCli(['providers', '--json'])).stdout) as { providers: { name: string; credentialsCheck: boolean }[] };
-  t.deepEqual(j.providers.map((p) => p.name), ['generic']);
-  t.false(j.providers[0]!.credentialsCheck);
+  const j = JSON.parse((await runCli(['providers', '--json'])).stdout) as { providers: { name: string; credentialsCheck: boolean; settings: { key: string; secret: boolean }[] }[] };
+  const generic = j.providers.find((p) => p.name === 'generic')!;
+  t.false(generic.credentialsCheck);
+  t.true(generic.settings.some((s) => s.key === 'token' && s.secret));
+  const one = await runCli(['providers', 'generic']);
+  t.is(one.code, 0);
+  t.regex(one.stdout, /^KEY +REQUIRED +SECRET +WHAT TO COPY$/m);
+  t.regex(one.stdout, /^send_password +no +yes /m);
+  const unknown = await runCli(['providers', 'nosuch']);
+  t.is(unknown.code, 64);
+  t.regex(unknown.stderr, /no provider "nosuch"; known: generic/);
 });
 
 test('version --json', async (t) => {

@@ -4,7 +4,6 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { adapterFor } from '../providers/index.js';
 import { loadText } from './helpers/profile.js';
 
 const DOC = fs.readFileSync(fileURLToPath(new URL('../../docs/providers.md', import.meta.url)), 'utf8');
@@ -16,40 +15,27 @@ function blocks(title: string): string[] {
   return [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-/** A section's keys plus the profile's defaults, as the loader applies them. */
-function withDefaults(ini: string): string {
-  const lines = ini.trim().split('\n');
-  const written: Record<string, string> = {};
-  for (const l of lines.slice(1)) {
-    const eq = l.indexOf('=');
-    written[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
-  }
-  const defaults = adapterFor(written.provider!).defaults?.(written) ?? {};
-  const extra = Object.entries(defaults).filter(([k]) => !(k in written)).map(([k, v]) => `${k} = ${v}`);
-  return [lines[0], ...lines.slice(1), ...extra].join('\n') + '\n';
-}
-
 test('Vonage: the SMS API example, and the Messages API with its send_url', (t) => {
   const [base, messages] = blocks('Vonage');
-  const sms = loadText(withDefaults(base!)).interfaces.find((i) => i.name === 'vonage')!;
+  const sms = loadText((base!)).interfaces.find((i) => i.name === 'vonage')!;
   t.is(sms.provider, 'vonage');
   t.is(sms.send.url, 'https://rest.nexmo.com/sms/json');
   t.is(sms.signingSecret, 'signature_secret_placeholder');
-  const msg = loadText(withDefaults(base! + messages!)).interfaces.find((i) => i.name === 'vonage')!;
+  const msg = loadText((base! + messages!)).interfaces.find((i) => i.name === 'vonage')!;
   t.is(msg.send.url, 'https://api.nexmo.com/v1/messages');
   t.is(msg.send.idField, 'message_uuid');
 });
 
 test('Plivo: the example sends to the account\'s Message URL with its status callback', (t) => {
   const [ini] = blocks('Plivo');
-  const i = loadText(withDefaults(ini!)).interfaces.find((x) => x.name === 'plivo')!;
+  const i = loadText((ini!)).interfaces.find((x) => x.name === 'plivo')!;
   t.is(i.send.url, 'https://api.plivo.com/v1/Account/MAXXXXXXXXXXXXXXXXXX/Message/');
   t.deepEqual(i.send.extra, { url: 'https://sms.example.org/sms/status/plivo' });
 });
 
 test('46elks: the example has its token, the addresses allowlist and whendelivered', (t) => {
   const [ini] = blocks('46elks');
-  const i = loadText(withDefaults(ini!)).interfaces.find((x) => x.name === 'elks')!;
+  const i = loadText((ini!)).interfaces.find((x) => x.name === 'elks')!;
   t.is(i.token, 'tok_abcdefghijklmnop1234');
   t.true(i.allow.includes('176.10.154.199/32'));
   t.deepEqual(i.send.extra, { whendelivered: 'https://sms.example.org/sms/status/elks/tok_abcdefghijklmnop1234' });

@@ -5,21 +5,15 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { adapterFor } from '../../providers/index.js';
 import type { OutgoingText, ProviderAdapter, SendOutcome, WebhookRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { InterfaceConfig } from '../../src/config/types.js';
 import { createHttpClient, type HttpResult } from '../../src/outbound/http.js';
 import { tempDir } from './tmp.js';
 
-/**
- * The ini section for an interface of `provider`: the profile's defaults, then
- * what the user wrote (the user's keys win, as the loader will apply them).
- */
+/** The ini section a user of `provider` writes; the loader adds the profile's defaults. */
 export function profileSection(name: string, provider: string, written: Record<string, string>): string {
-  const adapter = adapterFor(provider);
-  const merged = { ...(adapter.defaults?.(written) ?? {}), ...written };
-  const lines = Object.entries(merged).map(([k, v]) => `${k} = ${v.replaceAll(';', '\\;')}`);
+  const lines = Object.entries(written).map(([k, v]) => `${k} = ${v.replaceAll(';', '\\;')}`);
   return `[${name}]\nprovider = ${provider}\n${lines.join('\n')}\n`;
 }
 
