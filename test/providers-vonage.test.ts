@@ -353,3 +353,43 @@ test('defaults: the SMS API on rest.nexmo.com with the account\'s key; api_url m
   t.is(profileInterface('vonage', { account: KEY, secret: SECRET, api_url: 'https://rest.example.test/' }).send.url, 'https://rest.example.test/sms/json');
   t.is(profileInterface('vonage', { account: KEY, secret: SECRET, send_url: 'https://api.nexmo.com/v1/messages' }).send.idField, 'message_uuid');
 });
+
+// ---- a whole daemon ---------------------------------------------------------
+
+test('a daemon with provider = vonage: signed parts stored, joined and delivered; a wrongly signed webhook refused 403 with nothing stored; a text sent in Vonage\'s format and its signed receipt applied', async (t) => {
+  const { startStack, rows, until, sleep } = await import('./helpers/stack.js');
+  const { profileSection } = await import('./helpers/profile.js');
+  const d = await double(t);
+  const s = await startStack({ interfaces: profileSection('vonage', 'vonage', { account: KEY, secret: SECRET, signing_secret: SIGNING, api_url: d.url, number: '+12025550160' }) });
+  t.teardown(() => s.stop());
+  s.ami.addEndpoint('+12025550160', 'alice', ['sip:alice@127.0.0.1:5062']);
+  const ts = () => String(Math.floor(Date.now() / 1000));
+  const sign = (p: Record<string, string>, secret = SIGNING) => new URLSearchParams({ ...p, sig: smsSignature(p, secret, 'sha256') }).toString();
+  const part = (n: number, text: string) => ({ msisdn: '12025550161', to: '12025550160', messageId: `M${n}`, text, type: 'text', 'api-key': KEY, 'message-timestamp': '2024-01-01 12:00:00', concat: 'true', 'concat-ref': '27', 'concat-total': '2', 'concat-part': String(n), timestamp: ts(), nonce: `n-${n}` });
+
+  const forged = await s.post('/sms/in/vonage', sign(part(1, 'Forged '), 'not-the-secret'), { 'content-type': 'application/x-www-form-urlencoded' });
+  t.is(forged.status, 403);
+  await sleep(50);
+  t.is(rows(s.dir).length, 0);
+
+  t.is((await s.post('/sms/in/vonage', sign(part(2, 'second half.')), { 'content-type': 'application/x-www-form-urlencoded' })).status, 200);
+  t.is((await s.post('/sms/in/vonage', sign(part(1, 'First half, ')), { 'content-type': 'application/x-www-form-urlencoded' })).status, 200);
+  const row = await until(() => rows(s.dir).find((r) => r.state === 'delivered'));
+  t.is(row.body, 'First half, second half.');
+  t.is(row.sender, '+12025550161');
+
+  const sent = await fetch(`${s.api}/api/texts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+12025550161', body: 'Reply €', interface: 'vonage' }) });
+  t.is(sent.status, 201);
+  const [req] = await d.waitForRequests(1);
+  t.is(req!.path, '/sms/json');
+  t.is(req!.headers.authorization, `Basic ${Buffer.from(`${KEY}:${SECRET}`).toString('base64')}`);
+  t.like(req!.body as object, { from: '12025550160', to: '12025550161', text: 'Reply €', type: 'text' });
+  const outId = ((await sent.json()) as { text: { id: string } }).text.id;
+  const text = async () => ((await (await fetch(`${s.api}/api/texts/${outId}`)).json()) as { text: { state: string; providerId: string | null } }).text;
+  for (let i = 0; i < 200 && (await text()).providerId === null; i++) await sleep(25);
+  t.is((await text()).providerId, '0A0000000123ABCD1');
+  const dlr = { msisdn: '12025550161', to: '12025550160', messageId: '0A0000000123ABCD1', status: 'delivered', 'err-code': '0', 'api-key': KEY, timestamp: ts(), nonce: 'n-dlr' };
+  t.is((await s.post('/sms/status/vonage', sign(dlr), { 'content-type': 'application/x-www-form-urlencoded' })).status, 200);
+  for (let i = 0; i < 200 && (await text()).state !== 'delivered'; i++) await sleep(25);
+  t.is((await text()).state, 'delivered');
+});
