@@ -183,3 +183,31 @@ test('answer, defaults and settings', (t) => {
   t.deepEqual(tokened.send.extra, { url: 'https://sms.example.org/sms/status/itsp/tok_abcdefghijklmnop1234' });
   t.deepEqual(plivo.settings!.filter((s) => s.secret).map((s) => s.key), ['secret']);
 });
+
+test('a daemon with provider = plivo: a signed text stored and answered with Plivo XML; a wrongly signed one refused 403, nothing stored; a text sent in Plivo\'s format', async (t) => {
+  const { startStack, rows, until, sleep } = await import('./helpers/stack.js');
+  const { profileSection } = await import('./helpers/profile.js');
+  const d = await double(t);
+  const pub = 'https://sms.example.org/sms/in/plivo';
+  const s = await startStack({ interfaces: profileSection('plivo', 'plivo', { account: AUTH_ID, secret: TOKEN, public_url: pub, api_url: d.url, number: '+12025550160' }) });
+  t.teardown(() => s.stop());
+  const params = { From: '12025550161', To: '12025550160', Type: 'sms', Text: 'Hello daemon', MessageUUID: 'in-uuid-1' };
+  const post = (token: string) => {
+    const sig = plivoSignature(plivoSignedString('POST', pub, Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]]))), NONCE, token);
+    return s.post('/sms/in/plivo', params, { 'X-Plivo-Signature-V3': sig, 'X-Plivo-Signature-V3-Nonce': NONCE });
+  };
+  t.is((await post('WRONG_TOKEN_0000000000')).status, 403);
+  await sleep(50);
+  t.is(rows(s.dir).length, 0);
+  const ok = await post(TOKEN);
+  t.is(ok.status, 200);
+  t.is(ok.text, '<Response></Response>');
+  const row = await until(() => rows(s.dir)[0]);
+  t.is(row.body, 'Hello daemon');
+  t.is(row.sender, '+12025550161');
+  const sent = await fetch(`${s.api}/api/texts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+12025550161', body: 'Reply', interface: 'plivo' }) });
+  t.is(sent.status, 201);
+  const [req] = await d.waitForRequests(1);
+  t.is(req!.path, `/v1/Account/${AUTH_ID}/Message/`);
+  t.deepEqual(req!.body, { url: 'https://sms.example.org/sms/status/plivo', src: '12025550160', dst: '12025550161', text: 'Reply' });
+});
