@@ -2,11 +2,21 @@
 // beside generic.ts and one line in ADAPTERS.
 
 import { WebsmsError } from '../src/errors.js';
+import { elks } from './elks.js';
 import { generic } from './generic.js';
+import { plivo } from './plivo.js';
 import { signalwire, twilio } from './twilio.js';
 import type { ProviderAdapter, ProviderSetting } from './types.js';
+import { vonage } from './vonage.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic, twilio, signalwire };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
+  generic,
+  '46elks': elks,
+  plivo,
+  signalwire,
+  twilio,
+  vonage,
+};
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));

@@ -9,6 +9,7 @@ import { adapterFor, PROVIDER_NAMES } from '../providers/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { secretEnvName } from '../src/config/schema.js';
 import type { Config } from '../src/config/types.js';
+import { loadText } from './helpers/profile.js';
 import { tempDir } from './helpers/tmp.js';
 
 const DOC = fileURLToPath(new URL('../../docs/providers.md', import.meta.url));
@@ -29,7 +30,8 @@ function load(ini: string): Config {
 
 test('docs/providers.md has an example for each of its providers, and every example loads', (t) => {
   t.true(examples.length >= 2);
-  for (const ini of examples) {
+  // A block without a [section] adds keys to the example before it (tested with that provider).
+  for (const ini of examples.filter((e) => /^\[/m.test(e))) {
     const provider = /^provider\s*=\s*(\S+)/m.exec(ini)?.[1];
     t.true(provider !== undefined && PROVIDER_NAMES.includes(provider), `known provider in:\n${ini}`);
     t.notThrows(() => load(ini), ini);
@@ -49,4 +51,38 @@ test('the SignalWire example sends to the Space\'s LaML API and checks signature
   t.is(sw.send.url, 'https://example.signalwire.com/api/laml/2010-04-01/Accounts/5a8e1b0c-0000-4000-8000-000000000000/Messages.json');
   t.is(sw.signingSecret, 'example-signing_secret-0123456789');
   t.is(sw.path, '/sms/in/signalwire');
+});
+
+/** The ini blocks under a "## <title>" heading, in order. */
+function blocks(title: string): string[] {
+  const section = fs.readFileSync(DOC, 'utf8').split(/^## /m).find((s) => s.startsWith(`${title}\n`));
+  if (!section) throw new Error(`no section ${title} in docs/providers.md`);
+  return [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+test('Vonage: the SMS API example, and the Messages API with its send_url', (t) => {
+  const [base, messages] = blocks('Vonage');
+  const sms = loadText((base!)).interfaces.find((i) => i.name === 'vonage')!;
+  t.is(sms.provider, 'vonage');
+  t.is(sms.send.url, 'https://rest.nexmo.com/sms/json');
+  t.is(sms.signingSecret, 'signature_secret_placeholder');
+  const msg = loadText((base! + messages!)).interfaces.find((i) => i.name === 'vonage')!;
+  t.is(msg.send.url, 'https://api.nexmo.com/v1/messages');
+  t.is(msg.send.idField, 'message_uuid');
+});
+
+test('Plivo: the example sends to the account\'s Message URL with its status callback', (t) => {
+  const [ini] = blocks('Plivo');
+  const i = loadText((ini!)).interfaces.find((x) => x.name === 'plivo')!;
+  t.is(i.send.url, 'https://api.plivo.com/v1/Account/MAXXXXXXXXXXXXXXXXXX/Message/');
+  t.deepEqual(i.send.extra, { url: 'https://sms.example.org/sms/status/plivo' });
+});
+
+test('46elks: the example has its token, the addresses allowlist and whendelivered', (t) => {
+  const [ini] = blocks('46elks');
+  const i = loadText((ini!)).interfaces.find((x) => x.name === 'elks')!;
+  t.is(i.token, 'tok_abcdefghijklmnop1234');
+  t.true(i.allow.includes('176.10.154.199/32'));
+  t.deepEqual(i.send.extra, { whendelivered: 'https://sms.example.org/sms/status/elks/tok_abcdefghijklmnop1234' });
+  t.true(fs.readFileSync(DOC, 'utf8').includes('https://sms.example.org/sms/in/elks/tok_abcdefghijklmnop1234'));
 });

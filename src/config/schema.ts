@@ -172,7 +172,14 @@ const methods: Parser<HttpMethod[]> = (raw) => {
   return ok(out);
 };
 
-export const PROVIDERS = ['generic', 'twilio', 'signalwire'] as const;
+export const PROVIDERS = [
+  'generic',
+  '46elks',
+  'plivo',
+  'signalwire',
+  'twilio',
+  'vonage',
+] as const;
 
 const path: Parser<string> = (raw) => {
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(raw)) return bad(`"${raw}" must start with "/" and use only letters, digits and / _ - .`);
