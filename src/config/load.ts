@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parseIni, type IniSection } from './ini.js';
+import { isPrivateDial, translatePrivateDial, type CompatNote } from './privatedial.js';
 import { makeAddressMatcher } from './cidr.js';
 import {
   AGI_KEYS,
@@ -75,7 +76,14 @@ export function loadConfig(opts: LoadOptions): Config {
   }
 
   const report = reporter(file);
-  const doc = parseIni(text);
+  let doc = parseIni(text);
+  // PrivateDial's PHP WebSMS websms.conf: read as the websms sections it stands for.
+  let notes: CompatNote[] | undefined;
+  if (isPrivateDial(doc)) {
+    const t = translatePrivateDial(doc);
+    doc = t.doc;
+    notes = t.notes;
+  }
   for (const p of doc.problems) report.at(p.line, p.message);
 
   const fixed = new Map<string, IniSection>();
@@ -129,6 +137,7 @@ export function loadConfig(opts: LoadOptions): Config {
   return {
     file,
     settings,
+    ...(notes === undefined ? {} : { format: 'privatedial' as const, notes }),
     general: {
       listenHost: g.listen.host,
       listenPort: g.listen.port,
@@ -221,6 +230,7 @@ export function loadConfig(opts: LoadOptions): Config {
           passwordField: i.send_password_field,
           // fromEntries defines own properties, so even a field named __proto__ stays data.
           extra: Object.fromEntries(i.send_extra.map(([k, v]) => [k, v.replaceAll(TOKEN_PLACEHOLDER, i.token)])),
+          extraUnicode: Object.fromEntries(i.send_extra_unicode),
           numberFormat: i.send_number_format,
           success: i.send_success,
           idField: i.send_id_field,
@@ -326,6 +336,8 @@ interface SectionRead<S extends Schema> {
   raw: Partial<Record<keyof S, string[]>>;
   /** Keys whose value came from the environment, with the variable's name. */
   env: Partial<Record<keyof S, string>>;
+  /** Keys translated from another format (PrivateDial's websms.conf): what they were made from. */
+  from: Partial<Record<keyof S, string>>;
   schema: S;
 }
 
@@ -340,6 +352,8 @@ function settingsOf(r: SectionRead<Schema>, isInterface: boolean): SectionSettin
     if (envName !== undefined) s = { value: '', source: 'env', env: envName };
     else if (line !== undefined) s = { value: raw?.join(', ') ?? '', source: 'file', line };
     else s = { value: defaultOf(spec, r.name), source: 'default' };
+    const from = r.from[k];
+    if (from !== undefined && s.source === 'file') s.from = from;
     if (spec.secret) s.value = envName !== undefined || r.values[k] ? '(set)' : '(not set)';
     keys[k] = s;
   }
@@ -359,7 +373,7 @@ function readSection<S extends Schema>(
   report: Reporter,
 ): SectionRead<S> {
   // Keys are case-insensitive, as in most Asterisk config files.
-  const given = new Map<string, { value: string; line: number }[]>();
+  const given = new Map<string, { value: string; line: number; from?: string }[]>();
   for (const e of section?.entries ?? []) {
     const k = e.key.toLowerCase();
     if (!Object.hasOwn(schema, k)) {
@@ -374,6 +388,7 @@ function readSection<S extends Schema>(
   const envUsed: Record<string, string> = {};
   const line: Record<string, number> = {};
   const itemLines: Record<string, number[]> = {};
+  const from: Record<string, string> = {};
   for (const [k, spec] of Object.entries(schema)) {
     let found = given.get(k) ?? [];
     if (!spec.list && found.length > 1) {
@@ -397,6 +412,8 @@ function readSection<S extends Schema>(
 
     if (found.length === 0) continue;
     line[k] = found[0]!.line;
+    const origins = [...new Set(found.map((e) => e.from).filter((f): f is string => f !== undefined))];
+    if (origins.length > 0) from[k] = origins.join('; ');
     if (!spec.secret) raw[k] = found.map((e) => e.value);
     const joined: unknown[] = [];
     const lines: number[] = [];
@@ -422,6 +439,7 @@ function readSection<S extends Schema>(
     sectionLine: section?.line,
     raw: raw as SectionRead<S>['raw'],
     env: envUsed as SectionRead<S>['env'],
+    from: from as SectionRead<S>['from'],
     schema,
   };
 }

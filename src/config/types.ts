@@ -115,6 +115,10 @@ export interface Config {
    * configurations built by hand.
    */
   settings?: SectionSettings[];
+  /** 'privatedial': the file was PrivateDial's PHP WebSMS websms.conf, read through src/config/privatedial.ts. */
+  format?: 'privatedial';
+  /** For that format: what websms does differently or does not need, with the file line (warnings at start and in check-config). */
+  notes?: { line?: number; message: string }[];
 }
 
 export type SettingSource = 'file' | 'env' | 'default';
@@ -127,6 +131,8 @@ export interface Setting {
   line?: number;
   /** The environment variable, for source 'env'. */
   env?: string;
+  /** For a file in PrivateDial's format: the PHP key(s) the value was made from. */
+  from?: string;
 }
 
 export interface SectionSettings {
@@ -196,6 +202,8 @@ export interface SendConfig {
   passwordField: string;
   /** Static extra fields sent with every text. */
   extra: Record<string, string>;
+  /** Static extra fields sent only with texts that have characters outside the BMP. */
+  extraUnicode: Record<string, string>;
   numberFormat: NumberFormat;
   /** "key=value" the response body must contain (JSON path or form key); empty: any 2xx. */
   success: string;
