@@ -567,8 +567,11 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
 
     if (i.path !== undefined) {
       const other = byPath.get(i.path);
-      if (other !== undefined) report.at(r.line.path ?? r.sectionLine, `[${r.name}] path: "${i.path}" is already used by [${other}]`);
-      else byPath.set(i.path, r.name);
+      // Interfaces may share a webhook path when the sender's address tells them apart
+      // (PrivateDial selects its interface by remt_addr): see sharedPathProblem.
+      const why = other === undefined ? undefined : sharedPathProblem(r, ifaces.filter((x) => x !== r && x.values.path === i.path && ifaces.indexOf(x) < ifaces.indexOf(r)));
+      if (other !== undefined && why !== undefined) report.at(r.line.path ?? r.sectionLine, `[${r.name}] path: "${i.path}" is already used by [${other}]; ${why}`);
+      else if (other === undefined) byPath.set(i.path, r.name);
     }
 
     // [my-itsp] and [MY_ITSP] would read the same WEBSMS_MY_ITSP_* secrets.
@@ -612,6 +615,24 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
   }
 
   checkFailover(ifaces, byName, report);
+}
+
+const ANY_ADDRESS = (allow: string[]): boolean => allow.some((c) => c.endsWith('/0'));
+
+/**
+ * Why an interface cannot share its webhook path with the ones before it, if
+ * it cannot: a request on a shared path goes to the first of them (in file
+ * order, one that takes any address last) whose allow list has the sender's
+ * address, so the lists must differ, at most one may take any address, and a
+ * token (which belongs to one interface) cannot be used.
+ */
+function sharedPathProblem(r: InterfaceRead, before: InterfaceRead[]): string | undefined {
+  const rule = 'interfaces share a path only when their allow lists tell them apart, and none of them has a token';
+  if (r.values.token !== '' || before.some((b) => b.values.token !== '')) return rule;
+  const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+  if (before.some((b) => same(b.values.allow, r.values.allow))) return rule;
+  if (ANY_ADDRESS(r.values.allow) && before.some((b) => ANY_ADDRESS(b.values.allow))) return rule;
+  return undefined;
 }
 
 function checkSend(r: InterfaceRead, report: Reporter): void {

@@ -514,11 +514,12 @@ function receiving(s: SectionBuilder, keys: PhpKeys, index: string | undefined, 
 /** [general] and [ami] from the translation, under the keys the file's own sections set. */
 function mergeFixed(native: IniSection[], built: SectionBuilder[], notes: CompatNote[]): IniSection[] {
   const sections = native.map((s) => ({ ...s, entries: [...s.entries] }));
+  const added: IniSection[] = [];
   for (const b of built) {
     if (b.entries.length === 0) continue;
     const own = sections.find((s) => s.name.toLowerCase() === b.name);
     if (own === undefined) {
-      sections.unshift({ name: b.name, line: b.line, entries: b.entries });
+      added.push({ name: b.name, line: b.line, entries: b.entries });
       continue;
     }
     for (const e of b.entries) {
@@ -528,5 +529,5 @@ function mergeFixed(native: IniSection[], built: SectionBuilder[], notes: Compat
       else if (e.from!.startsWith('[')) notes.push({ line: e.line, message: `${e.from} is overridden by [${b.name}] ${e.key} on line ${mine.line}` });
     }
   }
-  return sections;
+  return [...added, ...sections];
 }
