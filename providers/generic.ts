@@ -52,7 +52,10 @@ function fieldsOf(text: OutgoingText, cfg: SendConfig): { ours: Array<[string, s
     ours.push([cfg.usernameField, cfg.username], [cfg.passwordField, cfg.password]);
   }
   const taken = new Set(ours.map(([k]) => k));
-  return { ours, extras: Object.entries(cfg.extra).filter(([k]) => !taken.has(k)) };
+  const extras = Object.entries(cfg.extra);
+  // Some ITSPs take characters outside the BMP (most emoji) only with a flag of their own.
+  if (/[\u{10000}-\u{10FFFF}]/u.test(text.body)) extras.push(...Object.entries(cfg.extraUnicode).filter(([k]) => !(k in cfg.extra)));
+  return { ours, extras: extras.filter(([k]) => !taken.has(k)) };
 }
 
 function ownNames(cfg: SendConfig): string[] {

@@ -65,6 +65,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'validate the configuration, print it with secrets hidden, and its warnings',
     run: async (ctx) => (await import('./cli/check-config.js')).checkConfigCommand(ctx),
   },
+  config: {
+    synopsis: 'config convert FILE',
+    summary: "print PrivateDial's PHP WebSMS websms.conf FILE as websms's own configuration",
+    run: async (ctx) => (await import('./cli/config-convert.js')).configCommand(ctx),
+  },
   doctor: {
     synopsis: 'doctor',
     summary: 'check configuration, database, AMI, FastAGI, dialplan and ITSP credentials',

@@ -57,6 +57,7 @@ const DEFAULT_SEND: SendConfig = {
   usernameField: 'username',
   passwordField: 'password',
   extra: {},
+  extraUnicode: {},
   numberFormat: 'e164',
   success: '',
   idField: '',
@@ -494,7 +495,7 @@ test('[ami] without a secret loads, written user or built-in one alike (the daem
 test('two interfaces with the same path', (t) => {
   const p = problems('[a]\npath = /sms/x\n[b]\npath = /sms/x\n[general]\ndefault_interface = a\n');
   t.is(p.length, 1);
-  t.true(p[0]!.endsWith(':4: [b] path: "/sms/x" is already used by [a]'));
+  t.true(p[0]!.endsWith(':4: [b] path: "/sms/x" is already used by [a]; interfaces share a path only when their allow lists tell them apart, and none of them has a token'));
 });
 
 test('default_interface must name an interface', (t) => {
@@ -723,6 +724,7 @@ default_interface = itsp
       usernameField: 'api_key',
       passwordField: 'api_secret',
       extra: { channel: 'sms', note: 'a=b, c;d', empty: '' },
+      extraUnicode: {},
       numberFormat: 'digits',
       success: 'status=success',
       idField: 'messages.0.message-id',

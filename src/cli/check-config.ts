@@ -42,6 +42,7 @@ export async function checkConfigCommand({ args, argv }: CommandContext): Promis
       sections: Object.fromEntries(sections.map((s) => [s.name, Object.fromEntries(Object.entries(s.keys).map(([k, v]) => [k, v.value]))])),
       sources: Object.fromEntries(sections.map((s) => [s.name, Object.fromEntries(Object.entries(s.keys).map(([k, v]) => [k, v.source]))])),
       interfaces: config.interfaces.map((i) => i.name),
+      ...(config.format === undefined ? {} : { format: config.format }),
       warnings: warnings.map((w) => ({ code: w.code, message: w.message, ...(w.iface ? { interface: w.iface } : {}) })),
     });
     return 0;
@@ -59,11 +60,15 @@ export async function checkConfigCommand({ args, argv }: CommandContext): Promis
 
 function printIni(config: Config, sections: SectionSettings[]): void {
   out(`; websms check-config: ${config.file ?? 'built-in defaults'}; secrets hidden`);
+  if (config.format === 'privatedial') {
+    out('; read as PrivateDial\'s PHP WebSMS websms.conf: each key says which PHP key it comes from;');
+    out('; "websms config convert FILE" prints it as websms\'s own configuration');
+  }
   for (const s of sections) {
     out();
     out(`[${s.name}]`);
     const profile = `; default of provider ${s.keys.provider?.value ?? ''}`;
-    const note = (v: Setting): string => (v.source === 'file' ? `; line ${v.line}` : v.source === 'env' ? `; from ${v.env}` : v.source === 'profile' ? profile : '; default');
+    const note = (v: Setting): string => (v.source === 'file' ? `; line ${v.line}${v.from === undefined ? '' : `: ${v.from}`}` : v.source === 'env' ? `; from ${v.env}` : v.source === 'profile' ? profile : '; default');
     const rows = Object.entries(s.keys).map(([k, v]) => [`${k} = ${v.value}`.trimEnd(), note(v)] as const);
     const width = Math.min(48, Math.max(...rows.map(([l]) => l.length)) + 2);
     for (const [line, note] of rows) out(`${line.length >= width ? `${line} ` : line.padEnd(width)}${note}`);

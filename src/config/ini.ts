@@ -1,13 +1,20 @@
 // A reader for the subset of Asterisk's config syntax websms.conf uses:
 // [section] headers, "key = value" or "key => value", ';' comments ('\;' for a
-// literal semicolon). Templates and #include are refused rather than half
-// supported. Every key keeps its line so messages can point at it; syntax
-// problems are collected, never thrown, so one run reports them all.
+// literal semicolon). A value in double quotes is read as PHP's ini reader
+// reads it (PrivateDial's WebSMS wrote its websms.conf for PHP): the quotes go,
+// ';' inside them is text, and \" \\ \$ stand for " \ $. Templates and
+// #include are refused rather than half supported. Every key keeps its line so
+// messages can point at it; syntax problems are collected, never thrown, so one
+// run reports them all.
 
 export interface IniEntry {
   key: string;
   value: string;
   line: number;
+  /** The value was written in double quotes. */
+  quoted?: boolean;
+  /** For entries made from another format's keys: what they were made from, for check-config. */
+  from?: string;
 }
 
 export interface IniSection {
@@ -66,15 +73,32 @@ export function parseIni(text: string): IniDocument {
     }
 
     // Never quote the line itself: it may be a secret written without its key.
-    const eq = content.indexOf('=');
-    if (eq < 0) {
+    const eq = raw.indexOf('=');
+    if (eq < 0 || commentStart(raw) < eq) {
       problems.push({ line, message: 'expected "key = value"' });
       return;
     }
-    const key = content.slice(0, eq).trim();
-    let value = content.slice(eq + 1);
-    if (value.startsWith('>')) value = value.slice(1);
-    value = value.trim();
+    const key = raw.slice(0, eq).trim();
+    let rest = raw.slice(eq + 1);
+    if (rest.startsWith('>')) rest = rest.slice(1);
+    rest = rest.trimStart();
+    let value: string;
+    let quoted = false;
+    if (rest.startsWith('"')) {
+      const q = readQuoted(rest);
+      if (q === undefined) {
+        problems.push({ line, message: 'a value that starts with a double quote needs its closing quote (write \\" for a quote inside it)' });
+        return;
+      }
+      if (stripComment(q.after).trim() !== '') {
+        problems.push({ line, message: 'unexpected text after the closing double quote' });
+        return;
+      }
+      value = q.value;
+      quoted = true;
+    } else {
+      value = stripComment(rest).trim();
+    }
     if (key === '') {
       problems.push({ line, message: 'missing key name before "="' });
       return;
@@ -84,10 +108,39 @@ export function parseIni(text: string): IniDocument {
       reportedOrphans = true;
       return;
     }
-    current?.entries.push({ key, value, line });
+    current?.entries.push(quoted ? { key, value, line, quoted } : { key, value, line });
   });
 
   return { sections, problems };
+}
+
+/** Where the first unescaped ';' is, or Infinity. */
+function commentStart(line: string): number {
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '\\' && line[i + 1] === ';') i++;
+    else if (line[i] === ';') return i;
+  }
+  return Infinity;
+}
+
+/**
+ * A double-quoted value as PHP's ini reader takes it: \" \\ and \$ stand for
+ * the character itself, any other backslash stays. Undefined without the
+ * closing quote.
+ */
+function readQuoted(text: string): { value: string; after: string } | undefined {
+  let value = '';
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && i + 1 < text.length && '"\\$'.includes(text[i + 1]!)) {
+      value += text[++i];
+    } else if (c === '"') {
+      return { value, after: text.slice(i + 1) };
+    } else {
+      value += c;
+    }
+  }
+  return undefined;
 }
 
 /** The line up to its first unescaped ';', with '\;' turned into ';'. */

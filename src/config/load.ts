@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parseIni, type IniSection } from './ini.js';
+import { isPrivateDial, translatePrivateDial, type CompatNote } from './privatedial.js';
 import { makeAddressMatcher } from './cidr.js';
 import {
   AGI_KEYS,
@@ -77,7 +78,14 @@ export function loadConfig(opts: LoadOptions): Config {
   }
 
   const report = reporter(file);
-  const doc = parseIni(text);
+  let doc = parseIni(text);
+  // PrivateDial's PHP WebSMS websms.conf: read as the websms sections it stands for.
+  let notes: CompatNote[] | undefined;
+  if (isPrivateDial(doc)) {
+    const t = translatePrivateDial(doc);
+    doc = t.doc;
+    notes = t.notes;
+  }
   for (const p of doc.problems) report.at(p.line, p.message);
 
   const fixed = new Map<string, IniSection>();
@@ -133,6 +141,7 @@ export function loadConfig(opts: LoadOptions): Config {
   return {
     file,
     settings,
+    ...(notes === undefined ? {} : { format: 'privatedial' as const, notes }),
     general: {
       listenHost: g.listen.host,
       listenPort: g.listen.port,
@@ -229,6 +238,7 @@ export function loadConfig(opts: LoadOptions): Config {
           passwordField: i.send_password_field,
           // fromEntries defines own properties, so even a field named __proto__ stays data.
           extra: Object.fromEntries(i.send_extra.map(([k, v]) => [k, v.replaceAll(TOKEN_PLACEHOLDER, i.token)])),
+          extraUnicode: Object.fromEntries(i.send_extra_unicode),
           numberFormat: i.send_number_format,
           success: i.send_success,
           idField: i.send_id_field,
@@ -344,6 +354,8 @@ interface SectionRead<S extends Schema> {
   env: Partial<Record<keyof S, string>>;
   /** Keys whose value is the default of the interface's provider profile, as the profile wrote it. */
   profile: Partial<Record<keyof S, string>>;
+  /** Keys translated from another format (PrivateDial's websms.conf): what they were made from. */
+  from: Partial<Record<keyof S, string>>;
   schema: S;
 }
 
@@ -359,6 +371,8 @@ function settingsOf(r: SectionRead<Schema>, isInterface: boolean): SectionSettin
     else if (line !== undefined) s = { value: raw?.join(', ') ?? '', source: 'file', line };
     else if (r.profile[k] !== undefined) s = { value: r.profile[k]!.split('\n').join(', '), source: 'profile' };
     else s = { value: defaultOf(spec, r.name), source: 'default' };
+    const from = r.from[k];
+    if (from !== undefined && s.source === 'file') s.from = from;
     if (spec.secret) s.value = envName !== undefined || r.values[k] ? '(set)' : '(not set)';
     keys[k] = s;
   }
@@ -378,7 +392,7 @@ function readSection<S extends Schema>(
   report: Reporter,
 ): SectionRead<S> {
   // Keys are case-insensitive, as in most Asterisk config files.
-  const given = new Map<string, { value: string; line: number }[]>();
+  const given = new Map<string, { value: string; line: number; from?: string }[]>();
   for (const e of section?.entries ?? []) {
     const k = e.key.toLowerCase();
     if (!Object.hasOwn(schema, k)) {
@@ -393,6 +407,7 @@ function readSection<S extends Schema>(
   const envUsed: Record<string, string> = {};
   const line: Record<string, number> = {};
   const itemLines: Record<string, number[]> = {};
+  const from: Record<string, string> = {};
   for (const [k, spec] of Object.entries(schema)) {
     let found = given.get(k) ?? [];
     if (!spec.list && found.length > 1) {
@@ -416,6 +431,8 @@ function readSection<S extends Schema>(
 
     if (found.length === 0) continue;
     line[k] = found[0]!.line;
+    const origins = [...new Set(found.map((e) => e.from).filter((f): f is string => f !== undefined))];
+    if (origins.length > 0) from[k] = origins.join('; ');
     if (!spec.secret) raw[k] = found.map((e) => e.value);
     const joined: unknown[] = [];
     const lines: number[] = [];
@@ -442,6 +459,7 @@ function readSection<S extends Schema>(
     raw: raw as SectionRead<S>['raw'],
     env: envUsed as SectionRead<S>['env'],
     profile: {},
+    from: from as SectionRead<S>['from'],
     schema,
   };
 }
@@ -625,8 +643,11 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
 
     if (i.path !== undefined) {
       const other = byPath.get(i.path);
-      if (other !== undefined) report.at(r.line.path ?? r.sectionLine, `[${r.name}] path: "${i.path}" is already used by [${other}]`);
-      else byPath.set(i.path, r.name);
+      // Interfaces may share a webhook path when the sender's address tells them apart
+      // (PrivateDial selects its interface by remt_addr): see sharedPathProblem.
+      const why = other === undefined ? undefined : sharedPathProblem(r, ifaces.filter((x) => x !== r && x.values.path === i.path && ifaces.indexOf(x) < ifaces.indexOf(r)));
+      if (other !== undefined && why !== undefined) report.at(r.line.path ?? r.sectionLine, `[${r.name}] path: "${i.path}" is already used by [${other}]; ${why}`);
+      else if (other === undefined) byPath.set(i.path, r.name);
     }
 
     // [my-itsp] and [MY_ITSP] would read the same WEBSMS_MY_ITSP_* secrets.
@@ -670,6 +691,24 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
   }
 
   checkFailover(ifaces, byName, report);
+}
+
+const ANY_ADDRESS = (allow: string[]): boolean => allow.some((c) => c.endsWith('/0'));
+
+/**
+ * Why an interface cannot share its webhook path with the ones before it, if
+ * it cannot: a request on a shared path goes to the first of them (in file
+ * order, one that takes any address last) whose allow list has the sender's
+ * address, so the lists must differ, at most one may take any address, and a
+ * token (which belongs to one interface) cannot be used.
+ */
+function sharedPathProblem(r: InterfaceRead, before: InterfaceRead[]): string | undefined {
+  const rule = 'interfaces share a path only when their allow lists tell them apart, and none of them has a token';
+  if (r.values.token !== '' || before.some((b) => b.values.token !== '')) return rule;
+  const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+  if (before.some((b) => same(b.values.allow, r.values.allow))) return rule;
+  if (ANY_ADDRESS(r.values.allow) && before.some((b) => ANY_ADDRESS(b.values.allow))) return rule;
+  return undefined;
 }
 
 function checkSend(r: InterfaceRead, report: Reporter): void {

@@ -461,6 +461,12 @@ export const INTERFACE_KEYS = {
     'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
+  send_extra_unicode: key(
+    extraField,
+    '',
+    'A fixed field sent only with texts that have characters outside the BMP (most emoji), as name=value; some ITSPs need one to take them (PrivateDial\'s val_unicode = "key=value"). One per line; the key may repeat.',
+    { list: true, example: 'unicode=1', field: 'send.extraUnicode' },
+  ),
   send_number_format: key(
     oneOf<NumberFormat>(['e164', 'digits'], 'number format'),
     'e164',

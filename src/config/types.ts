@@ -121,6 +121,10 @@ export interface Config {
    * configurations built by hand.
    */
   settings?: SectionSettings[];
+  /** 'privatedial': the file was PrivateDial's PHP WebSMS websms.conf, read through src/config/privatedial.ts. */
+  format?: 'privatedial';
+  /** For that format: what websms does differently or does not need, with the file line (warnings at start and in check-config). */
+  notes?: { line?: number; message: string }[];
 }
 
 /** 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own. */
@@ -134,6 +138,8 @@ export interface Setting {
   line?: number;
   /** The environment variable, for source 'env'. */
   env?: string;
+  /** For a file in PrivateDial's format: the PHP key(s) the value was made from. */
+  from?: string;
 }
 
 export interface SectionSettings {
@@ -203,6 +209,8 @@ export interface SendConfig {
   passwordField: string;
   /** Static extra fields sent with every text. */
   extra: Record<string, string>;
+  /** Static extra fields sent only with texts that have characters outside the BMP. */
+  extraUnicode: Record<string, string>;
   numberFormat: NumberFormat;
   /** "key=value" the response body must contain (JSON path or form key); empty: any 2xx. */
   success: string;

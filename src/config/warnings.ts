@@ -6,7 +6,7 @@ import type { Config, InterfaceConfig } from './types.js';
 
 export interface ConfigWarning {
   /** Stable, for scripts (check-config --json) and log searches. */
-  code: 'ami_secret_missing' | 'country_code_default' | 'outbound_disabled' | 'default_interface_cannot_send' | 'webhook_open' | 'signature_check_off';
+  code: 'ami_secret_missing' | 'country_code_default' | 'outbound_disabled' | 'default_interface_cannot_send' | 'webhook_open' | 'signature_check_off' | 'privatedial_note';
   /** What is wrong and what to do about it. Never a secret's value. */
   message: string;
   /** Which interface it is about, where it is about one. */
@@ -17,6 +17,10 @@ const ANY = new Set(['0.0.0.0/0', '::/0']);
 
 export function configWarnings(config: Config): ConfigWarning[] {
   const out: ConfigWarning[] = [];
+  // PrivateDial's websms.conf: its keys websms reads differently or does not need, first, in file order.
+  for (const n of config.notes ?? []) {
+    out.push({ code: 'privatedial_note', message: n.line === undefined ? n.message : `line ${n.line}: ${n.message}` });
+  }
   if (config.ami.secret === '') {
     out.push({
       code: 'ami_secret_missing',

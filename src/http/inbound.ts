@@ -15,6 +15,7 @@ import { splitForDelivery } from '../asterisk/encode.js';
 import { adapterFor } from '../../providers/index.js';
 import { generic } from '../../providers/generic.js';
 import type { InboundText, MediaRef, ProviderAdapter, StatusReport, WebhookAnswer, WebhookParse, WebhookRequest } from '../../providers/types.js';
+import { makeAddressMatcher } from '../config/cidr.js';
 import { clientAddress, createGuard, type AddressMatcher } from './access.js';
 import { parseForm, readBody, type Body, type Fields } from './body.js';
 import type { Reassembly } from './reassembly.js';
@@ -45,6 +46,8 @@ interface Route {
   guard: ReturnType<typeof createGuard>;
   /** The URL the provider calls, as configured (public_url), without token or query; '' to rebuild it from the request. */
   publicUrl: string;
+  /** The interface's allow list: picks among interfaces that share a path. */
+  allowed: AddressMatcher;
 }
 
 /** Most media items one text may carry; providers send at most 10. */
@@ -57,25 +60,30 @@ const MAX_MEDIA = 20;
  * the path is not a webhook, so the caller hands the request to express.
  */
 export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const routes = new Map<string, Route>();
-  for (const iface of deps.interfaces) {
+  // Several interfaces may share a path (told apart by their allow lists, as PrivateDial's
+  // remt_addr does): one that takes any address is tried last.
+  const routes = new Map<string, Route[]>();
+  const add = (path: string, route: Route): void => void routes.set(path, [...(routes.get(path) ?? []), route]);
+  const anyFirst = (i: InterfaceConfig): number => (i.allow.some((c) => c.endsWith('/0')) ? 1 : 0);
+  for (const iface of [...deps.interfaces].sort((a, b) => anyFirst(a) - anyFirst(b))) {
     const guard = createGuard(iface);
     const adapter = adapterFor(iface.provider);
-    routes.set(iface.path, { iface, adapter, kind: 'text', guard, publicUrl: trimSlash(iface.publicUrl) });
+    const allowed = makeAddressMatcher(iface.allow);
+    add(iface.path, { iface, adapter, kind: 'text', guard, allowed, publicUrl: trimSlash(iface.publicUrl) });
     // Reports come from the same ITSP, so the same address, credential and signature rules apply.
     if (iface.send.url !== '') {
-      routes.set(iface.send.statusPath, { iface, adapter, kind: 'status', guard, publicUrl: publicStatusUrl(iface.publicUrl, iface.path, iface.send.statusPath) });
+      add(iface.send.statusPath, { iface, adapter, kind: 'status', guard, allowed, publicUrl: publicStatusUrl(iface.publicUrl, iface.path, iface.send.statusPath) });
     }
   }
 
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const found = findRoute(routes, q >= 0 ? url.slice(0, q) : url);
+    const ip = clientAddress(req, deps.trustedProxies);
+    const found = findRoute(routes, q >= 0 ? url.slice(0, q) : url, ip);
     if (!found) return false;
     const { route, token } = found;
     const { iface } = route;
-    const ip = clientAddress(req, deps.trustedProxies);
     const refuse = (err: unknown): void => {
       const e = toRequestError(err);
       deps.log.warn({ iface: iface.name, ip, status: e.status, reason: e.reason }, 'webhook refused');
@@ -303,12 +311,23 @@ function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
   if (/\b100-continue\b/i.test(req.headers.expect ?? '')) res.writeContinue();
 }
 
-function findRoute(routes: Map<string, Route>, path: string): { route: Route; token?: string } | undefined {
-  const direct = routes.get(path);
+/**
+ * The route of a request path: an interface's own path (one trailing "/" is the
+ * same path), or its path and token. Among interfaces sharing a path, the first
+ * whose allow list has the sender's address; with none, the first, whose guard
+ * then refuses it.
+ */
+function findRoute(routes: Map<string, Route[]>, rawPath: string, ip: string): { route: Route; token?: string } | undefined {
+  const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
+  const at = (p: string): Route | undefined => {
+    const list = routes.get(p);
+    return list === undefined ? undefined : (list.find((r) => r.allowed(ip)) ?? list[0]);
+  };
+  const direct = at(path);
   if (direct && direct.iface.token === '') return { route: direct };
   const cut = path.lastIndexOf('/');
   if (cut > 0) {
-    const parent = routes.get(path.slice(0, cut));
+    const parent = at(path.slice(0, cut));
     if (parent && parent.iface.token !== '') return { route: parent, token: path.slice(cut + 1) };
   }
   // A token interface called without its token: refused by the guard.
