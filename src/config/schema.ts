@@ -389,6 +389,12 @@ export const INTERFACE_KEYS = {
     '',
     'Named providers that sign webhooks with a key pair (Telnyx): the public key from the provider\'s console.',
   ),
+  application: key(
+    text({ empty: true, pattern: /^[^\s\p{Cc}]{1,128}$/u, rule: 'no spaces or control characters' }),
+    '',
+    'Named providers that send through an application of the account (Bandwidth applicationId): its id from the provider\'s console.',
+    { field: 'send.application' },
+  ),
   public_url: key(
     sendUrl,
     '',
