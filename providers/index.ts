@@ -2,10 +2,18 @@
 // beside generic.ts and one line in ADAPTERS.
 
 import { WebsmsError } from '../src/errors.js';
+import { bandwidth } from './bandwidth.js';
 import { generic } from './generic.js';
+import { sinch } from './sinch.js';
+import { telnyx } from './telnyx.js';
 import type { ProviderAdapter } from './types.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
+  generic,
+  telnyx,
+  bandwidth,
+  sinch,
+};
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));

@@ -421,7 +421,9 @@ test('interfaces with their sending health, and providers', async (t) => {
   t.true(Date.parse(it.rate.pausedUntil) > Date.now() + 60_000, 'Retry-After: 120 pauses the interface');
   t.deepEqual(list.body.ami, { connected: true });
   const p = await call(t, s.api, 'GET', '/api/providers');
-  t.deepEqual(p.body.providers.map((x: { name: string }) => x.name), ['generic']);
+  const names = p.body.providers.map((x: { name: string }) => x.name) as string[];
+  t.is(names[0], 'generic');
+  for (const n of ['telnyx', 'bandwidth', 'sinch']) t.true(names.includes(n), n);
   t.true(p.body.providers[0].description.length > 10);
 });
 

@@ -172,7 +172,12 @@ const methods: Parser<HttpMethod[]> = (raw) => {
   return ok(out);
 };
 
-export const PROVIDERS = ['generic'] as const;
+export const PROVIDERS = [
+  'generic',
+  'telnyx',
+  'bandwidth',
+  'sinch',
+] as const;
 
 const path: Parser<string> = (raw) => {
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(raw)) return bad(`"${raw}" must start with "/" and use only letters, digits and / _ - .`);
