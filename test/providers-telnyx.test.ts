@@ -14,7 +14,8 @@ import type { OutgoingText, SendOutcome, VerifyResult } from '../providers/types
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble, type ResponseSpec } from './doubles/itsp-server.js';
-import { jsonWebhook, profileInterface } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { rows, until } from './helpers/stack.js';
 
 const API_KEY = 'KEY0123456789ABCDEF_test_only';
 const WEBHOOK_URL = 'https://sms.example.org/sms/in/telnyx';
@@ -344,4 +345,48 @@ test('signature: without a usable public_key every webhook is refused, with a re
   t.regex(short.ok ? '' : short.reason, /32-byte Ed25519/);
   // verify = no (testing only) skips the check.
   t.true(ours({ ...iface(keyPair().publicKey), verify: false }, WEBHOOK_URL, body, {}).ok);
+});
+
+// ---- end to end: a daemon with provider = telnyx ---------------------------------
+
+test('daemon: a signed message.received is stored and delivered to the phone; a wrongly signed one is a 403 that stores nothing', async (t) => {
+  const { privateKey, publicKey } = keyPair();
+  const s = await profileStack(t, `[telnyx]\nprovider = telnyx\nsecret = ${API_KEY}\npublic_key = ${publicKey}\nnumber = ${ALICE}\n`);
+  const body = inbound({ to: [{ phone_number: ALICE, status: 'webhook_delivered' }], text: 'Hej från Telnyx 👋' });
+  const ts = String(Math.floor(Date.now() / 1000));
+  const forged = await s.post('/sms/in/telnyx', body, { 'telnyx-signature-ed25519': sign(keyPair().privateKey, ts, body), 'telnyx-timestamp': ts });
+  t.is(forged.status, 403);
+  t.regex(forged.text, /signature check failed/);
+  t.is(rows(s.dir).length, 0, 'nothing stored');
+  t.true(s.logs.some((l) => l.includes('webhook refused') && l.includes('telnyx-signature-ed25519 does not match')));
+  const r = await s.post('/sms/in/telnyx', body, { 'telnyx-signature-ed25519': sign(privateKey, ts, body), 'telnyx-timestamp': ts });
+  t.is(r.status, 200);
+  t.is(r.text, '');
+  const d = await s.ami.waitForDelivery(() => true);
+  t.is(d.body.toString('utf8'), 'Hej från Telnyx 👋');
+  t.is(d.from, '+12025550161');
+  t.is(d.to, ALICE);
+  const row = await until(() => rows(s.dir).find((x) => x.state === 'delivered'));
+  t.is(row['provider_id'], '7ee4241c-f127-47e5-9c34-3aac291f8058');
+});
+
+test('daemon: a handed-off text goes to Telnyx in its wire format, and a signed message.finalized marks it delivered', async (t) => {
+  const { privateKey, publicKey } = keyPair();
+  const itsp = await double(t, { status: 200, body: SENT_ANSWER });
+  const s = await profileStack(t, `[telnyx]\nprovider = telnyx\nsecret = ${API_KEY}\npublic_key = ${publicKey}\napi_url = ${itsp.url}\n`);
+  const run = await handOff(s, 'Hello Telnyx', '+12025550161');
+  t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
+  const [req] = await itsp.waitForRequests(1);
+  t.is(req!.path, '/v2/messages');
+  t.is(req!.headers['authorization'], `Bearer ${API_KEY}`);
+  t.deepEqual(req!.body, { from: ALICE, to: '+12025550161', text: 'Hello Telnyx' });
+  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  t.is(sent.provider_id, '40385f64-5717-4562-b3fc-2c963f66afa6');
+  const report = finalized([{ phone_number: '+12025550161', status: 'delivered' }]);
+  const ts = String(Math.floor(Date.now() / 1000));
+  const r = await s.post('/sms/in/telnyx', report, { 'telnyx-signature-ed25519': sign(privateKey, ts, report), 'telnyx-timestamp': ts });
+  t.is(r.status, 200);
+  await until(() => outRows(s.dir)[0]?.state === 'delivered');
+  t.is(rows(s.dir).length, 0, 'a report is no inbound text');
+  t.false(s.logs.some((l) => l.includes(API_KEY)), 'the API key is never logged');
 });

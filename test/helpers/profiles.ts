@@ -2,12 +2,15 @@
 // websms.conf section with the profile's defaults, and webhook requests as the
 // listener hands them to an adapter.
 
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { adapterFor } from '../../providers/index.js';
 import type { WebhookRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, InterfaceConfig } from '../../src/config/types.js';
+import { runAgi } from '../doubles/agi-client.js';
+import { startStack, type Stack } from './stack.js';
 import { tempDir } from './tmp.js';
 
 /** The key = value lines of an ini section body (no continuation, no templates: what the examples use). */
@@ -21,33 +24,38 @@ function keysOf(body: string): Record<string, string> {
 }
 
 /**
- * Loads websms.conf text. Every interface section with a named provider gets
+ * websms.conf text in which every interface section with a named provider has
  * the profile's defaults(written) for the keys it does not write, as the
  * loader does once it applies profiles (branch core); the user's keys win.
+ * Secrets given in the environment (WEBSMS_<SECTION>_<KEY>) count as written.
  */
-export function loadWithProfiles(text: string, env: NodeJS.ProcessEnv = {}): Config {
+export function expandProfiles(text: string, env: NodeJS.ProcessEnv = {}): string {
   const sections = text.split(/^(?=\s*\[)/m);
-  const out = sections.map((s) => {
-    const head = /^\s*\[([^\]]+)\]/.exec(s);
-    if (!head) return s;
-    const written = keysOf(s.slice(head[0].length));
-    const provider = written['provider'];
-    if (!provider || provider === 'generic') return s;
-    const env1 = Object.fromEntries(
-      Object.entries(env).flatMap(([k, v]) => {
-        const m = new RegExp(`^WEBSMS_${head[1]!.toUpperCase().replace(/-/g, '_')}_([A-Z_]+)$`).exec(k);
-        return m && v !== undefined ? [[m[1]!.toLowerCase(), v]] : [];
-      }),
-    );
-    const defaults = adapterFor(provider).defaults?.({ ...env1, ...written }) ?? {};
-    const extra = Object.entries(defaults)
-      .filter(([k]) => !(k in written) && !(k in env1))
-      .map(([k, v]) => `${k} = ${v}`)
-      .join('\n');
-    return `${s.replace(/\s*$/, '')}\n${extra}\n\n`;
-  });
+  return sections
+    .map((s) => {
+      const head = /^\s*\[([^\]]+)\]/.exec(s);
+      if (!head) return s;
+      const written = keysOf(s.slice(head[0].length));
+      const provider = written['provider'];
+      if (!provider || provider === 'generic') return s;
+      const prefix = `WEBSMS_${head[1]!.toUpperCase().replace(/-/g, '_')}_`;
+      const fromEnv = Object.fromEntries(
+        Object.entries(env).flatMap(([k, v]) => (k.startsWith(prefix) && v !== undefined ? [[k.slice(prefix.length).toLowerCase(), v]] : [])),
+      );
+      const defaults = adapterFor(provider).defaults?.({ ...fromEnv, ...written }) ?? {};
+      const extra = Object.entries(defaults)
+        .filter(([k]) => !(k in written) && !(k in fromEnv))
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n');
+      return `${s.replace(/\s*$/, '')}\n${extra}\n\n`;
+    })
+    .join('');
+}
+
+/** Loads websms.conf text with the profiles' defaults (expandProfiles). */
+export function loadWithProfiles(text: string, env: NodeJS.ProcessEnv = {}): Config {
   const file = path.join(tempDir('websms-profile-'), 'websms.conf');
-  fs.writeFileSync(file, out.join(''));
+  fs.writeFileSync(file, expandProfiles(text, env));
   return loadConfig({ file, env, explicit: true });
 }
 
@@ -70,4 +78,59 @@ export function jsonWebhook(url: string, body: string | Buffer, headers: Record<
   }
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   return { method: 'POST', url, headers: { 'content-type': 'application/json', ...lower }, rawBody, contentType: 'application/json', fields };
+}
+
+// ---- a whole daemon with a profile interface ----------------------------------
+
+export interface OutRow {
+  id: number;
+  state: string;
+  provider_id: string | null;
+  reason: string | null;
+  recipient: string;
+  body: string;
+}
+
+/** The outbound table straight from the file. */
+export function outRows(dir: string): OutRow[] {
+  const db = new Database(path.join(dir, 'var', 'websms.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT * FROM outbound ORDER BY id').all() as OutRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** A PBX user (an AMI double endpoint) that receives texts and sends them. */
+export const ALICE = '+46812345678';
+
+/**
+ * A daemon (test/helpers/stack.ts) whose only interface is `section` with its
+ * profile's defaults, sending at once (no rate limits), as the default
+ * interface for hand-offs; ALICE is a registered endpoint.
+ */
+export async function profileStack(t: { teardown(fn: () => Promise<void>): void }, section: string): Promise<Stack> {
+  const name = /^\s*\[([^\]]+)\]/.exec(section)![1]!;
+  const s = await startStack({
+    interfaces: expandProfiles(`${section.replace(/\s*$/, '')}\nrate = 0\nrate_per_number = 0\n`),
+    general: `default_interface = ${name}`,
+    outbound: 'retry_min = 50ms\nretry_max = 100ms\nmax_attempts = 3',
+  });
+  t.teardown(() => s.stop());
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  return s;
+}
+
+/** A text handed off by the dialplan (FastAGI) from ALICE to `to`. */
+export function handOff(s: Stack, body: string, to: string): ReturnType<typeof runAgi> {
+  return runAgi({
+    port: s.daemon.agiPort,
+    exten: to,
+    variables: {
+      'MESSAGE(body)': body,
+      'MESSAGE(from)': `"Alice" <sip:${ALICE}@pbx.example>`,
+      'MESSAGE(to)': `pjsip:${to}@pbx.example`,
+      WEBSMS_INDEX: '',
+    },
+  });
 }
