@@ -11,7 +11,8 @@ import type { OutgoingText, SendOutcome } from '../providers/types.js';
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { jsonWebhook, profileInterface } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { rows, until } from './helpers/stack.js';
 
 const ACCOUNT = '9900000';
 const APP = '93de2206-9669-4e07-948d-329f4b722ee2';
@@ -234,4 +235,47 @@ test('authenticity: without callback credentials only a URL token will do; with 
   t.regex(r.ok ? '' : r.reason, /set username and password .* or a token/);
   // The listener's guard has checked the token in the path before the adapter runs.
   t.true(bandwidth.verifyWebhook!(jsonWebhook(URL_IN, body), { ...bare, token: 'abcdefghijklmnop1234' }, Date.now()).ok);
+});
+
+// ---- end to end: a daemon with provider = bandwidth ------------------------------
+
+const SECTION = (apiUrl: string) =>
+  `[bandwidth]\nprovider = bandwidth\naccount = ${ACCOUNT}\napplication = ${APP}\nsend_username = ${API_USER}\nsecret = ${API_PASSWORD}\n` +
+  `username = callback-user\npassword = callback-pass\nnumber = ${ALICE}\napi_url = ${apiUrl}\n`;
+
+test('daemon: a callback with the Application\'s credentials is stored and delivered; wrong credentials store nothing', async (t) => {
+  const s = await profileStack(t, SECTION('http://127.0.0.1:9'));
+  const body = JSON.stringify([{ ...RECEIVED, to: ALICE, message: { ...RECEIVED.message, to: [ALICE], text: 'Hej från Bandwidth' } }]);
+  const wrong = await s.post('/sms/in/bandwidth', body, { authorization: 'Basic ' + Buffer.from('callback-user:nope').toString('base64') });
+  t.true(wrong.status === 401 || wrong.status === 403, String(wrong.status));
+  t.is(rows(s.dir).length, 0, 'nothing stored');
+  const r = await s.post('/sms/in/bandwidth', body, auth);
+  t.is(r.status, 200);
+  const d = await s.ami.waitForDelivery(() => true);
+  t.is(d.body.toString('utf8'), 'Hej från Bandwidth');
+  t.is(d.from, '+12025550161');
+  const row = await until(() => rows(s.dir).find((x) => x.state === 'delivered'));
+  t.is(row['provider_id'], '14762070468292kw2fuqty55yp2b2');
+  // Bandwidth delivers at least once: the same callback again is the same text.
+  t.is((await s.post('/sms/in/bandwidth', body, auth)).status, 200);
+  t.is(rows(s.dir).length, 1);
+});
+
+test('daemon: a handed-off text goes to Bandwidth in its wire format, and message-failed marks it failed with the reason', async (t) => {
+  const itsp = await double(t);
+  itsp.setDefault({ status: 202, body: ACCEPTED });
+  const s = await profileStack(t, SECTION(itsp.url));
+  const run = await handOff(s, 'Hello Bandwidth', '+12025550161');
+  t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
+  const [req] = await itsp.waitForRequests(1);
+  t.is(req!.path, `/api/v2/users/${ACCOUNT}/messages`);
+  t.true(req!.authorized);
+  t.like(req!.body, { applicationId: APP, to: ['+12025550161'], from: ALICE, text: 'Hello Bandwidth' });
+  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  t.is(sent.provider_id, '1589228074636lm4k2je7j7jklbn2');
+  // Bandwidth's status callbacks may go to the status URL or the same one as inbound.
+  t.is((await s.post('/sms/status/bandwidth', JSON.stringify([FAILED]), auth)).status, 200);
+  const failed = await until(() => outRows(s.dir).find((r) => r.state === 'failed'));
+  t.regex(failed.reason ?? '', /4432: rejected-unallocated-to-number/);
+  t.false(s.logs.some((l) => l.includes(API_PASSWORD) || l.includes('callback-pass')), 'no password is logged');
 });
