@@ -23,7 +23,8 @@ import type { OutgoingText, SendOutcome, VerifyResult } from '../providers/types
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble, type ResponseSpec } from './doubles/itsp-server.js';
-import { jsonWebhook, profileInterface } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { rows, until } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 type SinchSdk = {
@@ -303,4 +304,46 @@ test('signature: without a signing_secret (no HMAC on the account) the Basic cre
   t.true(ours(withBasic, URL_IN, body, { authorization: 'Basic ' + Buffer.from('sinch:pw-test-only').toString('base64') }).ok);
   t.false(ours(withBasic, URL_IN, body, { authorization: 'Basic ' + Buffer.from('sinch:nope').toString('base64') }).ok);
   t.true(ours({ ...iface(), verify: false }, URL_IN, body, {}).ok, 'verify = no skips the check');
+});
+
+// ---- end to end: a daemon with provider = sinch ----------------------------------
+
+const SECTION = (apiUrl: string) =>
+  `[sinch]\nprovider = sinch\naccount = ${PLAN}\nsecret = ${TOKEN}\nsigning_secret = ${SECRET}\nnumber = ${ALICE}\napi_url = ${apiUrl}\n`;
+
+test('daemon: an HMAC-signed mo_text is stored and delivered; one signed with another secret is a 403 that stores nothing', async (t) => {
+  const s = await profileStack(t, SECTION('http://127.0.0.1:9'));
+  const body = JSON.stringify({ ...MO_TEXT, to: ALICE.slice(1), body: 'Hej från Sinch' });
+  const ts = String(Math.floor(Date.now() / 1000));
+  const forged = await s.post('/sms/in/sinch', body, signed(body, 'not-the-secret', ts));
+  t.is(forged.status, 403);
+  t.is(rows(s.dir).length, 0, 'nothing stored');
+  t.false(s.logs.some((l) => l.includes(SECRET)), 'the signing secret is never logged');
+  const r = await s.post('/sms/in/sinch', body, signed(body, SECRET, ts));
+  t.is(r.status, 200);
+  const d = await s.ami.waitForDelivery(() => true);
+  t.is(d.body.toString('utf8'), 'Hej från Sinch');
+  t.is(d.from, '+12025550161', 'Sinch\'s digits normalised to E.164');
+  t.is(d.to, ALICE);
+  await until(() => rows(s.dir).find((x) => x.state === 'delivered'));
+});
+
+test('daemon: a handed-off text goes to Sinch as a batch, and a signed delivery report marks it delivered', async (t) => {
+  const itsp = await double(t, { status: 201, body: CREATED });
+  const s = await profileStack(t, SECTION(itsp.url));
+  const run = await handOff(s, 'Hello Sinch', '+12025550161');
+  t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
+  const [req] = await itsp.waitForRequests(1);
+  t.is(req!.path, `/xms/v1/${PLAN}/batches`);
+  t.is(req!.headers['authorization'], `Bearer ${TOKEN}`);
+  t.like(req!.body, { to: ['+12025550161'], from: ALICE, body: 'Hello Sinch', delivery_report: 'per_recipient_final' });
+  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  t.is(sent.provider_id, '01FC66621XXXXX119Z8PMV1QPQ');
+  const report = JSON.stringify({
+    type: 'recipient_delivery_report_sms', batch_id: '01FC66621XXXXX119Z8PMV1QPQ', recipient: '12025550161', code: 0, status: 'Delivered', at: '2024-03-01T10:15:35.000Z',
+  });
+  const r = await s.post('/sms/in/sinch', report, signed(report, SECRET, String(Math.floor(Date.now() / 1000))));
+  t.is(r.status, 200);
+  await until(() => outRows(s.dir)[0]?.state === 'delivered');
+  t.false(s.logs.some((l) => l.includes(TOKEN)), 'the API token is never logged');
 });
