@@ -26,7 +26,7 @@
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -181,6 +181,11 @@ export const bandwidth: ProviderAdapter = {
     if (written['secret']) d['send_password'] = written['secret'];
     return d;
   },
+  // GET /api/v2/users/{account}/media lists the account's uploaded media
+  // (dev.bandwidth.com/docs/messaging/media): it needs the API user and sends nothing.
+  checkCredentials: (cfg, timeoutMs) =>
+    checkByGet(cfg, cfg.url.replace(/\/messages\/?$/, '/media'), timeoutMs, (json) =>
+      Array.isArray(json) ? `the account's media list was read (${json.length} files)` : 'the account\'s media list was read', errorWords),
   buildRequest,
   parseResponse,
   parseStatus,

@@ -6,8 +6,9 @@
 import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { createHttpClient } from '../src/outbound/http.js';
 import { cleanReason, retryAfterMs } from './generic.js';
-import type { HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
+import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
 
 /** Content-Type, Accept and the authentication the interface's send_auth asks for. */
 export function jsonHeaders(cfg: SendConfig): Record<string, string> {
@@ -97,4 +98,32 @@ export function str(v: unknown): string | undefined {
 export function words(...parts: Array<string | undefined>): string | undefined {
   const s = parts.filter((p): p is string => p !== undefined && p.trim() !== '').join(': ');
   return s === '' ? undefined : cleanReason(s);
+}
+
+/**
+ * A credentials check by one GET to `url` with the interface's send
+ * authentication (an account or balance request that sends no text): 2xx is
+ * good, and `detail` says what it showed; anything else is a reason in the
+ * provider's words, never a credential.
+ */
+export async function checkByGet(
+  cfg: SendConfig,
+  url: string,
+  timeoutMs: number,
+  detail: (json: unknown) => string,
+  reasonOf: (json: unknown) => string | undefined,
+): Promise<CredentialsCheck> {
+  const client = createHttpClient({ ...cfg, timeoutMs, connectTimeoutMs: Math.min(cfg.connectTimeoutMs, timeoutMs), concurrency: 1 });
+  try {
+    const headers = jsonHeaders(cfg);
+    delete headers['Content-Type'];
+    const res = await client.send({ method: 'GET', url, headers });
+    if (!res.ok) return { ok: false, reason: res.reason };
+    const json = parseJson(res.answer.body);
+    const s = res.answer.status;
+    if (s >= 200 && s < 300) return { ok: true, detail: detail(json) };
+    return { ok: false, reason: cleanReason(`${s}: ${reasonOf(json) ?? http.STATUS_CODES[s] ?? 'unexpected status'}`) };
+  } finally {
+    client.close();
+  }
 }

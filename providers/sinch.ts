@@ -33,7 +33,7 @@ import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -219,6 +219,12 @@ export const sinch: ProviderAdapter = {
     if (written['secret']) d['send_bearer'] = written['secret'];
     return d;
   },
+  // GET .../batches?page_size=1: lists the service plan's batches, which needs its token.
+  checkCredentials: (cfg, timeoutMs) =>
+    checkByGet(cfg, `${cfg.url}${cfg.url.includes('?') ? '&' : '?'}page_size=1`, timeoutMs, (json) => {
+      const count = str(asObject(json)?.['count']);
+      return count ? `the service plan lists ${count} batches` : 'the service plan\'s batches were listed';
+    }, errorWords),
   buildRequest,
   parseResponse,
   parseStatus,

@@ -25,7 +25,7 @@ import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -209,6 +209,13 @@ export const telnyx: ProviderAdapter = {
     if (written['secret']) d['send_bearer'] = written['secret'];
     return d;
   },
+  // GET /v2/balance: the account balance, readable with any valid API key.
+  checkCredentials: (cfg, timeoutMs) =>
+    checkByGet(cfg, cfg.url.replace(/\/messages\/?$/, '/balance'), timeoutMs, (json) => {
+      const d = asObject(asObject(json)?.['data']);
+      const balance = str(d?.['balance']);
+      return balance ? `balance ${balance} ${str(d?.['currency']) ?? ''}`.trim() : 'the balance was read';
+    }, errorWords),
   buildRequest,
   parseResponse,
   parseStatus,

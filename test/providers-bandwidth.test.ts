@@ -279,3 +279,16 @@ test('daemon: a handed-off text goes to Bandwidth in its wire format, and messag
   t.regex(failed.reason ?? '', /4432: rejected-unallocated-to-number/);
   t.false(s.logs.some((l) => l.includes(API_PASSWORD) || l.includes('callback-pass')), 'no password is logged');
 });
+
+test('credentials check: GET the account\'s media list with the API user; wrong credentials are a reason without the password', async (t) => {
+  const d = await double(t);
+  d.setDefault({ status: 200, body: [{ contentLength: 561276, mediaName: 'a.jpg', content: 'https://messaging.bandwidth.com/x/media/a.jpg' }] });
+  const i = iface(d.url);
+  t.deepEqual(await bandwidth.checkCredentials!(i.send, 2000), { ok: true, detail: 'the account\'s media list was read (1 files)' });
+  const [r] = await d.waitForRequests(1);
+  t.is(r!.method, 'GET');
+  t.is(r!.path, `/api/v2/users/${ACCOUNT}/media`);
+  const wrong = await bandwidth.checkCredentials!({ ...i.send, password: 'not-the-password' }, 2000);
+  t.false(wrong.ok);
+  t.false(JSON.stringify(wrong).includes('not-the-password'));
+});

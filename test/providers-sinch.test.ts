@@ -347,3 +347,16 @@ test('daemon: a handed-off text goes to Sinch as a batch, and a signed delivery 
   await until(() => outRows(s.dir)[0]?.state === 'delivered');
   t.false(s.logs.some((l) => l.includes(TOKEN)), 'the API token is never logged');
 });
+
+test('credentials check: GET the service plan\'s batches (one per page) with the token; a wrong token is a reason without it', async (t) => {
+  const d = await startItspDouble({ requireBearer: TOKEN, default: { status: 200, body: { count: 3, page: 0, page_size: 1, batches: [CREATED] } } });
+  t.teardown(() => d.stop());
+  const i = iface(d.url);
+  t.deepEqual(await sinch.checkCredentials!(i.send, 2000), { ok: true, detail: 'the service plan lists 3 batches' });
+  const [r] = await d.waitForRequests(1);
+  t.is(r!.method, 'GET');
+  t.is(r!.url, `/xms/v1/${PLAN}/batches?page_size=1`);
+  const wrong = await sinch.checkCredentials!({ ...i.send, bearer: 'wrong-token-abc' }, 2000);
+  t.false(wrong.ok);
+  t.false(JSON.stringify(wrong).includes('wrong-token-abc'));
+});

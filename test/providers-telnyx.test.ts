@@ -390,3 +390,17 @@ test('daemon: a handed-off text goes to Telnyx in its wire format, and a signed 
   t.is(rows(s.dir).length, 0, 'a report is no inbound text');
   t.false(s.logs.some((l) => l.includes(API_KEY)), 'the API key is never logged');
 });
+
+test('credentials check: GET /v2/balance with the API key; a refused key is a reason without the key', async (t) => {
+  const d = await startItspDouble({ requireBearer: API_KEY, default: { status: 200, body: { data: { balance: '300.00', currency: 'USD', record_type: 'balance' } } } });
+  t.teardown(() => d.stop());
+  const i = iface(keyPair().publicKey, d.url);
+  t.deepEqual(await telnyx.checkCredentials!(i.send, 2000), { ok: true, detail: 'balance 300.00 USD' });
+  const [r] = await d.waitForRequests(1);
+  t.is(r!.method, 'GET');
+  t.is(r!.path, '/v2/balance');
+  const wrong = await telnyx.checkCredentials!({ ...i.send, bearer: 'KEY-wrong-one' }, 2000);
+  t.false(wrong.ok);
+  t.false(JSON.stringify(wrong).includes('KEY-wrong-one'));
+  t.regex(wrong.ok ? '' : wrong.reason, /^401/);
+});
