@@ -150,8 +150,8 @@ export const bandwidth: ProviderAdapter = {
     { key: 'application', doc: 'Messaging Application id (applicationId) that holds the callback URLs', secret: false, required: true },
     { key: 'send_username', doc: 'API user with the Messaging role (not the dashboard login)', secret: false, required: true },
     { key: 'secret', doc: 'That API user\'s password', secret: true, required: true },
-    { key: 'username', doc: 'Callback user id you set on the Application (InboundCallbackCreds / OutboundCallbackCreds)', secret: false, required: true },
-    { key: 'password', doc: 'Callback password you set on the Application', secret: true, required: true },
+    { key: 'username', doc: 'Callback user id you set on the Application (InboundCallbackCreds / OutboundCallbackCreds); without it, a token', secret: false, required: false },
+    { key: 'password', doc: 'Callback password you set on the Application', secret: true, required: false },
     { key: 'number', doc: 'Your Bandwidth number in E.164 (+12025550160)', secret: false, required: false },
   ],
   defaults(written) {

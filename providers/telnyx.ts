@@ -153,12 +153,13 @@ function verifyWebhook(req: WebhookRequest, iface: InterfaceConfig, now: number)
   if (!given) return { ok: false, reason: 'no telnyx-signature-ed25519 header' };
   const signature = strictBase64(given, 64);
   if (!signature) return { ok: false, reason: 'telnyx-signature-ed25519 is not a base64 64-byte signature' };
-  const key = crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
   const signed = Buffer.concat([Buffer.from(`${timestamp}|`, 'utf8'), req.rawBody]);
   let good = false;
   try {
+    const key = crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
     good = crypto.verify(null, signed, key, signature);
   } catch {
+    // 32 bytes that are no point on the curve: nothing verifies with them.
     good = false;
   }
   return good ? { ok: true } : { ok: false, reason: 'telnyx-signature-ed25519 does not match the body and timestamp (wrong public_key, or the body was changed)' };
