@@ -5,7 +5,6 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { adapterFor } from '../../providers/index.js';
 import type { WebhookRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, InterfaceConfig } from '../../src/config/types.js';
@@ -13,49 +12,10 @@ import { runAgi } from '../doubles/agi-client.js';
 import { startStack, type Stack } from './stack.js';
 import { tempDir } from './tmp.js';
 
-/** The key = value lines of an ini section body (no continuation, no templates: what the examples use). */
-function keysOf(body: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of body.split('\n')) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=>?\s*(.*?)\s*$/.exec(line.replace(/;.*$/, ''));
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
-
-/**
- * websms.conf text in which every interface section with a named provider has
- * the profile's defaults(written) for the keys it does not write, as the
- * loader does once it applies profiles (branch core); the user's keys win.
- * Secrets given in the environment (WEBSMS_<SECTION>_<KEY>) count as written.
- */
-export function expandProfiles(text: string, env: NodeJS.ProcessEnv = {}): string {
-  const sections = text.split(/^(?=\s*\[)/m);
-  return sections
-    .map((s) => {
-      const head = /^\s*\[([^\]]+)\]/.exec(s);
-      if (!head) return s;
-      const written = keysOf(s.slice(head[0].length));
-      const provider = written['provider'];
-      if (!provider || provider === 'generic') return s;
-      const prefix = `WEBSMS_${head[1]!.toUpperCase().replace(/-/g, '_')}_`;
-      const fromEnv = Object.fromEntries(
-        Object.entries(env).flatMap(([k, v]) => (k.startsWith(prefix) && v !== undefined ? [[k.slice(prefix.length).toLowerCase(), v]] : [])),
-      );
-      const defaults = adapterFor(provider).defaults?.({ ...fromEnv, ...written }) ?? {};
-      const extra = Object.entries(defaults)
-        .filter(([k]) => !(k in written) && !(k in fromEnv))
-        .map(([k, v]) => `${k} = ${v}`)
-        .join('\n');
-      return `${s.replace(/\s*$/, '')}\n${extra}\n\n`;
-    })
-    .join('');
-}
-
-/** Loads websms.conf text with the profiles' defaults (expandProfiles). */
+/** Loads websms.conf text as the daemon does: the loader applies each interface's profile defaults. */
 export function loadWithProfiles(text: string, env: NodeJS.ProcessEnv = {}): Config {
   const file = path.join(tempDir('websms-profile-'), 'websms.conf');
-  fs.writeFileSync(file, expandProfiles(text, env));
+  fs.writeFileSync(file, text);
   return loadConfig({ file, env, explicit: true });
 }
 
@@ -105,14 +65,14 @@ export function outRows(dir: string): OutRow[] {
 export const ALICE = '+46812345678';
 
 /**
- * A daemon (test/helpers/stack.ts) whose only interface is `section` with its
- * profile's defaults, sending at once (no rate limits), as the default
+ * A daemon (test/helpers/stack.ts) whose only interface is `section` (its
+ * profile fills in the rest), sending at once (no rate limits), as the default
  * interface for hand-offs; ALICE is a registered endpoint.
  */
 export async function profileStack(t: { teardown(fn: () => Promise<void>): void }, section: string): Promise<Stack> {
   const name = /^\s*\[([^\]]+)\]/.exec(section)![1]!;
   const s = await startStack({
-    interfaces: expandProfiles(`${section.replace(/\s*$/, '')}\nrate = 0\nrate_per_number = 0\n`),
+    interfaces: `${section.replace(/\s*$/, '')}\nrate = 0\nrate_per_number = 0\n`,
     general: `default_interface = ${name}`,
     outbound: 'retry_min = 50ms\nretry_max = 100ms\nmax_attempts = 3',
   });
