@@ -2,9 +2,12 @@
 // beside generic.ts and one line in ADAPTERS.
 
 import { WebsmsError } from '../src/errors.js';
+import { bandwidth } from './bandwidth.js';
 import { elks } from './elks.js';
 import { generic } from './generic.js';
 import { plivo } from './plivo.js';
+import { sinch } from './sinch.js';
+import { telnyx } from './telnyx.js';
 import { signalwire, twilio } from './twilio.js';
 import type { ProviderAdapter, ProviderSetting } from './types.js';
 import { vonage } from './vonage.js';
@@ -12,8 +15,11 @@ import { vonage } from './vonage.js';
 const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
   generic,
   '46elks': elks,
+  bandwidth,
   plivo,
   signalwire,
+  sinch,
+  telnyx,
   twilio,
   vonage,
 };

@@ -426,6 +426,8 @@ test('interfaces with their sending health, and providers', async (t) => {
   t.true(generic.settings.some((x: { key: string; secret: boolean }) => x.key === 'send_password' && x.secret));
   const tw = p.body.providers.find((x: { name: string }) => x.name === 'twilio');
   t.deepEqual(tw.settings.find((x: { key: string }) => x.key === 'secret'), { key: 'secret', doc: tw.settings.find((x: { key: string }) => x.key === 'secret').doc, secret: true, required: true });
+  const names = p.body.providers.map((x: { name: string }) => x.name) as string[];
+  for (const n of ['telnyx', 'bandwidth', 'sinch']) t.true(names.includes(n), n);
 });
 
 test('a wrong method gets 405 with Allow; an unknown path 404, both JSON', async (t) => {

@@ -255,6 +255,7 @@ test('providers lists the known profiles, as text and as JSON', async (t) => {
   const unknown = await runCli(['providers', 'nosuch']);
   t.is(unknown.code, 64);
   t.regex(unknown.stderr, /no provider "nosuch"; known: generic, .*twilio/);
+  for (const n of ['telnyx', 'bandwidth', 'sinch']) t.true(j.providers.some((p) => p.name === n), n);
 });
 
 test('version --json', async (t) => {

@@ -46,6 +46,7 @@ function assertConfigError(fn: () => unknown): ConfigError {
 /** The send side of the built-in [default]; other interfaces differ in statusPath. */
 const DEFAULT_SEND: SendConfig = {
   url: '',
+  application: '',
   format: 'form',
   fieldTo: 'To',
   fieldFrom: 'From',
@@ -713,6 +714,7 @@ default_interface = itsp
     index: '1',
     send: {
       url: 'https://api.example-itsp.test/v1/sms?x=1',
+      application: '',
       format: 'json',
       fieldTo: 'data.to',
       fieldFrom: 'data.from',

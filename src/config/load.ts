@@ -226,6 +226,7 @@ export function loadConfig(opts: LoadOptions): Config {
         verify: i.verify === 'yes',
         send: {
           url: i.send_url,
+          application: i.application,
           format: i.send_format,
           fieldTo: i.send_to,
           fieldFrom: i.send_from,

@@ -175,8 +175,11 @@ const methods: Parser<HttpMethod[]> = (raw) => {
 export const PROVIDERS = [
   'generic',
   '46elks',
+  'bandwidth',
   'plivo',
   'signalwire',
+  'sinch',
+  'telnyx',
   'twilio',
   'vonage',
 ] as const;
@@ -408,6 +411,12 @@ export const INTERFACE_KEYS = {
     text({ empty: true, pattern: /^[A-Za-z0-9+/=_-]{16,512}$/, rule: 'a base64 key as the provider\'s console shows it' }),
     '',
     'Named providers that sign webhooks with a key pair (Telnyx): the public key from the provider\'s console.',
+  ),
+  application: key(
+    text({ empty: true, pattern: /^[^\s\p{Cc}]{1,128}$/u, rule: 'no spaces or control characters' }),
+    '',
+    'Named providers that send through an application of the account (Bandwidth applicationId): its id from the provider\'s console.',
+    { field: 'send.application' },
   ),
   public_url: key(
     sendUrl,

@@ -194,6 +194,8 @@ export type Charset = 'unicode' | 'ucs2' | 'gsm';
 /** The sending side of an interface. Empty url: the interface does not send. */
 export interface SendConfig {
   url: string;
+  /** Named providers: the account's application the text is sent through (Bandwidth applicationId); empty: none. */
+  application: string;
   format: SendFormat;
   fieldTo: string;
   fieldFrom: string;

@@ -103,9 +103,13 @@ function parseJson(text: string): Fields {
   } catch {
     throw new RequestError(400, 'malformed request body: not valid JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new RequestError(400, 'the request body must be a JSON object or a form');
+  if (typeof v !== 'object' || v === null) {
+    throw new RequestError(400, 'the request body must be a JSON object, a JSON array or a form');
   }
+  // Bandwidth posts its callbacks as an array of events: its elements become
+  // fields "0", "1", ..., so dotted paths (0.message.id) reach them; the
+  // adapter also has the raw body.
+  if (Array.isArray(v)) return Object.assign(Object.create(null) as Fields, v);
   return v as Fields;
 }
 

@@ -1,0 +1,129 @@
+// What the profiles of JSON APIs (Telnyx, Bandwidth, Sinch, ...) share: the
+// request headers from the interface's send settings, the body with the
+// user's send_extra fields, the classes of HTTP answers, and reading JSON out
+// of webhooks and answers without trusting its shape.
+
+import http from 'node:http';
+import type { SendConfig } from '../src/config/types.js';
+import { RequestError } from '../src/errors.js';
+import { createHttpClient } from '../src/outbound/http.js';
+import { cleanReason, retryAfterMs } from './generic.js';
+import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
+
+/** Content-Type, Accept and the authentication the interface's send_auth asks for. */
+export function jsonHeaders(cfg: SendConfig): Record<string, string> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', Accept: 'application/json' };
+  if (cfg.auth === 'basic') {
+    headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+  } else if (cfg.auth === 'bearer') {
+    headers['Authorization'] = `Bearer ${cfg.bearer}`;
+  }
+  return headers;
+}
+
+/**
+ * The request body: the profile's optional fields, then the user's send_extra
+ * (which may replace those: delivery_report=none), then the text's own fields,
+ * which nothing replaces. A null-prototype object, so "__proto__" from the
+ * configuration is just a key.
+ */
+export function jsonBodyOf(optional: Record<string, unknown>, extra: Record<string, string>, ours: Record<string, unknown>): string {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const src of [optional, extra, ours]) for (const [k, v] of Object.entries(src)) out[k] = v;
+  return JSON.stringify(out);
+}
+
+/** The answer's body as JSON, or undefined when it is not JSON. */
+export function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The classes every profile shares: 2xx goes to `accepted`; 429 and 503 are
+ * retried after the ITSP's Retry-After when it gives one; 408 and other 5xx
+ * are retried; any other 4xx is permanent with the ITSP's own words
+ * (`words`), else the HTTP reason phrase; 1xx/3xx are retried, since nothing
+ * says the text was refused.
+ */
+export function classify(
+  answer: HttpAnswer,
+  accepted: (json: unknown) => SendOutcome,
+  words: (json: unknown) => string | undefined,
+): SendOutcome {
+  const s = answer.status;
+  const json = parseJson(answer.body);
+  if (s >= 200 && s < 300) return accepted(json);
+  const said = words(json);
+  const reason = cleanReason(`${s}: ${said ?? http.STATUS_CODES[s] ?? 'unexpected status'}`);
+  if (s === 429 || s === 503) {
+    const after = retryAfterMs(answer.headers['retry-after']);
+    return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
+  }
+  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason };
+  if (s >= 400 && s < 500) return { kind: 'permanent', reason };
+  return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`) };
+}
+
+/** The webhook body as JSON, from the bytes received (what the provider signed); a 400 when it is not JSON. */
+export function webhookJson(req: WebhookRequest): unknown {
+  try {
+    return JSON.parse(req.rawBody.toString('utf8')) as unknown;
+  } catch {
+    throw new RequestError(400, 'the webhook body is not JSON');
+  }
+}
+
+/** A plain object (not an array, not null), else undefined. */
+export function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** An array, else an empty one. */
+export function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** A non-empty string, or a finite number as text; else undefined. */
+export function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** Joins the parts that are present with ": " and cleans the result; undefined when none is. */
+export function words(...parts: Array<string | undefined>): string | undefined {
+  const s = parts.filter((p): p is string => p !== undefined && p.trim() !== '').join(': ');
+  return s === '' ? undefined : cleanReason(s);
+}
+
+/**
+ * A credentials check by one GET to `url` with the interface's send
+ * authentication (an account or balance request that sends no text): 2xx is
+ * good, and `detail` says what it showed; anything else is a reason in the
+ * provider's words, never a credential.
+ */
+export async function checkByGet(
+  cfg: SendConfig,
+  url: string,
+  timeoutMs: number,
+  detail: (json: unknown) => string,
+  reasonOf: (json: unknown) => string | undefined,
+): Promise<CredentialsCheck> {
+  const client = createHttpClient({ ...cfg, timeoutMs, connectTimeoutMs: Math.min(cfg.connectTimeoutMs, timeoutMs), concurrency: 1 });
+  try {
+    const headers = jsonHeaders(cfg);
+    delete headers['Content-Type'];
+    const res = await client.send({ method: 'GET', url, headers });
+    if (!res.ok) return { ok: false, reason: res.reason };
+    const json = parseJson(res.answer.body);
+    const s = res.answer.status;
+    if (s >= 200 && s < 300) return { ok: true, detail: detail(json) };
+    return { ok: false, reason: cleanReason(`${s}: ${reasonOf(json) ?? http.STATUS_CODES[s] ?? 'unexpected status'}`) };
+  } finally {
+    client.close();
+  }
+}
