@@ -2,10 +2,20 @@
 // beside generic.ts and one line in ADAPTERS.
 
 import { WebsmsError } from '../src/errors.js';
+import { clicksend } from './clicksend.js';
+import { flowroute } from './flowroute.js';
 import { generic } from './generic.js';
+import { voipms } from './voipms.js';
+import { zadarma } from './zadarma.js';
 import type { ProviderAdapter } from './types.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
+  generic,
+  zadarma,
+  flowroute,
+  clicksend,
+  voipms,
+};
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));

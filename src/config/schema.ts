@@ -172,7 +172,13 @@ const methods: Parser<HttpMethod[]> = (raw) => {
   return ok(out);
 };
 
-export const PROVIDERS = ['generic'] as const;
+export const PROVIDERS = [
+  'generic',
+  'zadarma',
+  'flowroute',
+  'clicksend',
+  'voipms',
+] as const;
 
 const path: Parser<string> = (raw) => {
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(raw)) return bad(`"${raw}" must start with "/" and use only letters, digits and / _ - .`);
