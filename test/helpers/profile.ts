@@ -1,0 +1,85 @@
+// Named-profile test helpers: an interface loaded by the real configuration
+// loader from what a user writes plus the profile's defaults (the user's keys
+// win, as the loader will do it), and webhook requests as the listener hands
+// them to a profile: raw bytes, lower-case headers, merged fields.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { adapterFor } from '../../providers/index.js';
+import type { WebhookRequest } from '../../providers/types.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { InterfaceConfig } from '../../src/config/types.js';
+import { tempDir } from './tmp.js';
+
+/** A value as an ini line takes it: ';' starts a comment unless escaped. */
+function iniValue(v: string): string {
+  return v.replace(/;/g, '\\;');
+}
+
+/**
+ * The interface [gw] of a configuration in which the user wrote `written`
+ * (plus any raw `lines`), with the profile's defaults for everything else.
+ */
+export function profileInterface(provider: string, written: Record<string, string>, lines = ''): InterfaceConfig {
+  const defaults = adapterFor(provider).defaults?.(written) ?? {};
+  const keys = { ...defaults, ...written };
+  const body = Object.entries(keys)
+    .map(([k, v]) => `${k} = ${iniValue(v)}`)
+    .join('\n');
+  const dir = tempDir();
+  const file = path.join(dir, 'websms.conf');
+  fs.writeFileSync(file, `[general]\ncountry_code = 1\ndefault_interface = gw\n\n[gw]\nprovider = ${provider}\n${body}\n${lines}\n`);
+  return loadConfig({ file, env: {}, explicit: true }).interfaces.find((i) => i.name === 'gw')!;
+}
+
+/** Loads a whole configuration text (a documented example), applying each named profile's defaults to its sections. */
+export function loadExample(text: string): InterfaceConfig[] {
+  const dir = tempDir();
+  const file = path.join(dir, 'websms.conf');
+  const withDefaults = text.replace(/^\[([^\]]+)\]\n((?:(?!\[).*\n?)*)/gm, (section: string, name: string, content: string) => {
+    const written: Record<string, string> = {};
+    for (const line of content.split('\n')) {
+      const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line.replace(/(^|[^\\]);.*$/, '$1'));
+      if (m) written[m[1]!] = m[2]!;
+    }
+    const provider = written['provider'];
+    if (!provider || provider === 'generic') return section;
+    const defaults = adapterFor(provider).defaults?.(written) ?? {};
+    const added = Object.entries(defaults)
+      .filter(([k]) => !(k in written))
+      .map(([k, v]) => `${k} = ${iniValue(v)}\n`)
+      .join('');
+    return `[${name}]\n${content.endsWith('\n') || content === '' ? content : content + '\n'}${added}`;
+  });
+  fs.writeFileSync(file, withDefaults);
+  return loadConfig({ file, env: {}, explicit: true }).interfaces;
+}
+
+export interface WebhookInput {
+  method?: 'GET' | 'POST';
+  /** The URL the provider called (with its query string). */
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  contentType?: string;
+}
+
+/** A webhook request as the listener builds it: query and body fields merged, the body winning. */
+export function webhookRequest(o: WebhookInput): WebhookRequest {
+  const method = o.method ?? (o.body === undefined ? 'GET' : 'POST');
+  const rawBody = Buffer.from(o.body ?? '', 'utf8');
+  const contentType = (o.contentType ?? (o.body === undefined ? '' : 'application/x-www-form-urlencoded')).split(';')[0]!.trim().toLowerCase();
+  const fields: Record<string, unknown> = {};
+  const q = o.url.indexOf('?');
+  if (q >= 0) for (const [k, v] of new URLSearchParams(o.url.slice(q + 1))) fields[k] = v;
+  if (contentType === 'application/x-www-form-urlencoded') {
+    for (const [k, v] of new URLSearchParams(rawBody.toString('utf8'))) fields[k] = v;
+  } else if (contentType === 'application/json' || contentType.endsWith('+json')) {
+    const parsed = JSON.parse(rawBody.toString('utf8')) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) Object.assign(fields, parsed);
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (contentType !== '') headers['content-type'] ??= o.contentType!;
+  return { method, url: o.url, headers, rawBody, contentType, fields };
+}
