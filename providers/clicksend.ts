@@ -47,6 +47,8 @@ const MEANING: Readonly<Record<string, string>> = {
   EMPTY_MESSAGE: 'the text is empty',
   INVALID_CREDENTIALS: 'the username or API key is wrong',
   ACCOUNT_NOT_ACTIVATED: 'the ClickSend account is not activated',
+  THROTTLED: 'the same text went to this number moments ago; ClickSend asks to wait',
+  INTERNAL_ERROR: 'ClickSend had an internal error',
 };
 /** Per-message statuses worth another attempt: THROTTLED means "same text to the same number just now, later". */
 const RETRY = new Set(['THROTTLED', 'INTERNAL_ERROR', 'QUEUE_FULL']);
