@@ -10,7 +10,10 @@ import { createHandler, listen, type HttpServer } from './http/server.js';
 import { createDeliverer, type Deliverer } from './inbound/deliver.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Db } from './store/db.js';
-import { createInboundStore, type InboundStore } from './store/inbound.js';
+import { createInboundStore, createInboundWriter, type InboundStore } from './store/inbound.js';
+import { createPartsStore } from './store/parts.js';
+import { createReassembly } from './http/reassembly.js';
+import { splitForDelivery } from './asterisk/encode.js';
 import { createOutboundStore, type OutboundStore } from './store/outbound.js';
 import { createFastAgiServer, type FastAgiServer } from './asterisk/fastagi.js';
 import { createHandoff } from './outbound/handoff.js';
@@ -102,11 +105,24 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  // Texts that arrive in parts: one reassembly for the life of the process (its timer survives reloads).
+  const reassembly = createReassembly({
+    parts: createPartsStore(db, {
+      write: createInboundWriter(db, { dedupWindowMs: config.general.dedupWindowMs }),
+      countParts: (body) => splitForDelivery(body, config.ami.partBytes).length,
+      dedupWindowMs: config.general.dedupWindowMs,
+      maxBytes: config.general.maxBodyBytes,
+    }),
+    timeoutMs: () => current.general.reassemblyTimeoutMs,
+    log: log.child({ mod: 'parts' }),
+    onStored: () => deliverer.kick(),
+  });
 
   const makeWebhooks = (c: Config) => createHandler({
     interfaces: c.interfaces,
     store,
+    reassembly,
     countryCode: c.general.countryCode,
     maxRequestBytes: c.general.maxRequestBytes,
     maxBodyBytes: c.general.maxBodyBytes,
@@ -114,7 +130,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     trustedProxies: makeAddressMatcher(c.general.trustedProxies),
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
-    onStatus,
+    onReport,
     metrics,
   });
   // The listener calls through this variable, so a reload swaps the
@@ -173,6 +189,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   ami.start();
   deliverer.start();
   sender.start();
+  reassembly.schedule();
 
   const jobs = startJobs({
     inbound: store,
@@ -243,6 +260,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await Promise.all([http.close(), agi!.close()]);
         store.flush();
         outbound.flush();
+        reassembly.stop();
         await jobs.stop();
         // Requests at ITSPs and Originates in Asterisk get a few seconds to
         // finish, so their outcomes are recorded rather than repeated after

@@ -128,6 +128,7 @@ const DEFAULTS: Config = {
     maxRequestBytes: 65536,
     maxBodyBytes: 8000,
     dedupWindowMs: 120_000,
+    reassemblyTimeoutMs: 300_000,
   },
   ami: {
     host: '127.0.0.1',
@@ -293,6 +294,7 @@ token = abcdefghijklmnop_-.~
       maxRequestBytes: 1024 * 1024,
       maxBodyBytes: 4000,
       dedupWindowMs: 300_000,
+      reassemblyTimeoutMs: 300_000,
     },
     ami: {
       host: 'pbx.example.com',

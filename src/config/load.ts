@@ -142,6 +142,7 @@ export function loadConfig(opts: LoadOptions): Config {
       maxRequestBytes: g.max_request_size,
       maxBodyBytes: g.max_body_bytes,
       dedupWindowMs: g.dedup_window,
+      reassemblyTimeoutMs: g.reassembly_timeout,
     },
     ami: {
       host: a.host,

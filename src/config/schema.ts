@@ -316,6 +316,11 @@ export const GENERAL_KEYS = {
     '120s',
     'The same interface, sender, recipient and text again within this time is taken as an ITSP retry and stored once.',
   ),
+  reassembly_timeout: key(
+    duration(1000, 86_400_000),
+    '5m',
+    'A long text that the ITSP delivers in parts waits this long (from its first part) for the others; then it is delivered with what came, the missing parts marked as such.',
+  ),
 } satisfies Schema;
 
 export const AMI_KEYS = {

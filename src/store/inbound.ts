@@ -4,6 +4,7 @@
 // Writes from webhooks go through group commit (group-commit.ts).
 
 import crypto from 'node:crypto';
+import type { MediaRef } from '../../providers/types.js';
 import type { Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
@@ -21,6 +22,8 @@ export interface NewInbound {
   recipient: string;
   body: string;
   parts: number;
+  /** Pictures and other media of the text (MMS), as the provider announced them; stored in the same commit by the media module. */
+  media?: MediaRef[];
 }
 
 export interface InboundRow {
@@ -84,9 +87,15 @@ export function hashBody(body: string): string {
   return crypto.createHash('sha256').update(body, 'utf8').digest('hex').slice(0, 16);
 }
 
-export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
-  const now = opts.now ?? Date.now;
-  const events = createEventLog(db);
+/**
+ * Writes one text inside the caller's transaction, or finds it a duplicate:
+ * the same provider id, or (without one) the same sender, recipient and body
+ * within the window. Shared by the webhook's group commit and the reassembly
+ * of texts that arrive in parts (store/parts.ts), so both store a text alike.
+ */
+export type InboundWriter = (m: NewInbound, now: number) => EnqueueResult;
+
+export function createInboundWriter(db: Db, opts: { dedupWindowMs: number }): InboundWriter {
   const byProviderId = db.prepare<[string, string], { id: number }>(
     'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
   );
@@ -99,28 +108,34 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
        state, next_attempt_at, received_at, updated_at)
      VALUES (@interface, @providerId, @sender, @recipient, @body, @hash, @parts, 'queued', @t, @t, @t)`,
   );
+  return (m, t) => {
+    const hash = hashBody(m.body);
+    const prior =
+      m.providerId !== undefined
+        ? byProviderId.get(m.interface, m.providerId)
+        : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
+    if (prior) return { id: prior.id, duplicate: true };
+    const r = insert.run({
+      interface: m.interface,
+      providerId: m.providerId ?? null,
+      sender: m.sender,
+      recipient: m.recipient,
+      body: m.body,
+      hash,
+      parts: m.parts,
+      t,
+    });
+    return { id: Number(r.lastInsertRowid), duplicate: false };
+  };
+}
 
+export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
+  const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
+  const write = createInboundWriter(db, opts);
   const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => {
     const t = now();
-    return items.map((m) => {
-      const hash = hashBody(m.body);
-      const prior =
-        m.providerId !== undefined
-          ? byProviderId.get(m.interface, m.providerId)
-          : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
-      if (prior) return { id: prior.id, duplicate: true };
-      const r = insert.run({
-        interface: m.interface,
-        providerId: m.providerId ?? null,
-        sender: m.sender,
-        recipient: m.recipient,
-        body: m.body,
-        hash,
-        parts: m.parts,
-        t,
-      });
-      return { id: Number(r.lastInsertRowid), duplicate: false };
-    });
+    return items.map((m) => write(m, t));
   });
 
   const claimSelect = db.prepare<[number, number], InboundRow>(
