@@ -138,6 +138,11 @@ function field(fields: Record<string, unknown>, ...names: string[]): string | un
 
 function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse {
   const f = req.fields;
+  // ClickSend's delivery-report rule may point at either URL: the payload decides, the URL breaks a tie.
+  if (req.route === 'status') {
+    const report = receiptOf(f);
+    if (report) return { kind: 'status', reports: [report] };
+  }
   // The body is "body" in ClickSend's rules and "message" in older ones: either.
   const body = field(f, iface.fieldBody, 'body', 'message');
   const from = field(f, iface.fieldFrom, 'from');

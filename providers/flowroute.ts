@@ -50,8 +50,12 @@ export function flowrouteVersion(url: string): '2.1' | '2.2' {
 function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
   const v21 = flowrouteVersion(cfg.url) === '2.1';
   const number = (n: string): string => (v21 ? withoutPlus(n) : n);
-  // Extras (dlr_callback=..., is_mms=...) go beside ours in the attributes; ours win.
-  const attributes: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, cfg.extra, {
+  // The receipts of this text to websms's delivery-report URL when public_url
+  // tells where that is; a dlr_callback in send_extra, or none at all (the
+  // account-level DLR callback then), otherwise. Other extras (is_mms, ...) go
+  // beside ours in the attributes; ours win.
+  const callback: Record<string, string> = cfg.statusUrl ? { dlr_callback: cfg.statusUrl } : {};
+  const attributes: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, callback, cfg.extra, {
     [cfg.fieldTo]: number(text.to),
     [cfg.fieldFrom]: number(text.from),
     [cfg.fieldBody]: text.body,

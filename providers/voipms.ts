@@ -152,6 +152,7 @@ function mediaOf(value: string | undefined): MediaRef[] {
 }
 
 function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse {
+  if (req.route === 'status') return { kind: 'ignored', reason: 'VoIP.ms sends no delivery reports' };
   const names = [iface.fieldTo, iface.fieldFrom, iface.fieldBody];
   let f: Record<string, unknown> = req.fields;
   if (names.some((n) => own(f, n) === undefined) && req.method === 'GET' && req.url.includes(';')) f = semicolonFields(req.url);

@@ -229,6 +229,7 @@ function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse
   }
   const event = eventName(f);
   if (event === undefined) throw new RequestError(400, 'not a Zadarma notification: no event field (and no zd_echo)');
+  if (req.route === 'status') return { kind: 'ignored', reason: 'Zadarma sends no delivery reports' };
   if (event !== 'SMS') return { kind: 'ignored', reason: `Zadarma event ${event} is not a text` };
   const raw = own(f, 'result');
   let result: Record<string, unknown> | undefined;

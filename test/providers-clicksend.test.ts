@@ -150,6 +150,9 @@ test('receipts: delivered and failed receipts, at the status URL (parseStatus) a
   t.is(clicksend.parseStatus({ status: 'Delivered' }, i.send), undefined);
   const atInbound = webhookRequest({ url: URL, body: new URLSearchParams(failed).toString() });
   t.deepEqual(clicksend.parseWebhook!(atInbound, i), { kind: 'status', reports: [{ providerId: delivered.message_id, state: 'failed', reason: 'Fail: Delivery failed.' }] });
+  // At the delivery-report URL a receipt that also names a body (the text it reports on) is a receipt.
+  const atStatus = webhookRequest({ url: URL, body: new URLSearchParams({ ...delivered, body: 'Hello', from: '+12025550160' }).toString(), route: 'status' });
+  t.deepEqual(clicksend.parseWebhook!(atStatus, i), { kind: 'status', reports: [{ providerId: delivered.message_id, state: 'delivered', reason: null }] });
 });
 
 test('inbound: neither a text nor a receipt is 400 with what is missing', (t) => {

@@ -73,6 +73,17 @@ test('send: a per-message dlr_callback with the token through send_extra; ours w
   });
 });
 
+test('send: receipts asked for at websms\'s delivery-report URL when it is known (statusUrl); a dlr_callback extra wins', async (t) => {
+  const d = await double(t);
+  const i = iface({ api_url: d.url });
+  const statusUrl = `https://sms.example.org/sms/status/gw/${TOKEN}`;
+  await send(t, { ...i, send: { ...i.send, statusUrl } });
+  await send(t, { ...i, send: { ...i.send, statusUrl, extra: { dlr_callback: 'https://elsewhere.example.org/dlr' } } });
+  const [a, b] = await d.waitForRequests(2);
+  t.like(a!.body, { data: { attributes: { dlr_callback: statusUrl, to: '+12025550161' } } });
+  t.like(b!.body, { data: { attributes: { dlr_callback: 'https://elsewhere.example.org/dlr' } } });
+});
+
 test('answers: JSON:API errors are permanent with their detail; 429 retries after Retry-After; 5xx retries', async (t) => {
   const d = await double(t);
   const i = iface({ api_url: d.url });

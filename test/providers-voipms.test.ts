@@ -170,6 +170,11 @@ test('callback: a template written with ";" separators; media as comma-separated
   t.deepEqual(voipms.parseWebhook!(post, i), { kind: 'texts', texts: [EXPECTED] });
 });
 
+test('callback: a request to the delivery-report URL is acknowledged and ignored: VoIP.ms has no reports', (t) => {
+  const req = webhookRequest({ url: `https://sms.example.org/sms/status/gw/${TOKEN}?to=2025550160&from=2025550161&message=x`, route: 'status' });
+  t.deepEqual(voipms.parseWebhook!(req, iface()), { kind: 'ignored', reason: 'VoIP.ms sends no delivery reports' });
+});
+
 test('callback: a field missing is 400 saying which placeholder the URL lacks', (t) => {
   const i = iface();
   const cases: Array<[string, RegExp]> = [

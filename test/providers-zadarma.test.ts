@@ -204,6 +204,12 @@ test('notification: other events, signed as the SDK signs them, are acknowledged
   t.deepEqual(zadarma.parseWebhook!(req, i), { kind: 'ignored', reason: 'Zadarma event NOTIFY_START is not a text' });
 });
 
+test('notification: at the delivery-report URL an SMS is not taken as a text (Zadarma has no reports)', (t) => {
+  const req = webhookRequest({ url: URL, body: 'event=SMS&result=' + encodeURIComponent(RESULT), headers: { signature: PHP_SIG }, route: 'status' });
+  t.deepEqual(zadarma.verifyWebhook!(req, iface(), Date.now()), { ok: true });
+  t.deepEqual(zadarma.parseWebhook!(req, iface()), { kind: 'ignored', reason: 'Zadarma sends no delivery reports' });
+});
+
 test('notification: unreadable SMS notifications are 400 with the reason', (t) => {
   const i = iface();
   const cases: Array<[string, RegExp]> = [

@@ -62,6 +62,8 @@ export interface WebhookInput {
   headers?: Record<string, string>;
   body?: string;
   contentType?: string;
+  /** Which of the interface's URLs was called. */
+  route?: 'text' | 'status';
 }
 
 /** A webhook request as the listener builds it: query and body fields merged, the body winning. */
@@ -81,5 +83,5 @@ export function webhookRequest(o: WebhookInput): WebhookRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(o.headers ?? {})) headers[k.toLowerCase()] = v;
   if (contentType !== '') headers['content-type'] ??= o.contentType!;
-  return { method, url: o.url, headers, rawBody, contentType, fields };
+  return { method, url: o.url, headers, rawBody, contentType, fields, ...(o.route ? { route: o.route } : {}) };
 }
