@@ -3,12 +3,15 @@
 // win, as the loader will do it), and webhook requests as the listener hands
 // them to a profile: raw bytes, lower-case headers, merged fields.
 
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { adapterFor } from '../../providers/index.js';
 import type { WebhookRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { InterfaceConfig } from '../../src/config/types.js';
+import { runAgi, type AgiRun } from '../doubles/agi-client.js';
+import type { Stack } from './stack.js';
 import { tempDir } from './tmp.js';
 
 /** A value as an ini line takes it: ';' starts a comment unless escaped. */
@@ -84,4 +87,51 @@ export function webhookRequest(o: WebhookInput): WebhookRequest {
   for (const [k, v] of Object.entries(o.headers ?? {})) headers[k.toLowerCase()] = v;
   if (contentType !== '') headers['content-type'] ??= o.contentType!;
   return { method, url: o.url, headers, rawBody, contentType, fields, ...(o.route ? { route: o.route } : {}) };
+}
+
+/**
+ * An interface section for a whole configuration file: what the user writes
+ * plus the profile's defaults, written out (the user's keys win), and any raw
+ * extra lines.
+ */
+export function profileSection(name: string, provider: string, written: Record<string, string>, lines = ''): string {
+  const defaults = adapterFor(provider).defaults?.(written) ?? {};
+  const keys = { ...defaults, ...written };
+  const body = Object.entries(keys)
+    .map(([k, v]) => `${k} = ${iniValue(v)}`)
+    .join('\n');
+  return `[${name}]\nprovider = ${provider}\n${body}\n${lines}\n`;
+}
+
+export interface OutboundRow {
+  id: number;
+  state: string;
+  interface: string;
+  provider_id: string | null;
+  reason: string | null;
+  attempts: number;
+}
+
+/** The outbound table, read from the file as another process would. */
+export function outboundRows(dir: string): OutboundRow[] {
+  const db = new Database(path.join(dir, 'var', 'websms.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT * FROM outbound ORDER BY id').all() as OutboundRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** A phone's text handed to websms over FastAGI, as the dialplan does it. */
+export function handOff(s: Stack, from: string, to: string, body: string): Promise<AgiRun> {
+  return runAgi({
+    port: s.daemon.agiPort,
+    exten: to,
+    variables: {
+      'MESSAGE(body)': body,
+      'MESSAGE(from)': `"Phone" <sip:${from}@pbx.example>`,
+      'MESSAGE(to)': `pjsip:${to}@pbx.example`,
+      WEBSMS_INDEX: '',
+    },
+  });
 }
