@@ -182,7 +182,10 @@ const OK_ANSWER: WebhookAnswer = Object.freeze({ status: 200, contentType: 'text
  * (a person at the host's console); public_url gives the host, else a
  * placeholder stands for it.
  */
-export function voipmsCallbackUrl(iface: InterfaceConfig, opts: { revealToken?: boolean } = {}): string {
+export function voipmsCallbackUrl(
+  iface: Pick<InterfaceConfig, 'publicUrl' | 'path' | 'token' | 'fieldTo' | 'fieldFrom' | 'fieldBody' | 'fieldId'>,
+  opts: { revealToken?: boolean } = {},
+): string {
   const base = iface.publicUrl !== '' ? iface.publicUrl.replace(/\/+$/, '') : `https://<your websms host>${iface.path}`;
   const token = iface.token === '' ? '' : `/${opts.revealToken ? iface.token : '<token>'}`;
   const id = iface.fieldId !== '' ? iface.fieldId : 'id';
