@@ -175,6 +175,8 @@ export const clicksend: ProviderAdapter = {
   ],
   defaults(written) {
     const d: Record<string, string> = {
+      // The URL token is the check; ClickSend publishes no addresses.
+      allow: 'any',
       send_url: `${baseUrl(written)}/v3/sms/send`,
       send_format: 'json',
       send_auth: 'basic',

@@ -208,6 +208,8 @@ export const voipms: ProviderAdapter = {
   ],
   defaults(written) {
     const d: Record<string, string> = {
+      // The URL token is the check; VoIP.ms publishes no addresses for its callbacks.
+      allow: 'any',
       send_url: `${baseUrl(written)}/api/v1/rest.php`,
       send_auth: 'form',
       send_username_field: 'api_username',
