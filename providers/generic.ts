@@ -346,7 +346,21 @@ function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse
   if (body.length === 0) throw new RequestError(400, `field ${iface.fieldBody} is empty`);
   // An empty id is no id: duplicate detection falls back to the content.
   const providerId = iface.fieldId === '' ? null : webhookField(fields, iface.fieldId) || null;
-  return { kind: 'texts', texts: [{ from, to, body, providerId, media: [] }] };
+  const part = iface.fieldPartRef === '' ? undefined : partOf(fields, iface);
+  return { kind: 'texts', texts: [{ from, to, body, providerId, media: [], ...(part ? { part } : {}) }] };
+}
+
+/** The part fields, when this request carries one part of a longer text; absent fields: a text that came whole. */
+function partOf(fields: Record<string, unknown>, iface: InterfaceConfig): { ref: string; seq: number; total: number } | undefined {
+  const ref = webhookField(fields, iface.fieldPartRef);
+  const seq = webhookField(fields, iface.fieldPartSeq);
+  const total = webhookField(fields, iface.fieldPartTotal);
+  if (ref === undefined && seq === undefined && total === undefined) return undefined;
+  if (ref === undefined || ref === '') throw new RequestError(400, `missing field ${iface.fieldPartRef} (the request has part fields)`);
+  for (const [name, v] of [[iface.fieldPartSeq, seq], [iface.fieldPartTotal, total]] as const) {
+    if (v === undefined || !/^\d{1,3}$/.test(v)) throw new RequestError(400, `field ${name} must be a whole number`);
+  }
+  return { ref, seq: Number(seq), total: Number(total) };
 }
 
 export const generic: ProviderAdapter = {

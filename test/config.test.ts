@@ -89,6 +89,9 @@ const DEFAULT_INTERFACE: InterfaceConfig = {
   fieldFrom: 'From',
   fieldBody: 'Body',
   fieldId: '',
+  fieldPartRef: '',
+  fieldPartSeq: '',
+  fieldPartTotal: '',
   allow: ['127.0.0.1/32', '::1/128'],
   username: '',
   password: '',
@@ -339,6 +342,9 @@ token = abcdefghijklmnop_-.~
         fieldFrom: 'from',
         fieldBody: 'data.payload.text',
         fieldId: 'id',
+        fieldPartRef: '',
+        fieldPartSeq: '',
+        fieldPartTotal: '',
         allow: ['203.0.113.0/24', '2001:db8::/32'],
         username: 'itsp',
         password: 'pass;word',
@@ -426,7 +432,7 @@ part_bytes = 100
 max_in_flight = 0
 action_timeout = 0
 [itsp]
-provider = twilio
+provider = nosuch
 path = sms/in
 methods = PUT
 field_to =
@@ -444,7 +450,7 @@ field_to =
     ':12: [ami] part_bytes: "100" is not a whole number from 200 to 3500',
     ':13: [ami] max_in_flight: "0" is not a whole number from 1 to 1000',
     ':14: [ami] action_timeout: "0" is out of range',
-    ':16: [itsp] provider: unknown provider "twilio"; known providers: generic',
+    ':16: [itsp] provider: unknown provider "nosuch"; known providers: generic, ',
     ':17: [itsp] path: "sms/in" must start with "/"',
     ':18: [itsp] methods: "PUT" is not a supported method (POST, GET)',
     ':19: [itsp] field_to: must not be empty',

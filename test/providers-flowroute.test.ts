@@ -84,6 +84,14 @@ test('send: receipts asked for at websms\'s delivery-report URL when it is known
   t.like(b!.body, { data: { attributes: { dlr_callback: 'https://elsewhere.example.org/dlr' } } });
 });
 
+test('send: with public_url set, each text asks for its receipts at the interface\'s delivery-report URL, token included', async (t) => {
+  const d = await double(t);
+  const i = iface({ api_url: d.url, public_url: 'https://sms.example.org/sms/in/gw' });
+  await send(t, i);
+  const [r] = await d.waitForRequests(1);
+  t.like(r!.body, { data: { attributes: { dlr_callback: `https://sms.example.org/sms/status/gw/${TOKEN}` } } });
+});
+
 test('answers: JSON:API errors are permanent with their detail; 429 retries after Retry-After; 5xx retries', async (t) => {
   const d = await double(t);
   const i = iface({ api_url: d.url });

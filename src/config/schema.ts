@@ -174,6 +174,8 @@ const methods: Parser<HttpMethod[]> = (raw) => {
 
 export const PROVIDERS = [
   'generic',
+  'twilio',
+  'signalwire',
   'zadarma',
   'flowroute',
   'clicksend',
@@ -354,6 +356,14 @@ export const INTERFACE_KEYS = {
   field_from: key(fieldName(false), 'From', 'Field holding the sender.'),
   field_body: key(fieldName(false), 'Body', 'Field holding the text.'),
   field_id: key(fieldName(true), '', 'Field holding the ITSP\'s own message id, used to spot its retries. Empty: none.', { example: 'MessageId' }),
+  field_part_ref: key(
+    fieldName(true),
+    '',
+    'For an ITSP that delivers a long text in parts: the field holding the reference its parts share (as Vonage\'s concat-ref); with field_part_seq and field_part_total. The parts are joined before delivery ([general] reassembly_timeout). Empty: texts come whole.',
+    { example: 'concat-ref' },
+  ),
+  field_part_seq: key(fieldName(true), '', 'The field holding the number of this part, from 1.', { example: 'concat-part' }),
+  field_part_total: key(fieldName(true), '', 'The field holding how many parts the text has.', { example: 'concat-total' }),
   allow: key(
     cidrs({ any: true }),
     '127.0.0.1/32, ::1/128',

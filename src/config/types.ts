@@ -73,6 +73,10 @@ export interface InterfaceConfig {
   fieldBody: string;
   /** Field carrying the ITSP's own message id, used for duplicate detection. */
   fieldId: string;
+  /** Fields of a text the ITSP delivers in parts (reference, part number from 1, number of parts); all empty: texts come whole. */
+  fieldPartRef: string;
+  fieldPartSeq: string;
+  fieldPartTotal: string;
   /** CIDRs allowed to post to this interface. */
   allow: string[];
   /** HTTP Basic credentials; both empty when not used. */

@@ -4,6 +4,7 @@
 // providers/ (parseWebhook, verifyWebhook, answer).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { publicStatusUrl } from '../config/public-url.js';
 import type { InterfaceConfig } from '../config/types.js';
 import { RequestError, StoreError, NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -63,7 +64,7 @@ export function webhookHandler(deps: InboundDeps): (req: IncomingMessage, res: S
     routes.set(iface.path, { iface, adapter, kind: 'text', guard, publicUrl: trimSlash(iface.publicUrl) });
     // Reports come from the same ITSP, so the same address, credential and signature rules apply.
     if (iface.send.url !== '') {
-      routes.set(iface.send.statusPath, { iface, adapter, kind: 'status', guard, publicUrl: publicStatusUrl(iface) });
+      routes.set(iface.send.statusPath, { iface, adapter, kind: 'status', guard, publicUrl: publicStatusUrl(iface.publicUrl, iface.path, iface.send.statusPath) });
     }
   }
 
@@ -295,24 +296,6 @@ function forwarded(h: string | string[] | undefined): string | undefined {
 
 function trimSlash(u: string): string {
   return u.endsWith('/') ? u.slice(0, -1) : u;
-}
-
-/**
- * The public URL of the delivery-report path: public_url names the webhook
- * (…/sms/in/<name>); the report path sits beside it under the same prefix.
- * Empty without public_url (rebuilt from the request then).
- */
-export function publicStatusUrl(iface: InterfaceConfig): string {
-  if (iface.publicUrl === '') return '';
-  let u: URL;
-  try {
-    u = new URL(iface.publicUrl);
-  } catch {
-    return '';
-  }
-  const path = trimSlash(u.pathname);
-  const prefix = path.endsWith(iface.path) ? path.slice(0, path.length - iface.path.length) : '';
-  return `${u.origin}${prefix}${iface.send.statusPath}`;
 }
 
 /** A client that sent `Expect: 100-continue` waits for this before sending the body. */

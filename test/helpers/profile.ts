@@ -1,12 +1,11 @@
 // Named-profile test helpers: an interface loaded by the real configuration
-// loader from what a user writes plus the profile's defaults (the user's keys
-// win, as the loader will do it), and webhook requests as the listener hands
-// them to a profile: raw bytes, lower-case headers, merged fields.
+// loader from what a user writes (the loader adds the profile's defaults),
+// webhook requests as the listener hands them to a profile (raw bytes,
+// lower-case headers, merged fields), and a phone's hand-off over FastAGI.
 
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { adapterFor } from '../../providers/index.js';
 import type { WebhookRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { InterfaceConfig } from '../../src/config/types.js';
@@ -19,42 +18,29 @@ function iniValue(v: string): string {
   return v.replace(/;/g, '\\;');
 }
 
-/**
- * The interface [gw] of a configuration in which the user wrote `written`
- * (plus any raw `lines`), with the profile's defaults for everything else.
- */
-export function profileInterface(provider: string, written: Record<string, string>, lines = ''): InterfaceConfig {
-  const defaults = adapterFor(provider).defaults?.(written) ?? {};
-  const keys = { ...defaults, ...written };
-  const body = Object.entries(keys)
+/** The lines of an interface section: what the user wrote; the loader adds the profile's defaults. */
+function sectionLines(written: Record<string, string>): string {
+  return Object.entries(written)
     .map(([k, v]) => `${k} = ${iniValue(v)}`)
     .join('\n');
+}
+
+/**
+ * The interface [gw] of a configuration in which the user wrote `written`
+ * (plus any raw `lines`) for `provider`, loaded by the real loader, which
+ * fills in the profile's defaults.
+ */
+export function profileInterface(provider: string, written: Record<string, string>, lines = ''): InterfaceConfig {
   const dir = tempDir();
   const file = path.join(dir, 'websms.conf');
-  fs.writeFileSync(file, `[general]\ncountry_code = 1\ndefault_interface = gw\n\n[gw]\nprovider = ${provider}\n${body}\n${lines}\n`);
+  fs.writeFileSync(file, `[general]\ncountry_code = 1\ndefault_interface = gw\n\n${profileSection('gw', provider, written, lines)}`);
   return loadConfig({ file, env: {}, explicit: true }).interfaces.find((i) => i.name === 'gw')!;
 }
 
-/** Loads a whole configuration text (a documented example), applying each named profile's defaults to its sections. */
+/** A whole configuration text (a documented example) loaded as it is written. */
 export function loadExample(text: string): InterfaceConfig[] {
-  const dir = tempDir();
-  const file = path.join(dir, 'websms.conf');
-  const withDefaults = text.replace(/^\[([^\]]+)\]\n((?:(?!\[).*\n?)*)/gm, (section: string, name: string, content: string) => {
-    const written: Record<string, string> = {};
-    for (const line of content.split('\n')) {
-      const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line.replace(/(^|[^\\]);.*$/, '$1'));
-      if (m) written[m[1]!] = m[2]!;
-    }
-    const provider = written['provider'];
-    if (!provider || provider === 'generic') return section;
-    const defaults = adapterFor(provider).defaults?.(written) ?? {};
-    const added = Object.entries(defaults)
-      .filter(([k]) => !(k in written))
-      .map(([k, v]) => `${k} = ${iniValue(v)}\n`)
-      .join('');
-    return `[${name}]\n${content.endsWith('\n') || content === '' ? content : content + '\n'}${added}`;
-  });
-  fs.writeFileSync(file, withDefaults);
+  const file = path.join(tempDir(), 'websms.conf');
+  fs.writeFileSync(file, text);
   return loadConfig({ file, env: {}, explicit: true }).interfaces;
 }
 
@@ -89,18 +75,9 @@ export function webhookRequest(o: WebhookInput): WebhookRequest {
   return { method, url: o.url, headers, rawBody, contentType, fields, ...(o.route ? { route: o.route } : {}) };
 }
 
-/**
- * An interface section for a whole configuration file: what the user writes
- * plus the profile's defaults, written out (the user's keys win), and any raw
- * extra lines.
- */
+/** An interface section for a whole configuration file: what the user writes, and any raw extra lines. */
 export function profileSection(name: string, provider: string, written: Record<string, string>, lines = ''): string {
-  const defaults = adapterFor(provider).defaults?.(written) ?? {};
-  const keys = { ...defaults, ...written };
-  const body = Object.entries(keys)
-    .map(([k, v]) => `${k} = ${iniValue(v)}`)
-    .join('\n');
-  return `[${name}]\nprovider = ${provider}\n${body}\n${lines}\n`;
+  return `[${name}]\nprovider = ${provider}\n${sectionLines(written)}\n${lines}\n`;
 }
 
 export interface OutboundRow {
