@@ -19,9 +19,9 @@
 // answer that stops VoIP.ms's retries. VoIP.ms does not sign its callbacks:
 // the interface relies on its URL token. It sends no delivery reports.
 
+import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import http from 'node:http';
 import { cleanReason, retryAfterMs } from './generic.js';
 import { objectOf, own, plusInternational, textOf, withoutPlus, withoutSecret } from './payload.js';
 import type { HttpAnswer, InboundText, MediaRef, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, WebhookAnswer, WebhookParse, WebhookRequest } from './types.js';
@@ -204,7 +204,12 @@ export const voipms: ProviderAdapter = {
     { key: 'account', doc: 'Your API username: the VoIP.ms account e-mail address', secret: false, required: true },
     { key: 'secret', doc: 'The API password (portal: Main Menu → SOAP and REST/JSON API; also enable the API and this server\'s IP address there)', secret: true, required: true },
     { key: 'number', doc: 'Your SMS-enabled VoIP.ms DID that texts go out from (+1 and 10 digits)', secret: false, required: false },
-    { key: 'token', doc: 'A long random string: VoIP.ms does not sign its callbacks, so the callback URL carries it (<path>/<token>)', secret: true, required: true },
+    {
+      key: 'token',
+      doc: 'A long random string: VoIP.ms does not sign its callbacks, so the URL carries it. Paste as the DID\'s SMS URL Callback: https://<host><path>/<token>?to={TO}&from={FROM}&message={MESSAGE}&id={ID}&date={TIMESTAMP}&media={MEDIA}',
+      secret: true,
+      required: true,
+    },
   ],
   defaults(written) {
     const d: Record<string, string> = {
