@@ -4,6 +4,8 @@
 import { WebsmsError } from '../src/errors.js';
 import { bandwidth } from './bandwidth.js';
 import { elks } from './elks.js';
+import { clicksend } from './clicksend.js';
+import { flowroute } from './flowroute.js';
 import { generic } from './generic.js';
 import { plivo } from './plivo.js';
 import { sinch } from './sinch.js';
@@ -11,17 +13,23 @@ import { telnyx } from './telnyx.js';
 import { signalwire, twilio } from './twilio.js';
 import type { ProviderAdapter, ProviderSetting } from './types.js';
 import { vonage } from './vonage.js';
+import { voipms } from './voipms.js';
+import { zadarma } from './zadarma.js';
 
 const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = {
   generic,
   '46elks': elks,
   bandwidth,
+  clicksend,
+  flowroute,
   plivo,
   signalwire,
   sinch,
   telnyx,
   twilio,
   vonage,
+  voipms,
+  zadarma,
 };
 
 /** Every provider name the configuration may give. */

@@ -176,12 +176,16 @@ export const PROVIDERS = [
   'generic',
   '46elks',
   'bandwidth',
+  'clicksend',
+  'flowroute',
   'plivo',
   'signalwire',
   'sinch',
   'telnyx',
   'twilio',
   'vonage',
+  'voipms',
+  'zadarma',
 ] as const;
 
 const path: Parser<string> = (raw) => {
