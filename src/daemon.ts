@@ -27,6 +27,10 @@ import { startApi } from './api/server.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
+import { createMediaStore } from './media/store.js';
+import { createMediaWorker, type MediaWorker } from './media/worker.js';
+import { mediaHandler } from './media/serve.js';
+import { createMediaRetention } from './media/retention.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -39,6 +43,8 @@ export interface Daemon {
   outbound: OutboundStore;
   ami: AmiClient;
   deliverer: Deliverer;
+  /** Fetches the media of inbound texts (src/media/). */
+  media: MediaWorker;
   sender: Sender;
   agiPort: number;
   db: Db;
@@ -60,7 +66,14 @@ const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const db = openDatabase(config.general.database);
-  const store = createInboundStore(db, { dedupWindowMs: config.general.dedupWindowMs });
+  let current = config;
+  const store = createInboundStore(db, {
+    dedupWindowMs: config.general.dedupWindowMs,
+    mediaHoldMs: () => current.media.maxHoldMs,
+    onMedia: () => media.kick(),
+  });
+  const mediaStore = createMediaStore(db);
+  const media = createMediaWorker({ db, store, media: mediaStore, config: () => current, log: log.child({ mod: 'media' }), onReady: () => deliverer.kick() });
   const ami = createAmiClient({
     host: config.ami.host,
     port: config.ami.port,
@@ -78,11 +91,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const metrics = createMetrics({ stats, ami, interfaces: config.interfaces.map((i) => i.name) });
   // The same list `websms check-config` prints.
   for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
-  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
+  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics, media });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
   const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
-  let current = config;
   const makeNotifier = (c: Config): Notifier => createNotifier({
     mode: c.outbound.notify,
     inbound: store,
@@ -116,6 +128,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     onStored: () => deliverer.kick(),
     onStatus,
     metrics,
+    media: mediaHandler({ media: mediaStore, config: () => c.media, log: log.child({ mod: 'media' }) }),
   });
   // The listener calls through this variable, so a reload swaps the
   // interfaces under open connections without closing any.
@@ -172,6 +185,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   log.info(started.fields, started.msg);
   ami.start();
   deliverer.start();
+  media.start();
   sender.start();
 
   const jobs = startJobs({
@@ -185,6 +199,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       deliverer.kick();
       sender.kick();
     },
+    media: createMediaRetention({
+      media: mediaStore,
+      directory: () => current.media.directory,
+      retentionMs: () => current.media.retentionMs,
+      log: log.child({ mod: 'media' }),
+    }),
   });
 
   let stopping: Promise<void> | undefined;
@@ -197,6 +217,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     outbound,
     ami,
     deliverer,
+    media,
     get sender() {
       return sender;
     },
@@ -244,6 +265,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         store.flush();
         outbound.flush();
         await jobs.stop();
+        // Fetches under way are dropped; their items are fetched again at the next start.
+        await media.stop();
         // Requests at ITSPs and Originates in Asterisk get a few seconds to
         // finish, so their outcomes are recorded rather than repeated after
         // the restart; what is still open then is sent again at the next start.

@@ -117,6 +117,8 @@ export interface InboundStoreOptions {
   now?: () => number;
   /** How long a text with media waits for them before it is delivered without those still missing (read at each enqueue). */
   mediaHoldMs?: () => number;
+  /** Called once a new text with media is committed: their fetching can start. */
+  onMedia?: (id: number) => void;
 }
 
 export function createInboundStore(db: Db, opts: InboundStoreOptions): InboundStore {
@@ -250,7 +252,15 @@ export function createInboundStore(db: Db, opts: InboundStoreOptions): InboundSt
   );
 
   return {
-    enqueue: (msg) => commits.submit(msg),
+    enqueue(msg) {
+      const stored = commits.submit(msg);
+      if (opts.onMedia === undefined || msg.media === undefined || msg.media.length === 0) return stored;
+      const onMedia = opts.onMedia;
+      return stored.then((r) => {
+        if (!r.duplicate) onMedia(r.id);
+        return r;
+      });
+    },
     claimDue(t, limit) {
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
