@@ -10,6 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { MediaRef } from '../providers/types.js';
 import { loadConfig } from '../src/config/load.js';
+import { configWarnings } from '../src/config/warnings.js';
 import { ConfigError } from '../src/errors.js';
 import { pictureBytes, startMediaServer, type MediaServer } from './doubles/media-server.js';
 import { startStack, until, type Stack } from './helpers/stack.js';
@@ -175,4 +176,17 @@ test('[media]: a path apart from every webhook, servable types only, a base URL 
   t.deepEqual(problems('[media]\nretry_min = 1m\nretry_max = 10s\n'), ['2: [media] retry_min must not be longer than retry_max']);
   t.deepEqual(problems('[media]\nmax_hold = 2d\n'), ['2: [media] max_hold: "2d" is out of range (1s to 1d)']);
   t.deepEqual(problems('[media]\npath = /pics\npublic_url = https://sms.example.org/pics\ndirectory = /srv/m\n[itsp]\n'), []);
+});
+
+test('a warning when an interface of a named provider may get pictures and [media] public_url is not set', (t) => {
+  const file = path.join(tempDir(), 'websms.conf');
+  fs.writeFileSync(file, '[general]\ncountry_code = 46\n[itsp]\n');
+  const config = loadConfig({ file, env: {}, explicit: true });
+  const codes = (c: typeof config): string[] => configWarnings(c).map((w) => w.code);
+  t.false(codes(config).includes('media_links_off'), 'generic interfaces: no warning');
+  // Named profiles come with another branch; the warning only looks at the name.
+  const named = { ...config, interfaces: [{ ...config.interfaces[0]!, provider: 'twilio' }] };
+  const w = configWarnings(named).find((x) => x.code === 'media_links_off');
+  t.regex(w!.message, /^\[media\] public_url is not set: pictures \(MMS\) that come to \[itsp\] are not fetched/);
+  t.false(codes({ ...named, media: { ...named.media, publicUrl: 'https://sms.example.org/media' } }).includes('media_links_off'));
 });
