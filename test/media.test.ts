@@ -254,7 +254,9 @@ test('slow media: an attempt ends at fetch_timeout, is retried, and nothing part
   const { items } = await s.settled(id);
   t.is(items[0]!.state, 'failed');
   t.is(items[0]!.reason, 'not fetched within 300ms ([media] fetch_timeout)');
-  t.is(s.server.hits('/slow.jpg'), 2);
+  t.is(items[0]!.attempts, 2);
+  // On a loaded machine an attempt may time out before its request arrives.
+  t.true(s.server.hits('/slow.jpg') >= 1);
   t.deepEqual(fs.readdirSync(s.config.media.directory), []);
 });
 
@@ -325,9 +327,9 @@ test('without [media] public_url nothing is fetched, and the text goes on at onc
 });
 
 test('the deliverer\'s settle at the hold time gives up what is missing, and a fetch ending later leaves no file', async (t) => {
-  const s = await setup(t, { media: 'fetch_timeout = 10s' });
+  const s = await setup(t, { media: 'fetch_timeout = 20s' });
   s.server.set('/ok.jpg', {});
-  s.server.set('/slow.jpg', { body: pictureBytes(3000), trickleMs: 40, chunk: 32 });
+  s.server.set('/slow.jpg', { body: pictureBytes(6000), trickleMs: 40, chunk: 32 });
   const id = await s.send('both', [{ url: `${s.server.url}/ok.jpg` }, { url: `${s.server.url}/slow.jpg` }]);
   await until(() => s.media.itemsOf(id)[0]!.state === 'stored' && s.server.hits('/slow.jpg') === 1 && s.worker.inFlight() === 1, 10_000, 'the first stored, the second under way');
   const row = s.store.get(id)!;
