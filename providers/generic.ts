@@ -6,9 +6,18 @@
 // exported because the named profiles will read ITSP answers the same way.
 
 import http from 'node:http';
-import type { SendConfig } from '../src/config/types.js';
-import { WebsmsError } from '../src/errors.js';
-import type { HttpAnswer, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport } from './types.js';
+import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
+import { RequestError, WebsmsError } from '../src/errors.js';
+import type {
+  HttpAnswer,
+  OutgoingText,
+  ProviderAdapter,
+  SendOutcome,
+  SendRequest,
+  StatusReport,
+  WebhookParse,
+  WebhookRequest,
+} from './types.js';
 
 /** Retry-After larger than this is cut down to it: an ITSP asking for a day would stall the queue. */
 export const RETRY_AFTER_CAP_MS = 3_600_000;
@@ -292,10 +301,79 @@ function parseStatus(fields: Record<string, unknown>, cfg: SendConfig): StatusRe
   return { providerId, state, reason: reason === '' ? null : reason };
 }
 
+// ---- inbound webhooks ----------------------------------------------------
+
+/**
+ * A webhook field by name, or by a dotted path into JSON (data.payload.text;
+ * a number indexes an array: data.payload.to.0.phone_number). A name that is
+ * itself a key (a form field "a.b") is taken first. A repeated form field is
+ * refused rather than guessed at; a number is read as its decimal text.
+ */
+export function webhookField(fields: Record<string, unknown>, name: string): string | undefined {
+  const v = Object.prototype.hasOwnProperty.call(fields, name) ? fields[name] : name.includes('.') ? valueAt(fields, name) : undefined;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (Array.isArray(v)) throw new RequestError(400, `field ${name} is given more than once`);
+  throw new RequestError(400, `field ${name} must be a string`);
+}
+
+function requiredField(fields: Record<string, unknown>, name: string): string {
+  const v = webhookField(fields, name);
+  if (v === undefined || v.trim() === '') throw new RequestError(400, `missing field ${name}`);
+  return v;
+}
+
+/** The interface's field keys: field_to, field_from, field_body, field_id, echo_field; status_field_* on the status URL. */
+function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse {
+  const fields = req.fields;
+  if (req.route === 'status') {
+    const report = parseStatus(fields, iface.send);
+    if (!report) throw new RequestError(400, 'not a delivery report: the id or status field is missing');
+    return { kind: 'status', reports: [report] };
+  }
+  if (iface.echoField !== '') {
+    const echo = webhookField(fields, iface.echoField);
+    if (echo !== undefined && webhookField(fields, iface.fieldBody) === undefined) {
+      if (!/^[\x20-\x7e]{1,256}$/.test(echo)) throw new RequestError(400, `field ${iface.echoField} must be 1-256 printable characters`);
+      return { kind: 'echo', body: echo };
+    }
+  }
+  const to = requiredField(fields, iface.fieldTo);
+  const from = requiredField(fields, iface.fieldFrom);
+  const body = webhookField(fields, iface.fieldBody);
+  if (body === undefined) throw new RequestError(400, `missing field ${iface.fieldBody}`);
+  if (body.length === 0) throw new RequestError(400, `field ${iface.fieldBody} is empty`);
+  // An empty id is no id: duplicate detection falls back to the content.
+  const providerId = iface.fieldId === '' ? null : webhookField(fields, iface.fieldId) || null;
+  const part = iface.fieldPartRef === '' ? undefined : partOf(fields, iface);
+  return { kind: 'texts', texts: [{ from, to, body, providerId, media: [], ...(part ? { part } : {}) }] };
+}
+
+/** The part fields, when this request carries one part of a longer text; absent fields: a text that came whole. */
+function partOf(fields: Record<string, unknown>, iface: InterfaceConfig): { ref: string; seq: number; total: number } | undefined {
+  const ref = webhookField(fields, iface.fieldPartRef);
+  const seq = webhookField(fields, iface.fieldPartSeq);
+  const total = webhookField(fields, iface.fieldPartTotal);
+  if (ref === undefined && seq === undefined && total === undefined) return undefined;
+  if (ref === undefined || ref === '') throw new RequestError(400, `missing field ${iface.fieldPartRef} (the request has part fields)`);
+  for (const [name, v] of [[iface.fieldPartSeq, seq], [iface.fieldPartTotal, total]] as const) {
+    if (v === undefined || !/^\d{1,3}$/.test(v)) throw new RequestError(400, `field ${name} must be a whole number`);
+  }
+  return { ref, seq: Number(seq), total: Number(total) };
+}
+
 export const generic: ProviderAdapter = {
   name: 'generic',
   description: 'Any ITSP with an HTTP API: the request, its authentication and the answer are described by send_* keys',
+  settings: [
+    { key: 'send_url', doc: 'the URL of the ITSP\'s send API (empty: the interface only receives)', secret: false, required: false },
+    { key: 'send_username', doc: 'the user or API key for the send API, with send_auth = basic or form', secret: false, required: false },
+    { key: 'send_password', doc: 'its password or API secret', secret: true, required: false },
+    { key: 'token', doc: 'a secret token for the webhook URL (<path>/<token>), when the ITSP does not sign its webhooks', secret: true, required: false },
+  ],
   buildRequest,
   parseResponse,
   parseStatus,
+  parseWebhook,
 };

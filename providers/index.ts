@@ -3,16 +3,27 @@
 
 import { WebsmsError } from '../src/errors.js';
 import { generic } from './generic.js';
-import type { ProviderAdapter } from './types.js';
+import { signalwire, twilio } from './twilio.js';
+import type { ProviderAdapter, ProviderSetting } from './types.js';
 
-const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic };
+const ADAPTERS: Readonly<Record<string, ProviderAdapter>> = { generic, twilio, signalwire };
 
 /** Every provider name the configuration may give. */
 export const PROVIDER_NAMES: readonly string[] = Object.freeze(Object.keys(ADAPTERS));
 
-/** Every provider with its one-line description, by name. */
-export function providerList(): Array<{ name: string; description: string }> {
-  return PROVIDER_NAMES.map((name) => ({ name, description: ADAPTERS[name]!.description }));
+export interface ProviderInfo {
+  name: string;
+  description: string;
+  /** What a user of it writes in the interface section (websms providers, GET /api/providers). */
+  settings: ProviderSetting[];
+}
+
+/** Every provider with its one-line description and settings, by name. */
+export function providerList(): ProviderInfo[] {
+  return PROVIDER_NAMES.map((name) => {
+    const a = ADAPTERS[name]!;
+    return { name, description: a.description, settings: (a.settings ?? []).map((s) => ({ ...s })) };
+  });
 }
 
 /** The adapter of a provider; an unknown name is a configuration error (load.ts should have caught it). */

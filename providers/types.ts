@@ -65,6 +65,12 @@ export interface WebhookRequest {
   contentType: string;
   /** Query string and body fields merged, body winning; a JSON body as parsed (nested objects kept). */
   fields: Record<string, unknown>;
+  /**
+   * Which of the interface's URLs was called: its webhook (`path`) or its
+   * delivery-report URL (`status_path`). Profiles whose provider posts both
+   * kinds to one URL read the payload instead; generic goes by this.
+   */
+  route?: 'text' | 'status';
 }
 
 /** A picture or other media item of an inbound text (MMS), fetched later by websms. */
@@ -137,7 +143,10 @@ export interface ProviderAdapter {
   /**
    * Defaults for the interface's ini keys (send_url with the account filled in,
    * send_format, send_auth, field names, status values, ...), computed from the
-   * keys the user wrote. The user's own keys always win over these.
+   * keys the user wrote (from the file or, for secrets, the environment; a key
+   * that may repeat has its values joined with "\n", and a default for one may
+   * give several the same way). The user's own keys always win over these;
+   * the loader applies them only when every required setting is there.
    */
   defaults?(written: Readonly<Record<string, string>>): Record<string, string>;
   /** Reads an inbound webhook (texts, delivery reports, handshakes); throws RequestError (4xx) on what it cannot read. */

@@ -10,7 +10,10 @@ import { createHandler, listen, type HttpServer } from './http/server.js';
 import { createDeliverer, type Deliverer } from './inbound/deliver.js';
 import type { Logger } from './log.js';
 import { openDatabase, type Db } from './store/db.js';
-import { createInboundStore, type InboundStore } from './store/inbound.js';
+import { createInboundStore, createInboundWriter, type InboundStore } from './store/inbound.js';
+import { createPartsStore } from './store/parts.js';
+import { createReassembly } from './http/reassembly.js';
+import { splitForDelivery } from './asterisk/encode.js';
 import { createOutboundStore, type OutboundStore } from './store/outbound.js';
 import { createFastAgiServer, type FastAgiServer } from './asterisk/fastagi.js';
 import { createHandoff } from './outbound/handoff.js';
@@ -114,11 +117,25 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  const onStatus = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  // Texts that arrive in parts: one reassembly for the life of the process (its timer survives reloads).
+  const reassembly = createReassembly({
+    parts: createPartsStore(db, {
+      // Media of a text in parts are written with it, like those of a text in one piece.
+      write: createInboundWriter(db, { dedupWindowMs: config.general.dedupWindowMs, mediaHoldMs: () => current.media.maxHoldMs, onMedia: () => media.kick() }),
+      countParts: (body) => splitForDelivery(body, config.ami.partBytes).length,
+      dedupWindowMs: config.general.dedupWindowMs,
+      maxBytes: config.general.maxBodyBytes,
+    }),
+    timeoutMs: () => current.general.reassemblyTimeoutMs,
+    log: log.child({ mod: 'parts' }),
+    onStored: () => deliverer.kick(),
+  });
 
   const makeWebhooks = (c: Config) => createHandler({
     interfaces: c.interfaces,
     store,
+    reassembly,
     countryCode: c.general.countryCode,
     maxRequestBytes: c.general.maxRequestBytes,
     maxBodyBytes: c.general.maxBodyBytes,
@@ -126,7 +143,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     trustedProxies: makeAddressMatcher(c.general.trustedProxies),
     log: log.child({ mod: 'http' }),
     onStored: () => deliverer.kick(),
-    onStatus,
+    onReport,
     metrics,
     media: mediaHandler({ media: mediaStore, config: () => c.media, log: log.child({ mod: 'media' }) }),
   });
@@ -187,6 +204,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   deliverer.start();
   media.start();
   sender.start();
+  reassembly.schedule();
 
   const jobs = startJobs({
     inbound: store,
@@ -264,6 +282,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await Promise.all([http.close(), agi!.close()]);
         store.flush();
         outbound.flush();
+        reassembly.stop();
         await jobs.stop();
         // Fetches under way are dropped; their items are fetched again at the next start.
         await media.stop();

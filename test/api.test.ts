@@ -421,8 +421,11 @@ test('interfaces with their sending health, and providers', async (t) => {
   t.true(Date.parse(it.rate.pausedUntil) > Date.now() + 60_000, 'Retry-After: 120 pauses the interface');
   t.deepEqual(list.body.ami, { connected: true });
   const p = await call(t, s.api, 'GET', '/api/providers');
-  t.deepEqual(p.body.providers.map((x: { name: string }) => x.name), ['generic']);
-  t.true(p.body.providers[0].description.length > 10);
+  const generic = p.body.providers.find((x: { name: string }) => x.name === 'generic');
+  t.true(generic.description.length > 10);
+  t.true(generic.settings.some((x: { key: string; secret: boolean }) => x.key === 'send_password' && x.secret));
+  const tw = p.body.providers.find((x: { name: string }) => x.name === 'twilio');
+  t.deepEqual(tw.settings.find((x: { key: string }) => x.key === 'secret'), { key: 'secret', doc: tw.settings.find((x: { key: string }) => x.key === 'secret').doc, secret: true, required: true });
 });
 
 test('a wrong method gets 405 with Allow; an unknown path 404, both JSON', async (t) => {

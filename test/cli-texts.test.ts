@@ -263,7 +263,7 @@ test('usage errors exit 64 before anything is read or asked', async (t) => {
     [['send', '--to', '+46701234567'], /--body TEXT is required/],
     [['send', '--body', 'x'], /--to NUMBER is required/],
     [['send', '--to'], /--to needs a value/],
-    [['providers', 'extra'], /unexpected argument "extra"/],
+    [['providers', 'twilio', 'extra'], /unexpected argument "extra"/],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(args, { cwd: dir });

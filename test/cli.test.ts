@@ -56,6 +56,17 @@ test('check-config: a good file prints it with secrets hidden; a bad one exits 7
   // --config after the command works too.
   t.is((await runCli(['check-config', `--config=${good}`], { cwd: dir })).code, 0);
 
+  // A provider profile's defaults are marked as its own; the token it is given stays hidden.
+  const twDir = tempDir();
+  const tw = writeConfig({ dir: twDir, amiPort: 5038, interfaces: '[tw]\nprovider = twilio\naccount = AC0123\nsecret = tw-secret-never-shown\n' });
+  const shownTw = await runCli(['--config', tw, 'check-config'], { cwd: twDir });
+  t.is(shownTw.code, 0, shownTw.stderr);
+  t.regex(shownTw.stdout, /^send_url = https:\/\/api\.twilio\.com\/2010-04-01\/Accounts\/AC0123\/Messages\.json +; default of provider twilio$/m);
+  t.regex(shownTw.stdout, /^send_password = \(set\) +; default of provider twilio$/m);
+  t.false(shownTw.stdout.includes('tw-secret-never-shown'));
+  const twJson = JSON.parse((await runCli(['--config', tw, 'check-config', '--json'], { cwd: twDir })).stdout) as { sources: { tw: Record<string, string> } };
+  t.is(twJson.sources.tw.send_auth, 'profile');
+
   const badDir = tempDir();
   const bad = writeConfig({ dir: badDir, amiPort: 5038, general: 'log_level = chatty\nno_such_key = 1\n' });
   const r = await runCli(['--config', bad, 'check-config'], { cwd: badDir });
@@ -229,9 +240,21 @@ test('providers lists the known profiles, as text and as JSON', async (t) => {
   t.is(r.code, 0);
   t.regex(r.stdout, /^PROVIDER +CREDENTIALS CHECK +DESCRIPTION$/m);
   t.regex(r.stdout, /^generic +no +Any ITSP with an HTTP API/m);
-  const j = JSON.parse((await runCli(['providers', '--json'])).stdout) as { providers: { name: string; credentialsCheck: boolean }[] };
-  t.deepEqual(j.providers.map((p) => p.name), ['generic']);
-  t.false(j.providers[0]!.credentialsCheck);
+  const j = JSON.parse((await runCli(['providers', '--json'])).stdout) as { providers: { name: string; credentialsCheck: boolean; settings: { key: string; secret: boolean }[] }[] };
+  const generic = j.providers.find((p) => p.name === 'generic')!;
+  t.false(generic.credentialsCheck);
+  t.true(generic.settings.some((s) => s.key === 'token' && s.secret));
+  const one = await runCli(['providers', 'generic']);
+  t.is(one.code, 0);
+  t.regex(one.stdout, /^KEY +REQUIRED +SECRET +WHAT TO COPY$/m);
+  t.regex(one.stdout, /^send_password +no +yes /m);
+  const tw = await runCli(['providers', 'twilio']);
+  t.regex(tw.stdout, /^account +yes +no +the Account SID/m);
+  t.regex(tw.stdout, /^secret +yes +yes +the Auth Token/m);
+  t.regex(tw.stdout, /WEBSMS_<INTERFACE>_SECRET/);
+  const unknown = await runCli(['providers', 'nosuch']);
+  t.is(unknown.code, 64);
+  t.regex(unknown.stderr, /no provider "nosuch"; known: generic, .*twilio/);
 });
 
 test('version --json', async (t) => {

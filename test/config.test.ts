@@ -90,6 +90,9 @@ const DEFAULT_INTERFACE: InterfaceConfig = {
   fieldFrom: 'From',
   fieldBody: 'Body',
   fieldId: '',
+  fieldPartRef: '',
+  fieldPartSeq: '',
+  fieldPartTotal: '',
   allow: ['127.0.0.1/32', '::1/128'],
   username: '',
   password: '',
@@ -129,6 +132,7 @@ const DEFAULTS: Config = {
     maxRequestBytes: 65536,
     maxBodyBytes: 8000,
     dedupWindowMs: 120_000,
+    reassemblyTimeoutMs: 300_000,
   },
   ami: {
     host: '127.0.0.1',
@@ -321,6 +325,7 @@ token = abcdefghijklmnop_-.~
       maxRequestBytes: 1024 * 1024,
       maxBodyBytes: 4000,
       dedupWindowMs: 300_000,
+      reassemblyTimeoutMs: 300_000,
     },
     ami: {
       host: 'pbx.example.com',
@@ -378,6 +383,9 @@ token = abcdefghijklmnop_-.~
         fieldFrom: 'from',
         fieldBody: 'data.payload.text',
         fieldId: 'id',
+        fieldPartRef: '',
+        fieldPartSeq: '',
+        fieldPartTotal: '',
         allow: ['203.0.113.0/24', '2001:db8::/32'],
         username: 'itsp',
         password: 'pass;word',
@@ -465,7 +473,7 @@ part_bytes = 100
 max_in_flight = 0
 action_timeout = 0
 [itsp]
-provider = twilio
+provider = nosuch
 path = sms/in
 methods = PUT
 field_to =
@@ -483,7 +491,7 @@ field_to =
     ':12: [ami] part_bytes: "100" is not a whole number from 200 to 3500',
     ':13: [ami] max_in_flight: "0" is not a whole number from 1 to 1000',
     ':14: [ami] action_timeout: "0" is out of range',
-    ':16: [itsp] provider: unknown provider "twilio"; known providers: generic',
+    ':16: [itsp] provider: unknown provider "nosuch"; known providers: generic, ',
     ':17: [itsp] path: "sms/in" must start with "/"',
     ':18: [itsp] methods: "PUT" is not a supported method (POST, GET)',
     ':19: [itsp] field_to: must not be empty',

@@ -269,7 +269,7 @@ test('a retry that would come after the hold time is not made: the item fails an
   t.is(s.server.hits('/later.jpg'), 1);
 });
 
-test('credentials: HTTP Basic with the interface\'s send credentials, only to its own API origin, never across a redirect', async (t) => {
+test('credentials: HTTP Basic with the interface\'s send credentials, only to its own API origin, never across a redirect or to another host', async (t) => {
   const server = await startMediaServer();
   t.teardown(() => server.stop());
   const s = await setup(t, {
@@ -279,19 +279,22 @@ test('credentials: HTTP Basic with the interface\'s send credentials, only to it
   server.set('/Media/ME1', { basic });
   server.set('/Media/ME2', { basic, redirect: `${s.server.url}/cdn/ME2.jpg` });
   s.server.set('/cdn/ME2.jpg', {});
-  s.server.set('/elsewhere.jpg', {});
+  s.server.set('/public.jpg', {});
+  s.server.set('/private.jpg', { basic });
   const id = await s.send('pictures', [
     { url: `${server.url}/Media/ME1`, auth: 'basic' },
     { url: `${server.url}/Media/ME2`, auth: 'basic' },
-    { url: `${s.server.url}/elsewhere.jpg`, auth: 'basic' },
+    { url: `${s.server.url}/public.jpg`, auth: 'basic' },
+    { url: `${s.server.url}/private.jpg`, auth: 'basic' },
   ]);
   const { items } = await s.settled(id);
-  t.deepEqual(items.map((m) => m.state), ['stored', 'stored', 'failed']);
+  t.deepEqual(items.map((m) => m.state), ['stored', 'stored', 'stored', 'failed']);
   const want = `Basic ${Buffer.from('AC1:media-pass-xyz').toString('base64')}`;
   t.true(server.requests.every((r) => r.authorization === want));
   t.is(s.server.requests.find((r) => r.path === '/cdn/ME2.jpg')?.authorization, undefined, 'the redirect target gets no credentials');
-  t.is(s.server.hits('/elsewhere.jpg'), 0, 'a URL on another host is not even asked');
-  t.regex(items[2]!.reason!, /sends only to the host of its send_url or api_url, not to 127\.0\.0\.1:\d+/);
+  t.true(s.server.requests.every((r) => r.authorization === undefined), 'another host never gets them');
+  t.regex(items[3]!.reason!, /^the server answered 401: websms sends the interface's credentials only to the host of its send_url or api_url, not to 127\.0\.0\.1:\d+$/);
+  t.is(s.server.hits('/private.jpg'), 1, 'not retried');
   t.false(s.logs.some((l) => l.includes('media-pass-xyz') || l.includes(want)), 'the secret is never logged');
 });
 

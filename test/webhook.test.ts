@@ -31,6 +31,12 @@ ack_content_type = text/xml
 [basic]
 username = itsp
 password = pa55-w0rd-for-basic
+
+[jsonpaths]
+field_to = data.payload.to.0.phone_number
+field_from = data.payload.from.phone_number
+field_body = data.payload.text
+field_id = data.id
 `;
 
 let s: Stack;
@@ -151,4 +157,15 @@ test.serial('an empty provider id counts as none: the text is stored, duplicates
   t.is((await s.post('/sms/in/default', text)).status, 200);
   t.is((await s.post('/sms/in/default', text)).status, 200);
   t.is(rows(s.dir).length, before + 1);
+});
+
+test.serial('dotted JSON paths index arrays: data.payload.to.0.phone_number (Telnyx\'s shape)', async (t) => {
+  const before = rows(s.dir).length;
+  const event = { data: { id: 'evt-1', payload: { from: { phone_number: SENDER }, to: [{ phone_number: ALICE, status: 'webhook_delivered' }], text: 'array path' } } };
+  const r = await s.post('/sms/in/jsonpaths', JSON.stringify(event));
+  t.is(r.status, 200, r.text);
+  t.like(rows(s.dir)[before], { recipient: ALICE, sender: SENDER, body: 'array path', provider_id: 'evt-1' });
+  const missing = await s.post('/sms/in/jsonpaths', JSON.stringify({ data: { payload: { ...event.data.payload, to: [] } } }));
+  t.is(missing.status, 400);
+  t.regex(missing.text, /missing field data\.payload\.to\.0\.phone_number/);
 });

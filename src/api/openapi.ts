@@ -189,7 +189,7 @@ export const openApiDocument = {
     '/api/providers': {
       get: {
         operationId: 'listProviders',
-        summary: 'The provider profiles an interface can use',
+        summary: 'The provider profiles an interface can use, with the settings each needs',
         tags: ['interfaces'],
         responses: { '200': jsonBody(ref('Providers'), 'Every provider.'), ...commonErrors },
       },
@@ -380,8 +380,26 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['name', 'description'],
-              properties: { name: { type: 'string' }, description: { type: 'string' } },
+              required: ['name', 'description', 'settings'],
+              properties: {
+                name: { type: 'string', description: 'The value of an interface\'s `provider =` key.' },
+                description: { type: 'string' },
+                settings: {
+                  type: 'array',
+                  description: 'What a user of this provider writes in the interface section; everything else is the profile\'s default.',
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['key', 'doc', 'secret', 'required'],
+                    properties: {
+                      key: { type: 'string', description: 'The ini key in the interface section.' },
+                      doc: { type: 'string', description: 'What to copy from the provider\'s console.' },
+                      secret: { type: 'boolean', description: 'Better kept in the environment variable WEBSMS_<INTERFACE>_<KEY>; never shown.' },
+                      required: { type: 'boolean' },
+                    },
+                  },
+                },
+              },
             },
           },
         },

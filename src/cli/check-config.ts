@@ -2,7 +2,7 @@
 // hidden, where each value comes from, and the warnings the daemon would log
 // at start (the same list: src/config/warnings.ts).
 
-import type { Config, SectionSettings } from '../config/types.js';
+import type { Config, SectionSettings, Setting } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { out, parseCommand, printJson } from './command.js';
 import { readConfig } from './config.js';
@@ -14,12 +14,12 @@ const USAGE = `usage: websms [--config PATH] check-config [--json]
 Reads the configuration as the daemon would (--config PATH, else
 $WEBSMS_CONFIG, else ./websms.conf, else the built-in defaults), and prints
 every key of every section as you would write it in websms.conf, marked with
-where its value comes from (the file and line, an environment variable, or the
-default). Secrets (AMI secret, API token, interface passwords and tokens) are
+where its value comes from (the file and line, an environment variable, the
+default of the interface's provider profile, or websms's default). Secrets (AMI secret, API token, interface passwords and tokens) are
 shown only as (set) or (not set). Then the warnings the daemon would log at
 start: no AMI secret, the default country code, outbound sending off, ...
   --json   {"file", "sections": {section: {key: value}}, "sources":
-           {section: {key: "file"|"env"|"default"}}, "interfaces": [names],
+           {section: {key: "file"|"env"|"profile"|"default"}}, "interfaces": [names],
            "warnings": [{"code", "message"}]}
 
 ${exitCodes([
@@ -62,8 +62,10 @@ function printIni(config: Config, sections: SectionSettings[]): void {
   for (const s of sections) {
     out();
     out(`[${s.name}]`);
-    const rows = Object.entries(s.keys).map(([k, v]) => [`${k} = ${v.value}`.trimEnd(), v.source === 'file' ? `; line ${v.line}` : v.source === 'env' ? `; from ${v.env}` : '; default'] as const);
+    const profile = `; default of provider ${s.keys.provider?.value ?? ''}`;
+    const note = (v: Setting): string => (v.source === 'file' ? `; line ${v.line}` : v.source === 'env' ? `; from ${v.env}` : v.source === 'profile' ? profile : '; default');
+    const rows = Object.entries(s.keys).map(([k, v]) => [`${k} = ${v.value}`.trimEnd(), note(v)] as const);
     const width = Math.min(48, Math.max(...rows.map(([l]) => l.length)) + 2);
-    for (const [line, note] of rows) out(`${line.padEnd(width)}${note}`);
+    for (const [line, note] of rows) out(`${line.length >= width ? `${line} ` : line.padEnd(width)}${note}`);
   }
 }

@@ -25,6 +25,8 @@ import {
   type Values,
 } from './schema.js';
 import type { Config, InterfaceConfig, SectionSettings, Setting } from './types.js';
+import { publicStatusUrl } from './public-url.js';
+import { adapterFor, PROVIDER_NAMES } from '../../providers/index.js';
 
 export { renderSampleConfig } from './schema.js';
 
@@ -112,6 +114,8 @@ export function loadConfig(opts: LoadOptions): Config {
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
       : [readSection('default', INTERFACE_KEYS, undefined, env, report)];
 
+  for (const r of ifaces) applyProfile(r, report);
+
   checkAmi(ami, report);
   checkAgi(agi, general, report);
   checkOutbound(outbound, report);
@@ -147,6 +151,7 @@ export function loadConfig(opts: LoadOptions): Config {
       maxRequestBytes: g.max_request_size,
       maxBodyBytes: g.max_body_bytes,
       dedupWindowMs: g.dedup_window,
+      reassemblyTimeoutMs: g.reassembly_timeout,
     },
     ami: {
       host: a.host,
@@ -209,6 +214,9 @@ export function loadConfig(opts: LoadOptions): Config {
         fieldFrom: i.field_from,
         fieldBody: i.field_body,
         fieldId: i.field_id,
+        fieldPartRef: i.field_part_ref,
+        fieldPartSeq: i.field_part_seq,
+        fieldPartTotal: i.field_part_total,
         allow: i.allow,
         username: i.username,
         password: i.password,
@@ -255,6 +263,7 @@ export function loadConfig(opts: LoadOptions): Config {
           breakerCooldownMs: i.breaker_cooldown,
           failover: i.failover,
           statusPath: i.status_path,
+          ...statusUrlOf(i),
           statusFieldId: i.status_field_id,
           statusFieldStatus: i.status_field_status,
           statusFieldReason: i.status_field_reason,
@@ -273,6 +282,12 @@ export function loadConfig(opts: LoadOptions): Config {
  */
 export const TOKEN_PLACEHOLDER = '${token}';
 
+/** The delivery-report URL the provider is given with each text: from public_url, with the token. */
+function statusUrlOf(i: Values<typeof INTERFACE_KEYS>): { statusUrl?: string } {
+  const base = publicStatusUrl(i.public_url, i.path, i.status_path);
+  return base === '' ? {} : { statusUrl: i.token === '' ? base : `${base}/${i.token}` };
+}
+
 /** The config for a start-up log line: every secret replaced by '(set)' or '(not set)'. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
@@ -286,10 +301,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     interfaces: config.interfaces.map((i) => {
       const m = mask(i, INTERFACE_KEYS);
       if (i.token === '') return m;
-      // The token went into send_extra through ${token}: show the placeholder again.
+      // The token went into send_extra through ${token}, and into the status URL: show the placeholder again.
       const send = m.send as Record<string, unknown>;
       const extra = Object.fromEntries(Object.entries(i.send.extra).map(([k, v]) => [k, v.replaceAll(i.token, TOKEN_PLACEHOLDER)]));
-      return { ...m, send: { ...send, extra } };
+      const statusUrl = i.send.statusUrl?.replaceAll(i.token, TOKEN_PLACEHOLDER);
+      return { ...m, send: { ...send, extra, ...(statusUrl === undefined ? {} : { statusUrl }) } };
     }),
   };
 }
@@ -345,6 +361,8 @@ interface SectionRead<S extends Schema> {
   raw: Partial<Record<keyof S, string[]>>;
   /** Keys whose value came from the environment, with the variable's name. */
   env: Partial<Record<keyof S, string>>;
+  /** Keys whose value is the default of the interface's provider profile, as the profile wrote it. */
+  profile: Partial<Record<keyof S, string>>;
   schema: S;
 }
 
@@ -358,6 +376,7 @@ function settingsOf(r: SectionRead<Schema>, isInterface: boolean): SectionSettin
     let s: Setting;
     if (envName !== undefined) s = { value: '', source: 'env', env: envName };
     else if (line !== undefined) s = { value: raw?.join(', ') ?? '', source: 'file', line };
+    else if (r.profile[k] !== undefined) s = { value: r.profile[k]!.split('\n').join(', '), source: 'profile' };
     else s = { value: defaultOf(spec, r.name), source: 'default' };
     if (spec.secret) s.value = envName !== undefined || r.values[k] ? '(set)' : '(not set)';
     keys[k] = s;
@@ -441,8 +460,61 @@ function readSection<S extends Schema>(
     sectionLine: section?.line,
     raw: raw as SectionRead<S>['raw'],
     env: envUsed as SectionRead<S>['env'],
+    profile: {},
     schema,
   };
+}
+
+// ---- provider profiles --------------------------------------------------
+
+/**
+ * The interface's provider profile fills in what the user did not write
+ * (src/config: the defaults of an interface depend on its provider), once the
+ * settings it needs are there: without them its defaults would only produce
+ * follow-on problems (a send URL without an account). The user's keys win.
+ */
+function applyProfile(r: InterfaceRead, report: Reporter): void {
+  const provider = r.values.provider;
+  if (!PROVIDER_NAMES.includes(provider)) return; // reported by the schema's check
+  const adapter = adapterFor(provider);
+  const schema = r.schema as Schema;
+  const values = r.values as Record<string, unknown>;
+  const written: Record<string, string> = {};
+  for (const [k, spec] of Object.entries(schema)) {
+    const key = k as keyof typeof INTERFACE_KEYS;
+    if (r.env[key] !== undefined || (spec.secret && r.line[key] !== undefined)) {
+      // Secrets are parsed as written; their text is the value itself.
+      if (typeof values[k] === 'string' && values[k] !== '') written[k] = values[k] as string;
+    } else if (r.raw[key] !== undefined) written[k] = r.raw[key]!.join('\n');
+  }
+  const line = r.line.provider ?? r.sectionLine;
+  const missing = (adapter.settings ?? []).filter((s) => s.required && (written[s.key] ?? '') === '');
+  for (const s of missing) {
+    const env = schema[s.key]?.secret ? `, or the environment variable ${secretEnvName(r.name, s.key)}` : '';
+    report.at(line, `[${r.name}] provider ${provider} needs ${s.key} (${s.doc})${env}`);
+  }
+  if (missing.length > 0 || !adapter.defaults) return;
+  for (const [k, v] of Object.entries(adapter.defaults(written))) {
+    const spec = Object.hasOwn(schema, k) ? schema[k] : undefined;
+    // A profile naming a key websms does not have is a bug in the profile, not the user's mistake.
+    if (spec === undefined) throw new Error(`provider profile ${provider} gives a default for unknown key ${k}`);
+    if (Object.hasOwn(written, k)) continue;
+    const items = spec.list ? v.split('\n') : [v];
+    const parsed: unknown[] = [];
+    let failed = false;
+    for (const item of items) {
+      const p = spec.parse(item);
+      if (p.ok) parsed.push(p.value);
+      else {
+        failed = true;
+        const shown = spec.secret ? '' : ` "${item}"`;
+        report.at(line, `[${r.name}] ${k}: the ${provider} profile's default${shown} is not valid (${p.reason}); check the settings it is made from, or set ${k} yourself`);
+      }
+    }
+    if (failed) continue;
+    values[k] = spec.list ? parsed.flat() : parsed[0];
+    (r.profile as Record<string, string>)[k] = v;
+  }
 }
 
 function unknownKey(key: string, section: string, schema: Schema): string {
@@ -562,6 +634,10 @@ function checkInterfaces(ifaces: InterfaceRead[], report: Reporter): void {
   for (const r of ifaces) {
     const i = r.values;
     if (i.username !== '' && i.password === '') report.at(r.line.username, missingSecret(r.name, 'password'));
+    const partKeys = (['field_part_ref', 'field_part_seq', 'field_part_total'] as const).filter((k) => i[k] !== '');
+    if (partKeys.length > 0 && partKeys.length < 3) {
+      report.at(r.line[partKeys[0]!] ?? r.sectionLine, `[${r.name}] field_part_ref, field_part_seq and field_part_total go together; set all three or none`);
+    }
     if (i.username === '' && i.password !== '') {
       report.at(r.line.password ?? r.sectionLine, `[${r.name}] password is set but username is not; HTTP Basic needs both`);
     }

@@ -173,7 +173,7 @@ const methods: Parser<HttpMethod[]> = (raw) => {
   return ok(out);
 };
 
-export const PROVIDERS = ['generic'] as const;
+export const PROVIDERS = ['generic', 'twilio', 'signalwire'] as const;
 
 const path: Parser<string> = (raw) => {
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(raw)) return bad(`"${raw}" must start with "/" and use only letters, digits and / _ - .`);
@@ -311,6 +311,11 @@ export const GENERAL_KEYS = {
     '120s',
     'The same interface, sender, recipient and text again within this time is taken as an ITSP retry and stored once.',
   ),
+  reassembly_timeout: key(
+    duration(1000, 86_400_000),
+    '5m',
+    'A long text that the ITSP delivers in parts waits this long (from its first part) for the others; then it is delivered with what came, the missing parts marked as such.',
+  ),
 } satisfies Schema;
 
 export const AMI_KEYS = {
@@ -344,6 +349,14 @@ export const INTERFACE_KEYS = {
   field_from: key(fieldName(false), 'From', 'Field holding the sender.'),
   field_body: key(fieldName(false), 'Body', 'Field holding the text.'),
   field_id: key(fieldName(true), '', 'Field holding the ITSP\'s own message id, used to spot its retries. Empty: none.', { example: 'MessageId' }),
+  field_part_ref: key(
+    fieldName(true),
+    '',
+    'For an ITSP that delivers a long text in parts: the field holding the reference its parts share (as Vonage\'s concat-ref); with field_part_seq and field_part_total. The parts are joined before delivery ([general] reassembly_timeout). Empty: texts come whole.',
+    { example: 'concat-ref' },
+  ),
+  field_part_seq: key(fieldName(true), '', 'The field holding the number of this part, from 1.', { example: 'concat-part' }),
+  field_part_total: key(fieldName(true), '', 'The field holding how many parts the text has.', { example: 'concat-total' }),
   allow: key(
     cidrs({ any: true }),
     '127.0.0.1/32, ::1/128',

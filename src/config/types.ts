@@ -25,6 +25,8 @@ export interface GeneralConfig {
   maxBodyBytes: number;
   /** Same interface/from/to/body within this window (ms) is an ITSP retry. */
   dedupWindowMs: number;
+  /** A text arriving in parts waits this long (ms, from its first part) for the rest. */
+  reassemblyTimeoutMs: number;
 }
 
 export interface AmiConfig {
@@ -71,6 +73,10 @@ export interface InterfaceConfig {
   fieldBody: string;
   /** Field carrying the ITSP's own message id, used for duplicate detection. */
   fieldId: string;
+  /** Fields of a text the ITSP delivers in parts (reference, part number from 1, number of parts); all empty: texts come whole. */
+  fieldPartRef: string;
+  fieldPartSeq: string;
+  fieldPartTotal: string;
   /** CIDRs allowed to post to this interface. */
   allow: string[];
   /** HTTP Basic credentials; both empty when not used. */
@@ -118,7 +124,8 @@ export interface Config {
   settings?: SectionSettings[];
 }
 
-export type SettingSource = 'file' | 'env' | 'default';
+/** 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own. */
+export type SettingSource = 'file' | 'env' | 'default' | 'profile';
 
 export interface Setting {
   /** As written in the file (list keys joined with ", "), or the default; a secret never. */
@@ -250,6 +257,13 @@ export interface SendConfig {
   failover: string;
   /** Delivery-report (status callback) URL path; default /sms/status/<name>. */
   statusPath: string;
+  /**
+   * The public URL of that delivery-report webhook, token included, for
+   * providers that take a callback URL with each text (Twilio's
+   * StatusCallback): from the interface's public_url. Absent when public_url
+   * is not set. Holds the token: never logged.
+   */
+  statusUrl?: string;
   statusFieldId: string;
   statusFieldStatus: string;
   statusFieldReason: string;

@@ -1,11 +1,19 @@
 // What is allowed but probably not meant: the daemon logs each of these at
 // start, and `websms check-config` lists them. One list, so the two agree.
 
-import type { Config } from './types.js';
+import { adapterFor, PROVIDER_NAMES } from '../../providers/index.js';
+import type { Config, InterfaceConfig } from './types.js';
 
 export interface ConfigWarning {
   /** Stable, for scripts (check-config --json) and log searches. */
-  code: 'ami_secret_missing' | 'country_code_default' | 'outbound_disabled' | 'default_interface_cannot_send' | 'webhook_open' | 'media_links_off';
+  code:
+    | 'ami_secret_missing'
+    | 'country_code_default'
+    | 'outbound_disabled'
+    | 'default_interface_cannot_send'
+    | 'webhook_open'
+    | 'signature_check_off'
+    | 'media_links_off';
   /** What is wrong and what to do about it. Never a secret's value. */
   message: string;
   /** Which interface it is about, where it is about one. */
@@ -50,7 +58,15 @@ export function configWarnings(config: Config): ConfigWarning[] {
   }
 
   for (const i of config.interfaces) {
-    if (i.allow.some((c) => ANY.has(c)) && i.username === '' && i.token === '') {
+    if (signs(i) && !i.verify) {
+      out.push({
+        code: 'signature_check_off',
+        iface: i.name,
+        message: `[${i.name}] verify = no: the signatures of ${i.provider}'s webhooks are not checked; set verify = yes once the webhook works`,
+      });
+    }
+    // A provider's signature is as good a check as a token.
+    if (i.allow.some((c) => ANY.has(c)) && i.username === '' && i.token === '' && !(signs(i) && i.verify)) {
       out.push({
         code: 'webhook_open',
         iface: i.name,
@@ -68,4 +84,9 @@ export function configWarnings(config: Config): ConfigWarning[] {
     });
   }
   return out;
+}
+
+/** Whether the interface's provider signs its webhooks (its profile can check them). */
+function signs(i: InterfaceConfig): boolean {
+  return PROVIDER_NAMES.includes(i.provider) && adapterFor(i.provider).verifyWebhook !== undefined;
 }

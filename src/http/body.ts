@@ -8,15 +8,25 @@ import { RequestError } from '../errors.js';
 
 export type Fields = Record<string, unknown>;
 
+/** A POST body as received: its bytes (signatures are over bytes), its media type and its fields. */
+export interface Body {
+  raw: Buffer;
+  /** Media type without parameters, lower case ('' when none). */
+  contentType: string;
+  fields: Fields;
+}
+
+const EMPTY = Buffer.alloc(0);
+
 const FORM = 'application/x-www-form-urlencoded';
 
 /**
- * Parses the body of a POST; resolves with its fields (an empty object for an
- * empty body). Everything that can be refused from the headers alone is refused
+ * Reads and parses the body of a POST; resolves with its bytes and fields (an
+ * empty object for an empty body). Everything that can be refused from the headers alone is refused
  * before `beforeReading` runs: that is where a client waiting on
  * `Expect: 100-continue` is told to send the body.
  */
-export function readBody(req: IncomingMessage, limit: number, beforeReading: () => void = () => undefined): Promise<Fields> {
+export function readBody(req: IncomingMessage, limit: number, beforeReading: () => void = () => undefined): Promise<Body> {
   const header = req.headers['content-type'] ?? '';
   const [type = '', ...params] = header.split(';').map((s) => s.trim().toLowerCase());
   const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
@@ -69,7 +79,7 @@ export function readBody(req: IncomingMessage, limit: number, beforeReading: () 
     });
     req.on('end', () => {
       if (failed) return;
-      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const buf = chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
       let text: string;
       try {
         text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
@@ -77,7 +87,7 @@ export function readBody(req: IncomingMessage, limit: number, beforeReading: () 
         return reject(new RequestError(400, 'request body is not valid UTF-8'));
       }
       try {
-        resolve(isJson ? parseJson(text) : parseForm(text));
+        resolve({ raw: buf, contentType: type, fields: isJson ? parseJson(text) : parseForm(text) });
       } catch (err) {
         reject(err);
       }

@@ -4,7 +4,8 @@
 //
 // Credentials (the interface's send credentials, for providers whose media
 // URLs need them) go only to the origins the caller names, the interface's own
-// API hosts: a redirect elsewhere (a CDN's signed URL) is followed without them.
+// API hosts: a media URL on another host, or a redirect elsewhere (a CDN's
+// signed URL), is asked for without them.
 // Reasons never carry the URL: a signed URL is as good as a credential.
 
 import { formatDuration, formatSize } from '../config/duration.js';
@@ -56,9 +57,8 @@ export async function fetchMedia(req: FetchRequest): Promise<FetchOutcome> {
   let url = httpUrl(req.url);
   if (typeof url === 'string') return failed(url);
   const auth = req.authorization;
-  if (auth && !auth.origins.includes(url.origin)) {
-    return failed(`it needs the interface's credentials, which websms sends only to the host of its send_url or api_url, not to ${url.host}`);
-  }
+  // Media on a host of its own (a CDN) are usually public: asked for without credentials.
+  const withheld = auth !== undefined && !auth.origins.includes(url.origin) ? url.host : undefined;
   const timeout = AbortSignal.timeout(req.timeoutMs);
   const signal = AbortSignal.any([req.signal, timeout]);
   let writer: MediaFileWriter | undefined;
@@ -82,6 +82,9 @@ export async function fetchMedia(req: FetchRequest): Promise<FetchOutcome> {
       const answered = `the server answered ${res.status}`;
       if (RETRY_STATUS.has(res.status) || res.status >= 500) return retry(answered);
       if (res.status === 401 || res.status === 403) {
+        if (withheld !== undefined) {
+          return failed(`${answered}: websms sends the interface's credentials only to the host of its send_url or api_url, not to ${withheld}`);
+        }
         return failed(auth ? `${answered}: check the interface's send credentials` : `${answered}: the provider may want credentials websms was not told to send`);
       }
       return failed(answered);

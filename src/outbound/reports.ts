@@ -1,17 +1,20 @@
 // Delivery reports (status callbacks) from ITSPs: update the stored state of a
-// text we sent, and tell the sender when it failed after all.
+// text we sent, and tell the sender when it failed after all. The provider's
+// profile has read the report out of the webhook (parseWebhook).
 
 import type { InterfaceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { OutboundStore } from '../store/outbound.js';
-import { adapterFor } from '../../providers/index.js';
+import type { StatusReport } from '../../providers/types.js';
 import type { Notifier } from './notify.js';
 
-export function createReportHandler(deps: { store: OutboundStore; notifier: Notifier; log: Logger; now?: () => number }) {
+export type ReportOutcome = 'applied' | 'ignored';
+
+export type ReportHandler = (iface: InterfaceConfig, report: StatusReport) => ReportOutcome;
+
+export function createReportHandler(deps: { store: OutboundStore; notifier: Notifier; log: Logger; now?: () => number }): ReportHandler {
   const now = deps.now ?? Date.now;
-  return (iface: InterfaceConfig, fields: Record<string, unknown>): 'applied' | 'ignored' | 'unreadable' => {
-    const report = adapterFor(iface.provider).parseStatus(fields, iface.send);
-    if (!report) return 'unreadable';
+  return (iface, report) => {
     const row = deps.store.report(iface.name, report.providerId, report.state, report.reason, now());
     if (!row) {
       deps.log.info({ iface: iface.name, providerId: report.providerId, state: report.state }, 'delivery report for no pending text; ignored');

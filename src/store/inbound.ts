@@ -23,9 +23,9 @@ export interface NewInbound {
   body: string;
   parts: number;
   /**
-   * Pictures and other media that came with the text (MMS): stored with it in
-   * one commit, fetched afterwards (src/media/). The text waits for them at
-   * most the hold time the store was given.
+   * Pictures and other media that came with the text (MMS), as the provider
+   * announced them: stored with it in one commit, fetched afterwards
+   * (src/media/). The text waits for them at most the writer's hold time.
    */
   media?: MediaRef[];
 }
@@ -109,22 +109,32 @@ function hashText(m: NewInbound): string {
   return m.media === undefined || m.media.length === 0 ? hashBody(m.body) : hashBody([m.body, ...m.media.map((r) => r.url)].join('\u0000'));
 }
 
-/** How long a text waits for its media when the store is not told (the default of [media] max_hold). */
+/** How long a text waits for its media when the writer is not told (the default of [media] max_hold). */
 export const DEFAULT_MEDIA_HOLD_MS = 120_000;
 
-export interface InboundStoreOptions {
+export interface InboundWriterOptions {
   dedupWindowMs: number;
-  now?: () => number;
-  /** How long a text with media waits for them before it is delivered without those still missing (read at each enqueue). */
+  /** How long a text with media waits for them before it is delivered without those still missing (read at each write). */
   mediaHoldMs?: () => number;
-  /** Called once a new text with media is committed: their fetching can start. */
+  /**
+   * Called when a new text with media is written. It runs inside the
+   * transaction: the callee only schedules its work (the media worker's kick
+   * scans on the next turn, after the commit).
+   */
   onMedia?: (id: number) => void;
 }
 
-export function createInboundStore(db: Db, opts: InboundStoreOptions): InboundStore {
-  const now = opts.now ?? Date.now;
+/**
+ * Writes one text inside the caller's transaction, or finds it a duplicate:
+ * the same provider id, or (without one) the same sender, recipient and body
+ * (and media) within the window. Shared by the webhook's group commit and the
+ * reassembly of texts that arrive in parts (store/parts.ts), so both store a
+ * text alike, its media refs included.
+ */
+export type InboundWriter = (m: NewInbound, now: number) => EnqueueResult;
+
+export function createInboundWriter(db: Db, opts: InboundWriterOptions): InboundWriter {
   const mediaHoldMs = opts.mediaHoldMs ?? ((): number => DEFAULT_MEDIA_HOLD_MS);
-  const events = createEventLog(db);
   const byProviderId = db.prepare<[string, string], { id: number }>(
     'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
   );
@@ -148,31 +158,38 @@ export function createInboundStore(db: Db, opts: InboundStoreOptions): InboundSt
     `INSERT INTO media (inbound_id, seq, url, announced_type, auth, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  return (m, t) => {
+    const hash = hashText(m);
+    const prior =
+      m.providerId !== undefined
+        ? byProviderId.get(m.interface, m.providerId)
+        : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
+    if (prior) return { id: prior.id, duplicate: true };
+    const values = {
+      interface: m.interface,
+      providerId: m.providerId ?? null,
+      sender: m.sender,
+      recipient: m.recipient,
+      body: m.body,
+      hash,
+      parts: m.parts,
+      t,
+    };
+    if (m.media === undefined || m.media.length === 0) return { id: Number(insert.run(values).lastInsertRowid), duplicate: false };
+    const id = Number(insertWithMedia.run({ ...values, due: t + mediaHoldMs() }).lastInsertRowid);
+    m.media.forEach((ref, i) => insertMedia.run(id, i + 1, ref.url, ref.contentType ?? null, ref.auth ?? 'none', t, t, t));
+    opts.onMedia?.(id);
+    return { id, duplicate: false };
+  };
+}
 
+export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: () => number }): InboundStore {
+  const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
+  const write = createInboundWriter(db, opts);
   const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => {
     const t = now();
-    return items.map((m) => {
-      const hash = hashText(m);
-      const prior =
-        m.providerId !== undefined
-          ? byProviderId.get(m.interface, m.providerId)
-          : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
-      if (prior) return { id: prior.id, duplicate: true };
-      const values = {
-        interface: m.interface,
-        providerId: m.providerId ?? null,
-        sender: m.sender,
-        recipient: m.recipient,
-        body: m.body,
-        hash,
-        parts: m.parts,
-        t,
-      };
-      if (m.media === undefined || m.media.length === 0) return { id: Number(insert.run(values).lastInsertRowid), duplicate: false };
-      const id = Number(insertWithMedia.run({ ...values, due: t + mediaHoldMs() }).lastInsertRowid);
-      m.media.forEach((ref, i) => insertMedia.run(id, i + 1, ref.url, ref.contentType ?? null, ref.auth ?? 'none', t, t, t));
-      return { id, duplicate: false };
-    });
+    return items.map((m) => write(m, t));
   });
 
   const claimSelect = db.prepare<[number, number], InboundRow>(
@@ -252,15 +269,7 @@ export function createInboundStore(db: Db, opts: InboundStoreOptions): InboundSt
   );
 
   return {
-    enqueue(msg) {
-      const stored = commits.submit(msg);
-      if (opts.onMedia === undefined || msg.media === undefined || msg.media.length === 0) return stored;
-      const onMedia = opts.onMedia;
-      return stored.then((r) => {
-        if (!r.duplicate) onMedia(r.id);
-        return r;
-      });
-    },
+    enqueue: (msg) => commits.submit(msg),
     claimDue(t, limit) {
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
