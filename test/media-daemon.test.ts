@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import twilioSdk from 'twilio';
 import type { MediaRef } from '../providers/types.js';
 import { loadConfig } from '../src/config/load.js';
 import { configWarnings } from '../src/config/warnings.js';
@@ -148,6 +149,51 @@ test('retention removes media past [media] retention; purge and the sweep take t
   t.is(s.daemon.jobs.retain(Date.now()).media, 0);
   t.is(s.daemon.jobs.retain(Date.now() + 2 * 3_600_000).media, 1);
   t.deepEqual(fs.readdirSync(dir), []);
+});
+
+// ---- through a provider's webhook -----------------------------------------------
+
+test('Twilio MMS end to end: a signed webhook with a picture behind the account\'s credentials reaches the phone as a link', async (t) => {
+  const SID = 'AC0123456789abcdef0123456789abcdef';
+  const TOKEN = 'tw-auth-token-0123456789abcdef';
+  const PUBLIC = 'https://sms.example.org/sms/in/tw';
+  // The API host (api_url) keeps the media behind the account's credentials and redirects to a CDN, as Twilio does.
+  const api = await startMediaServer();
+  const cdn = await startMediaServer();
+  const bytes = pictureBytes(4000, 3);
+  const mediaPath = `/2010-04-01/Accounts/${SID}/Messages/MM1/Media/ME1`;
+  api.set(mediaPath, { basic: { username: SID, password: TOKEN }, redirect: `${cdn.url}/signed/ME1?Expires=1` });
+  cdn.set('/signed/ME1', { body: bytes, type: 'image/jpeg' });
+  const s = await startStack({
+    general: 'trusted_proxies = 127.0.0.1/32\n[media]\npublic_url = https://sms.example.org/media',
+    interfaces: `[tw]\nprovider = twilio\naccount = ${SID}\nsecret = ${TOKEN}\napi_url = ${api.url}\npublic_url = ${PUBLIC}\n`,
+  });
+  t.teardown(async () => {
+    await s.stop();
+    await api.stop();
+    await cdn.stop();
+  });
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  const params = {
+    AccountSid: SID,
+    Body: '',
+    From: SENDER,
+    To: ALICE,
+    MessageSid: 'MM1',
+    NumMedia: '1',
+    MediaUrl0: `${api.url}${mediaPath}`,
+    MediaContentType0: 'image/jpeg',
+  };
+  const r = await s.post('/sms/in/tw', params, { 'x-twilio-signature': twilioSdk.getExpectedTwilioSignature(TOKEN, PUBLIC, params) });
+  t.is(r.status, 200, r.text);
+  const d = await s.ami.waitForDelivery(() => true, 15_000);
+  const body = d.body.toString('utf8');
+  t.regex(body, /^Picture: https:\/\/sms\.example\.org\/media\/[A-Za-z0-9_-]{32}\.jpg$/, 'a picture without words is just its link');
+  t.is(api.requests[0]!.authorization, `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`);
+  t.is(cdn.requests[0]!.authorization, undefined, 'the CDN never sees the credentials');
+  const served = await fetch(`${s.url}${linkIn(body)}`);
+  t.deepEqual(Buffer.from(await served.arrayBuffer()), bytes);
+  t.false(s.logs.some((l) => l.includes(TOKEN)), 'the auth token is never logged');
 });
 
 // ---- configuration ---------------------------------------------------------
