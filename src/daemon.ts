@@ -30,6 +30,10 @@ import { startApi } from './api/server.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
+import { createMediaStore } from './media/store.js';
+import { createMediaWorker, type MediaWorker } from './media/worker.js';
+import { mediaHandler } from './media/serve.js';
+import { createMediaRetention } from './media/retention.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -42,6 +46,8 @@ export interface Daemon {
   outbound: OutboundStore;
   ami: AmiClient;
   deliverer: Deliverer;
+  /** Fetches the media of inbound texts (src/media/). */
+  media: MediaWorker;
   sender: Sender;
   agiPort: number;
   db: Db;
@@ -63,7 +69,14 @@ const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const db = openDatabase(config.general.database);
-  const store = createInboundStore(db, { dedupWindowMs: config.general.dedupWindowMs });
+  let current = config;
+  const store = createInboundStore(db, {
+    dedupWindowMs: config.general.dedupWindowMs,
+    mediaHoldMs: () => current.media.maxHoldMs,
+    onMedia: () => media.kick(),
+  });
+  const mediaStore = createMediaStore(db);
+  const media = createMediaWorker({ db, store, media: mediaStore, config: () => current, log: log.child({ mod: 'media' }), onReady: () => deliverer.kick() });
   const ami = createAmiClient({
     host: config.ami.host,
     port: config.ami.port,
@@ -81,11 +94,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const metrics = createMetrics({ stats, ami, interfaces: config.interfaces.map((i) => i.name) });
   // The same list `websms check-config` prints.
   for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
-  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics });
+  const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics, media });
   // Hand-offs under way share a commit (src/store/group-commit.ts); the AGI server says how many there are.
   let agiSessions = (): number => 0;
   const outbound = createOutboundStore(db, { expectedWriters: () => agiSessions() });
-  let current = config;
   const makeNotifier = (c: Config): Notifier => createNotifier({
     mode: c.outbound.notify,
     inbound: store,
@@ -109,7 +121,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // Texts that arrive in parts: one reassembly for the life of the process (its timer survives reloads).
   const reassembly = createReassembly({
     parts: createPartsStore(db, {
-      write: createInboundWriter(db, { dedupWindowMs: config.general.dedupWindowMs }),
+      // Media of a text in parts are written with it, like those of a text in one piece.
+      write: createInboundWriter(db, { dedupWindowMs: config.general.dedupWindowMs, mediaHoldMs: () => current.media.maxHoldMs, onMedia: () => media.kick() }),
       countParts: (body) => splitForDelivery(body, config.ami.partBytes).length,
       dedupWindowMs: config.general.dedupWindowMs,
       maxBytes: config.general.maxBodyBytes,
@@ -132,6 +145,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     onStored: () => deliverer.kick(),
     onReport,
     metrics,
+    media: mediaHandler({ media: mediaStore, config: () => c.media, log: log.child({ mod: 'media' }) }),
   });
   // The listener calls through this variable, so a reload swaps the
   // interfaces under open connections without closing any.
@@ -188,6 +202,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   log.info(started.fields, started.msg);
   ami.start();
   deliverer.start();
+  media.start();
   sender.start();
   reassembly.schedule();
 
@@ -202,6 +217,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       deliverer.kick();
       sender.kick();
     },
+    media: createMediaRetention({
+      media: mediaStore,
+      directory: () => current.media.directory,
+      retentionMs: () => current.media.retentionMs,
+      log: log.child({ mod: 'media' }),
+    }),
   });
 
   let stopping: Promise<void> | undefined;
@@ -214,6 +235,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     outbound,
     ami,
     deliverer,
+    media,
     get sender() {
       return sender;
     },
@@ -262,6 +284,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         outbound.flush();
         reassembly.stop();
         await jobs.stop();
+        // Fetches under way are dropped; their items are fetched again at the next start.
+        await media.stop();
         // Requests at ITSPs and Originates in Asterisk get a few seconds to
         // finish, so their outcomes are recorded rather than repeated after
         // the restart; what is still open then is sent again at the next start.

@@ -6,6 +6,7 @@ import cron from 'node-cron';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './outbound/notify.js';
+import type { MediaRetention } from './media/retention.js';
 import type { Housekeeping } from './store/housekeeping.js';
 import type { InboundStore } from './store/inbound.js';
 import type { OutboundStore } from './store/outbound.js';
@@ -20,11 +21,14 @@ export interface JobDeps {
   log: Logger;
   /** Something became due or finished: the queues look again. */
   kick: () => void;
+  /** Media past [media] retention, and stray media files, go with the hourly retention. */
+  media?: MediaRetention;
 }
 
 export interface Jobs {
   expire(now: number): { inbound: number; outbound: number };
-  retain(now: number): { inbound: number; outbound: number };
+  /** Texts whose bodies were removed; with media, how many media items went (past retention, or stray files). */
+  retain(now: number): { inbound: number; outbound: number; media?: number };
   summarize(now: number): void;
   stop(): Promise<void>;
 }
@@ -55,13 +59,19 @@ export function startJobs(deps: JobDeps): Jobs {
     return { inbound: gone.length, outbound: stale.length };
   };
 
-  const retain = (now: number): { inbound: number; outbound: number } => {
-    const { retentionMs } = deps.config().general;
+  const retain = (now: number): { inbound: number; outbound: number; media?: number } => {
+    const config = deps.config();
+    const { retentionMs } = config.general;
     const removed = housekeeping.removeBodies(now - retentionMs);
     if (removed.inbound + removed.outbound > 0) {
       log.info({ inbound: removed.inbound, outbound: removed.outbound, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of finished texts');
     }
-    return removed;
+    if (!deps.media) return removed;
+    const media = deps.media.retain(now);
+    if (media.removed + media.stray > 0) {
+      log.info({ media: media.removed, strayFiles: media.stray, retentionDays: Math.round(config.media.retentionMs / DAY) }, 'retention: removed media past [media] retention');
+    }
+    return { ...removed, media: media.removed + media.stray };
   };
 
   const summarize = (now: number): void => {

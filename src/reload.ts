@@ -7,11 +7,13 @@
 import type { Config } from './config/types.js';
 
 /** Settings, as `[section] key`, that a running websms cannot take over. */
-const RESTART_ONLY: Record<'general' | 'ami' | 'agi' | 'api', string[]> = {
+const RESTART_ONLY: Record<'general' | 'ami' | 'agi' | 'api' | 'media', string[]> = {
   general: ['listenHost', 'listenPort', 'database', 'logFormat'],
   ami: ['host', 'port', 'username', 'secret', 'actionTimeoutMs', 'pingIntervalMs', 'reconnectMinMs', 'reconnectMaxMs'],
   agi: ['listenHost', 'listenPort', 'allow', 'handoffTimeoutMs'],
   api: ['listenHost', 'listenPort', 'token'],
+  // Files already fetched stay where they are; a new directory waits for a restart.
+  media: ['directory'],
 };
 
 export interface ReloadPlan {
@@ -27,6 +29,7 @@ export interface ReloadPlan {
 function keyName(field: string): string {
   if (field === 'listenHost' || field === 'listenPort') return 'listen';
   if (field === 'retentionMs') return 'retention';
+  if (field === 'maxBytes') return 'max_size';
   return field.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
@@ -37,7 +40,7 @@ export function reloadPlan(now: Config, next: Config): ReloadPlan {
   const needRestart = new Set<string>();
   const merged: Config = structuredClone(next);
 
-  for (const section of ['general', 'ami', 'agi', 'api', 'outbound'] as const) {
+  for (const section of ['general', 'ami', 'agi', 'api', 'outbound', 'media'] as const) {
     const before = now[section] as unknown as Record<string, unknown>;
     const after = merged[section] as unknown as Record<string, unknown>;
     const fixed: string[] = section === 'outbound' ? [] : RESTART_ONLY[section];

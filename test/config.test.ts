@@ -10,6 +10,7 @@ import { describeConfig, loadConfig, renderSampleConfig, resolveConfigPath } fro
 import { FIXED_SECTIONS, INTERFACE_KEYS, fieldOf, type Schema } from '../src/config/schema.js';
 import type { Config, InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { ConfigError } from '../src/errors.js';
+import { DEFAULT_MEDIA_TYPES } from '../src/media/content-types.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-config-'));
 test.after.always(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -168,6 +169,19 @@ const DEFAULTS: Config = {
     maxSegments: 10,
   },
   api: { listenHost: '127.0.0.1', listenPort: 8081, token: '' },
+  media: {
+    publicUrl: '',
+    path: '/media',
+    directory: 'var/media',
+    maxBytes: 5 * 1024 * 1024,
+    types: [...DEFAULT_MEDIA_TYPES],
+    retentionMs: 30 * 86_400_000,
+    maxHoldMs: 120_000,
+    fetchTimeoutMs: 30_000,
+    attempts: 4,
+    retryMinMs: 2000,
+    retryMaxMs: 30_000,
+  },
   interfaces: [DEFAULT_INTERFACE],
 };
 
@@ -183,7 +197,7 @@ test('settings: every key as the file spells it, where it came from, secrets hid
   const file = conf('[general]\ncountry_code = 47\n\n[ami]\nsecret = file-secret-xyz\n[itsp]\nallow = 10.0.0.0/8\nallow = any\nusername = itsp\n');
   const c = loadConfig({ file, env: { WEBSMS_ITSP_PASSWORD: 'env-pass-xyz', WEBSMS_ITSP_SEND_BEARER: '' }, explicit: true });
   const by = (name: string) => c.settings!.find((s) => s.name === name)!;
-  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['itsp', true]]);
+  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['itsp', true]]);
   t.deepEqual(by('general').keys.country_code, { value: '47', source: 'file', line: 2 });
   t.deepEqual(by('general').keys.listen, { value: '127.0.0.1:8080', source: 'default' });
   t.deepEqual(by('ami').keys.secret, { value: '(set)', source: 'file', line: 5 });
@@ -263,6 +277,20 @@ retry_max = 1m
 notify = all
 max_segments = 4
 
+[media]
+public_url = https://sms.example.org/pics/
+path = /pics
+directory = /srv/websms-media
+max_size = 2m
+types = image/jpeg, IMAGE/PNG
+types = video/mp4, image/jpeg
+retention = 7d
+max_hold = 30s
+fetch_timeout = 10s
+attempts = 2
+retry_min = 1s
+retry_max = 5s
+
 [itsp1]
 provider = generic
 path = /hooks/itsp1
@@ -334,6 +362,19 @@ token = abcdefghijklmnop_-.~
       maxSegments: 4,
     },
     api: { listenHost: '127.0.0.1', listenPort: 8081, token: '' },
+    media: {
+      publicUrl: 'https://sms.example.org/pics',
+      path: '/pics',
+      directory: '/srv/websms-media',
+      maxBytes: 2 * 1024 * 1024,
+      types: ['image/jpeg', 'image/png', 'video/mp4'],
+      retentionMs: 7 * 86_400_000,
+      maxHoldMs: 30_000,
+      fetchTimeoutMs: 10_000,
+      attempts: 2,
+      retryMinMs: 1000,
+      retryMaxMs: 5000,
+    },
     interfaces: [
       {
         name: 'itsp1',

@@ -4,6 +4,7 @@
 // No message ever contains a secret's value.
 
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseIni, type IniSection } from './ini.js';
 import { isPrivateDial, translatePrivateDial, type CompatNote } from './privatedial.js';
@@ -16,6 +17,7 @@ import {
   API_KEYS,
   INTERFACE_KEYS,
   INTERFACE_NAME,
+  MEDIA_KEYS,
   OUTBOUND_KEYS,
   defaultOf,
   fieldOf,
@@ -114,6 +116,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const agi = readSection('agi', AGI_KEYS, fixed.get('agi'), env, report);
   const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
   const api = readSection('api', API_KEYS, fixed.get('api'), env, report);
+  const media = readSection('media', MEDIA_KEYS, fixed.get('media'), env, report);
   const ifaces =
     ifaceSections.length > 0
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
@@ -126,18 +129,20 @@ export function loadConfig(opts: LoadOptions): Config {
   checkOutbound(outbound, report);
   checkApi(api, general, agi, report);
   checkInterfaces(ifaces, report);
+  checkMedia(media, ifaces, report);
   const defaultInterface = pickDefaultInterface(general, ifaces, report);
 
   const problems = report.list();
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const settings = [general, ami, agi, outbound, api].map((r) => settingsOf(r, false));
+  const settings = [general, ami, agi, outbound, api, media].map((r) => settingsOf(r, false));
   settings.push(...ifaces.map((r) => settingsOf(r, true)));
 
   const g = general.values;
   const a = ami.values;
   const x = agi.values;
   const o = outbound.values;
+  const m = media.values;
   return {
     file,
     settings,
@@ -193,6 +198,19 @@ export function loadConfig(opts: LoadOptions): Config {
       listenHost: api.values.listen.host,
       listenPort: api.values.listen.port,
       token: api.values.token,
+    },
+    media: {
+      publicUrl: m.public_url,
+      path: m.path,
+      directory: m.directory !== '' ? m.directory : nodePath.join(nodePath.dirname(g.database), 'media'),
+      maxBytes: m.max_size,
+      types: [...new Set(m.types)],
+      retentionMs: m.retention,
+      maxHoldMs: m.max_hold,
+      fetchTimeoutMs: m.fetch_timeout,
+      attempts: m.attempts,
+      retryMinMs: m.retry_min,
+      retryMaxMs: m.retry_max,
     },
     interfaces: ifaces.map((r): InterfaceConfig => {
       const i = r.values;
@@ -290,6 +308,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     agi: mask(config.agi, AGI_KEYS),
     outbound: mask(config.outbound, OUTBOUND_KEYS),
     api: mask(config.api, API_KEYS),
+    media: mask(config.media, MEDIA_KEYS),
     interfaces: config.interfaces.map((i) => {
       const m = mask(i, INTERFACE_KEYS);
       if (i.token === '') return m;
@@ -844,6 +863,26 @@ function checkFailover(ifaces: InterfaceRead[], byName: Map<string, InterfaceRea
       chain.push(n);
     }
   }
+}
+
+/**
+ * The media are served on the webhook listener beside the interfaces: their
+ * path must not take an interface's webhook or delivery-report path, nor a
+ * path under it (a token interface is called at <path>/<token>).
+ */
+function checkMedia(media: SectionRead<typeof MEDIA_KEYS>, ifaces: InterfaceRead[], report: Reporter): void {
+  const mp = media.values.path;
+  const under = (a: string, b: string): boolean => a === b || a.startsWith(b + '/') || b.startsWith(a + '/');
+  for (const r of ifaces) {
+    for (const k of ['path', 'status_path'] as const) {
+      const p = r.values[k];
+      if (p !== undefined && under(p, mp)) {
+        report.at(media.line.path ?? r.line[k] ?? media.sectionLine ?? r.sectionLine, `[media] path: "${mp}" overlaps the ${k} "${p}" of [${r.name}]; choose another`);
+      }
+    }
+  }
+  const m = media.values;
+  if (m.retry_min > m.retry_max) report.at(media.line.retry_min ?? media.line.retry_max ?? media.sectionLine, '[media] retry_min must not be longer than retry_max');
 }
 
 function pickDefaultInterface(

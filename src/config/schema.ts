@@ -8,6 +8,7 @@ import type { Level, LogFormat } from '../log.js';
 import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
 import type { Charset, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
+import { DEFAULT_MEDIA_TYPES, unservableReason } from '../media/content-types.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Parsers of secret keys must never put the value into their reason. */
@@ -597,8 +598,75 @@ export const API_KEYS = {
   ),
 } satisfies Schema;
 
+/** The base of the media links: http(s), no credentials, query or fragment; a trailing "/" is dropped. */
+const mediaUrl: Parser<string> = (raw) => {
+  const r = sendUrl(raw);
+  if (!r.ok || raw === '') return r;
+  const url = new URL(raw);
+  if (url.search !== '' || url.hash !== '') return bad(`"${raw}" must not have a query (?) or fragment (#): a token is appended to it`);
+  return ok(raw.replace(/\/+$/, ''));
+};
+
+const mediaPath: Parser<string> = (raw) => {
+  const r = path(raw);
+  if (r.ok && raw === '/') return bad('must not be "/": the media would hide every webhook');
+  return r;
+};
+
+/** Comma-separated media types, each an image/, audio/ or video/ type that cannot carry scripts. */
+const mediaTypes: Parser<string[]> = (raw) => {
+  const out: string[] = [];
+  for (const item of list(raw).map((s) => s.toLowerCase())) {
+    const why = unservableReason(item);
+    if (why !== undefined) return bad(why);
+    if (!out.includes(item)) out.push(item);
+  }
+  if (out.length === 0) return bad('needs at least one media type, such as image/jpeg');
+  return ok(out);
+};
+
+export const MEDIA_KEYS = {
+  public_url: key(
+    mediaUrl,
+    '',
+    'Base URL of the links to pictures and other media (MMS) that websms appends to inbound texts, as phones reach it through your reverse proxy; each link is this plus "/" and an unguessable token. The proxy passes it to the webhook listener ([general] listen) at path. Empty: media are not fetched and the text says that a picture could not be shown.',
+    { example: 'https://sms.example.org/media' },
+  ),
+  path: key(mediaPath, '/media', 'Path on the webhook listener the media are served under (<path>/<token>); it must not be or contain an interface\'s path.'),
+  directory: key(
+    text({ empty: true }),
+    '',
+    'Directory the fetched media are kept in (created 0700, files 0600). Empty: "media" beside the database file.',
+    { example: '/var/lib/websms/media' },
+  ),
+  max_size: key(size(1024, 100 * 1024 * 1024), '5m', 'Largest media item fetched, in bytes (or with k or m); a larger one is noted in the text instead of linked.'),
+  types: key(
+    mediaTypes,
+    DEFAULT_MEDIA_TYPES.join(', '),
+    'Media types fetched and served, comma-separated; the key may repeat. Only image/, audio/ and video/ types; SVG and anything with XML or HTML is never served.',
+    { list: true },
+  ),
+  retention: key(duration(3_600_000, 100 * 365 * 86_400_000), '30d', 'A fetched media item is removed this long after it was fetched; its link then answers 404.'),
+  max_hold: key(
+    duration(1000, 86_400_000),
+    '2m',
+    'A text with media waits at most this long for them; then it is delivered with a note for each item not fetched yet.',
+  ),
+  fetch_timeout: key(duration(100, 600_000), '30s', 'One attempt to fetch a media item, all of it, within this time.'),
+  attempts: key(integer(1, 100), '4', 'Attempts to fetch a media item before the text notes that it could not be fetched (never beyond max_hold).'),
+  retry_min: key(duration(1, TIMER_MAX), '2s', 'Shortest wait before fetching a media item again; doubling with jitter up to retry_max.'),
+  retry_max: key(duration(1, TIMER_MAX), '30s', 'Longest wait between fetch attempts.'),
+} satisfies Schema;
+
 /** Sections with fixed names, in file order; every other section is an interface. */
-export const FIXED_SECTIONS = { general: GENERAL_KEYS, ami: AMI_KEYS, agi: AGI_KEYS, outbound: OUTBOUND_KEYS, api: API_KEYS } as const;
+export const FIXED_SECTIONS = {
+  general: GENERAL_KEYS,
+  ami: AMI_KEYS,
+  agi: AGI_KEYS,
+  outbound: OUTBOUND_KEYS,
+  api: API_KEYS,
+  media: MEDIA_KEYS,
+} as const;
 export type FixedSection = keyof typeof FIXED_SECTIONS;
 
 export const INTERFACE_NAME = /^[A-Za-z0-9_-]{1,32}$/;

@@ -114,6 +114,7 @@ export interface Config {
   agi: AgiConfig;
   outbound: OutboundConfig;
   api: ApiConfig;
+  media: MediaConfig;
   interfaces: InterfaceConfig[];
   /**
    * Every key of every section as websms.conf spells it, with where its value
@@ -156,6 +157,31 @@ export interface ApiConfig {
   listenPort: number;
   /** Bearer token; empty when none. Never logged. */
   token: string;
+}
+
+/** [media]: pictures and other media of inbound texts (MMS), fetched, kept and served as links. */
+export interface MediaConfig {
+  /** Base URL of the links put into texts, without a trailing "/"; empty: media are not fetched and the text says so. */
+  publicUrl: string;
+  /** Path on the webhook listener the media are served under (<path>/<token>). */
+  path: string;
+  /** Where the files are kept: a "media" directory beside the database unless set. */
+  directory: string;
+  /** Largest item fetched, in bytes. */
+  maxBytes: number;
+  /** Content types fetched and served (image/, audio/ and video/ types only, never SVG). */
+  types: string[];
+  /** An item is removed this long after it was fetched (ms). */
+  retentionMs: number;
+  /** A text waits at most this long for its media (ms). */
+  maxHoldMs: number;
+  /** One fetch, all of it, within this time (ms). */
+  fetchTimeoutMs: number;
+  /** Fetch attempts per item. */
+  attempts: number;
+  /** Backoff between fetch attempts (ms). */
+  retryMinMs: number;
+  retryMaxMs: number;
 }
 
 /** [agi]: the FastAGI server the dialplan hands outbound texts to. */

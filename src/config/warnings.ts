@@ -6,7 +6,15 @@ import type { Config, InterfaceConfig } from './types.js';
 
 export interface ConfigWarning {
   /** Stable, for scripts (check-config --json) and log searches. */
-  code: 'ami_secret_missing' | 'country_code_default' | 'outbound_disabled' | 'default_interface_cannot_send' | 'webhook_open' | 'signature_check_off' | 'privatedial_note';
+  code:
+    | 'ami_secret_missing'
+    | 'country_code_default'
+    | 'outbound_disabled'
+    | 'default_interface_cannot_send'
+    | 'webhook_open'
+    | 'signature_check_off'
+    | 'media_links_off'
+    | 'privatedial_note';
   /** What is wrong and what to do about it. Never a secret's value. */
   message: string;
   /** Which interface it is about, where it is about one. */
@@ -70,6 +78,15 @@ export function configWarnings(config: Config): ConfigWarning[] {
         message: `[${i.name}] takes webhooks from any address without a username/password or token: anyone who finds ${i.path} can inject texts; set token (or username and password), or list the ITSP's addresses in allow`,
       });
     }
+  }
+
+  // Named providers deliver MMS to the same webhook; without a public URL their pictures cannot reach a phone.
+  const mms = config.interfaces.filter((i) => i.provider !== 'generic');
+  if (config.media.publicUrl === '' && mms.length > 0) {
+    out.push({
+      code: 'media_links_off',
+      message: `[media] public_url is not set: pictures (MMS) that come to ${mms.map((i) => `[${i.name}]`).join(', ')} are not fetched, and the text tells the phone so; set it to the address phones reach websms's media at (docs/media.md)`,
+    });
   }
   return out;
 }

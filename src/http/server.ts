@@ -9,7 +9,10 @@ import { clientAddress } from './access.js';
 import { webhookHandler, type InboundDeps } from './inbound.js';
 import { loggablePath } from './paths.js';
 
-export type HttpDeps = InboundDeps;
+export type HttpDeps = InboundDeps & {
+  /** Serves fetched media (src/media/serve.ts); false when the path is not its own. */
+  media?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+};
 
 export function createApp(deps: HttpDeps): express.Express {
   const app = express();
@@ -35,12 +38,13 @@ export interface HttpServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Webhooks first (see webhookHandler), everything else through express. */
+/** Webhooks first (see webhookHandler), then media, everything else through express. */
 export function createHandler(deps: HttpDeps): http.RequestListener {
   const webhook = webhookHandler(deps);
+  const media = deps.media ?? ((): boolean => false);
   const app = createApp(deps);
   return (req, res) => {
-    if (!webhook(req, res)) app(req, res);
+    if (!webhook(req, res) && !media(req, res)) app(req, res);
   };
 }
 

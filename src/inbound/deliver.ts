@@ -55,6 +55,8 @@ export function createDeliverer(deps: {
   config: AmiConfig;
   log: Logger;
   metrics?: Pick<Metrics, 'retries'>;
+  /** Settles the media of a text taken while they were still being fetched (its hold time is over): src/media/. */
+  media?: { settle(row: InboundRow, now: number): InboundRow };
   now?: () => number;
 }): Deliverer {
   const { store, ami, config, log } = deps;
@@ -82,7 +84,9 @@ export function createDeliverer(deps: {
         const free = config.maxInFlight - inflight.size;
         if (free <= 0) break;
         const t = now();
-        for (const row of store.claimDue(t, free)) {
+        for (const claimed of store.claimDue(t, free)) {
+          // A text with media is due once they are fetched, or once it has waited its hold time for them.
+          const row = claimed.media_due !== null && deps.media ? deps.media.settle(claimed, t) : claimed;
           if (inboundAgeFrom(row) + config.maxAgeMs < t) {
             store.fail(row.id, 'expired', 'not delivered within the maximum age', t);
             log.warn({ id: row.id, to: row.recipient, ageMs: t - inboundAgeFrom(row) }, 'inbound text expired');
@@ -118,7 +122,8 @@ export function createDeliverer(deps: {
   function send(row: InboundRow): void {
     const part = row.parts_done + 1;
     const actionId = `websms-in-${row.id}-${part}-${row.attempts}`;
-    const pieces = splitForDelivery(row.body ?? '', config.partBytes);
+    // Links to its pictures (or notes that they could not be fetched) go after the words.
+    const pieces = splitForDelivery((row.body ?? '') + (row.body === null ? '' : row.media_note ?? ''), config.partBytes);
     const text = pieces[part - 1] ?? '';
     const websmsId = `${row.id}.${part}`;
     const entry: InFlight = {

@@ -40,7 +40,8 @@ export function createHousekeeping(db: Db): Housekeeping {
   // Batches keep each write transaction short: the webhook path waits on the same lock.
   const BATCH = 500;
   const inboundBodies = db.prepare(
-    `UPDATE inbound SET body = NULL WHERE id IN (
+    // The media note goes too: its links carry the tokens that open the pictures.
+    `UPDATE inbound SET body = NULL, media_note = NULL WHERE id IN (
        SELECT id FROM inbound WHERE state IN ${INBOUND_DONE} AND updated_at < ? AND body IS NOT NULL LIMIT ${BATCH})`,
   );
   const outboundBodies = db.prepare(

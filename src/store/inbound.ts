@@ -22,7 +22,11 @@ export interface NewInbound {
   recipient: string;
   body: string;
   parts: number;
-  /** Pictures and other media of the text (MMS), as the provider announced them; stored in the same commit by the media module. */
+  /**
+   * Pictures and other media that came with the text (MMS), as the provider
+   * announced them: stored with it in one commit, fetched afterwards
+   * (src/media/). The text waits for them at most the writer's hold time.
+   */
   media?: MediaRef[];
 }
 
@@ -45,6 +49,10 @@ export interface InboundRow {
   reason: string | null;
   /** When it was last queued again by hand; its maximum age counts from then. */
   retried_at: number | null;
+  /** While its media are being fetched: when delivery goes ahead without those still missing. */
+  media_due: number | null;
+  /** Once its media are settled: appended to the body on delivery (links, or notes). */
+  media_note: string | null;
 }
 
 /** The time a text's maximum age counts from. */
@@ -65,6 +73,12 @@ export interface InboundStore {
   wait(id: number, endpoint: string | null, reason: string, nextAttemptAt: number, now: number): void;
   retry(id: number, reason: string, nextAttemptAt: number, now: number): void;
   fail(id: number, state: 'undeliverable' | 'expired', reason: string, now: number): void;
+  /**
+   * The text's media are settled: `note` is appended to its body on delivery,
+   * which now takes `parts` SIP messages; a text still waiting for them falls
+   * due now. False when they were settled already.
+   */
+  mediaSettled(id: number, note: string, parts: number, now: number): boolean;
   /** Texts waiting for this endpoint become due now; returns how many. */
   wakeEndpoint(endpoint: string, now: number): number;
   /** Texts left 'sending' by a previous process go back to the queue. */
@@ -88,14 +102,39 @@ export function hashBody(body: string): string {
 }
 
 /**
+ * The duplicate-detection hash of a text: its body, and the addresses of its
+ * media, so that two pictures without words from one sender are two texts.
+ */
+function hashText(m: NewInbound): string {
+  return m.media === undefined || m.media.length === 0 ? hashBody(m.body) : hashBody([m.body, ...m.media.map((r) => r.url)].join('\u0000'));
+}
+
+/** How long a text waits for its media when the writer is not told (the default of [media] max_hold). */
+export const DEFAULT_MEDIA_HOLD_MS = 120_000;
+
+export interface InboundWriterOptions {
+  dedupWindowMs: number;
+  /** How long a text with media waits for them before it is delivered without those still missing (read at each write). */
+  mediaHoldMs?: () => number;
+  /**
+   * Called when a new text with media is written. It runs inside the
+   * transaction: the callee only schedules its work (the media worker's kick
+   * scans on the next turn, after the commit).
+   */
+  onMedia?: (id: number) => void;
+}
+
+/**
  * Writes one text inside the caller's transaction, or finds it a duplicate:
  * the same provider id, or (without one) the same sender, recipient and body
- * within the window. Shared by the webhook's group commit and the reassembly
- * of texts that arrive in parts (store/parts.ts), so both store a text alike.
+ * (and media) within the window. Shared by the webhook's group commit and the
+ * reassembly of texts that arrive in parts (store/parts.ts), so both store a
+ * text alike, its media refs included.
  */
 export type InboundWriter = (m: NewInbound, now: number) => EnqueueResult;
 
-export function createInboundWriter(db: Db, opts: { dedupWindowMs: number }): InboundWriter {
+export function createInboundWriter(db: Db, opts: InboundWriterOptions): InboundWriter {
+  const mediaHoldMs = opts.mediaHoldMs ?? ((): number => DEFAULT_MEDIA_HOLD_MS);
   const byProviderId = db.prepare<[string, string], { id: number }>(
     'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
   );
@@ -108,14 +147,25 @@ export function createInboundWriter(db: Db, opts: { dedupWindowMs: number }): In
        state, next_attempt_at, received_at, updated_at)
      VALUES (@interface, @providerId, @sender, @recipient, @body, @hash, @parts, 'queued', @t, @t, @t)`,
   );
+  // A text with media is not due before they are fetched or its hold time is
+  // over: next_attempt_at says so, and the claim query needs no other rule.
+  const insertWithMedia = db.prepare(
+    `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts,
+       state, next_attempt_at, received_at, updated_at, media_due)
+     VALUES (@interface, @providerId, @sender, @recipient, @body, @hash, @parts, 'queued', @due, @t, @t, @due)`,
+  );
+  const insertMedia = db.prepare(
+    `INSERT INTO media (inbound_id, seq, url, announced_type, auth, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
   return (m, t) => {
-    const hash = hashBody(m.body);
+    const hash = hashText(m);
     const prior =
       m.providerId !== undefined
         ? byProviderId.get(m.interface, m.providerId)
         : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
     if (prior) return { id: prior.id, duplicate: true };
-    const r = insert.run({
+    const values = {
       interface: m.interface,
       providerId: m.providerId ?? null,
       sender: m.sender,
@@ -124,12 +174,16 @@ export function createInboundWriter(db: Db, opts: { dedupWindowMs: number }): In
       hash,
       parts: m.parts,
       t,
-    });
-    return { id: Number(r.lastInsertRowid), duplicate: false };
+    };
+    if (m.media === undefined || m.media.length === 0) return { id: Number(insert.run(values).lastInsertRowid), duplicate: false };
+    const id = Number(insertWithMedia.run({ ...values, due: t + mediaHoldMs() }).lastInsertRowid);
+    m.media.forEach((ref, i) => insertMedia.run(id, i + 1, ref.url, ref.contentType ?? null, ref.auth ?? 'none', t, t, t));
+    opts.onMedia?.(id);
+    return { id, duplicate: false };
   };
 }
 
-export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: () => number }): InboundStore {
+export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: () => number }): InboundStore {
   const now = opts.now ?? Date.now;
   const events = createEventLog(db);
   const write = createInboundWriter(db, opts);
@@ -183,6 +237,10 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
   const failStmt = db.prepare(
     `UPDATE inbound SET state = ?, reason = ?, updated_at = ?
      WHERE id = ? AND state NOT IN ('delivered', 'undeliverable', 'expired', 'cancelled')`,
+  );
+  const settledStmt = db.prepare(
+    `UPDATE inbound SET media_note = ?, parts = ?, media_due = NULL, next_attempt_at = MIN(next_attempt_at, ?), updated_at = ?
+     WHERE id = ? AND media_due IS NOT NULL`,
   );
   const wakeStmt = db.prepare(
     `UPDATE inbound SET next_attempt_at = ?, updated_at = ? WHERE endpoint = ? AND state = 'waiting'`,
@@ -243,6 +301,7 @@ export function createInboundStore(db: Db, opts: { dedupWindowMs: number; now?: 
     fail: db.transaction((id: number, state: 'undeliverable' | 'expired', reason: string, t: number) => {
       if (failStmt.run(state, reason, t, id).changes > 0) events.add('in', id, t, state, reason);
     }),
+    mediaSettled: (id, note, parts, t) => settledStmt.run(note, parts, t, t, id).changes > 0,
     wakeEndpoint: (endpoint, t) => wakeStmt.run(t, t, endpoint).changes,
     resumeInterrupted: db.transaction((t: number) => {
       resumeEvents.run(t);

@@ -315,6 +315,11 @@ export function createTextStore(db: Db): TextStore {
     const finished = `state NOT IN ${statesSql(t.active)}`;
     return {
       events: db.prepare(`DELETE FROM events WHERE direction = '${t.direction}' AND text_id IN (SELECT id FROM ${t.name} WHERE ${finished} AND updated_at < ?)`),
+      // An inbound text's media rows go with it; their files are swept by the hourly media retention (src/media/retention.ts).
+      media:
+        t.direction === 'in'
+          ? db.prepare(`DELETE FROM media WHERE inbound_id IN (SELECT id FROM inbound WHERE ${finished} AND updated_at < ?)`)
+          : undefined,
       texts: db.prepare(`DELETE FROM ${t.name} WHERE ${finished} AND updated_at < ?`),
     };
   });
@@ -365,6 +370,7 @@ export function createTextStore(db: Db): TextStore {
       let n = 0;
       for (const s of purgeStmts) {
         s.events.run(before);
+        s.media?.run(before);
         n += s.texts.run(before).changes;
       }
       return n;
