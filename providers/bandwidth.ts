@@ -41,7 +41,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { credentialsCheck } from './webhook-auth.js';
+import { credentialsCheck } from './auth.js';
 
 export const BANDWIDTH_API = 'https://messaging.bandwidth.com';
 

@@ -16,7 +16,8 @@ import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { cleanReason, retryAfterMs, valueAt } from './generic.js';
-import { basicAuthorization, EMPTY_OK, objectOf, own, plusInternational, textOf } from './payload.js';
+import { basicAuthorization } from './auth.js';
+import { EMPTY_OK, objectOf, own, plusInternational, textOf } from './payload.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookParse, WebhookRequest } from './types.js';
 
 export const CLICKSEND_API = 'https://rest.clicksend.com';

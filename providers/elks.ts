@@ -11,6 +11,7 @@
 
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { basicAuthorization } from './auth.js';
 import { fieldText, requiredField, statusUrl } from './fields.js';
 import { formatNumber, generic } from './generic.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookAnswer, WebhookParse, WebhookRequest } from './types.js';
@@ -28,7 +29,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
   ];
   const taken = new Set(ours.map(([k]) => k));
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' };
-  if (cfg.auth === 'basic') headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+  if (cfg.auth === 'basic') headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   const body = new URLSearchParams([...ours, ...Object.entries(cfg.extra).filter(([k]) => !taken.has(k))]).toString();
   return { method: 'POST', url: cfg.url, headers, body };
 }

@@ -19,7 +19,8 @@
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { cleanReason, generic } from './generic.js';
-import { basicAuthorization, EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
+import { basicAuthorization } from './auth.js';
+import { EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
 import type {
   HttpAnswer,
   InboundText,

@@ -6,6 +6,7 @@
 // exported because the named profiles will read ITSP answers the same way.
 
 import http from 'node:http';
+import { basicAuthorization } from './auth.js';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError, WebsmsError } from '../src/errors.js';
 import type {
@@ -118,7 +119,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
   const { ours, extras } = fieldsOf(text, cfg);
   const headers: Record<string, string> = { 'Content-Type': cfg.format === 'json' ? JSON_TYPE : FORM_TYPE };
   if (cfg.auth === 'basic') {
-    headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+    headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   } else if (cfg.auth === 'bearer') {
     headers['Authorization'] = `Bearer ${cfg.bearer}`;
   }

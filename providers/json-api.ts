@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
+import { basicAuthorization } from './auth.js';
 import { cleanReason, retryAfterMs } from './generic.js';
 import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
 
@@ -14,7 +15,7 @@ import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from '
 export function jsonHeaders(cfg: SendConfig): Record<string, string> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', Accept: 'application/json' };
   if (cfg.auth === 'basic') {
-    headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+    headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   } else if (cfg.auth === 'bearer') {
     headers['Authorization'] = `Bearer ${cfg.bearer}`;
   }

@@ -1,6 +1,6 @@
 // Small readers and writers shared by the named profiles: values out of a
 // provider's webhook payload, numbers in the forms providers use, the plain
-// answers most of them expect, HTTP Basic, and keeping a secret out of a reason.
+// answers most of them expect, and keeping a secret out of a reason.
 
 import type { WebhookAnswer } from './types.js';
 
@@ -34,11 +34,6 @@ export function withoutPlus(n: string): string {
 export function plusInternational(n: string): string {
   const t = n.trim();
   return /^[1-9]\d{7,14}$/.test(t) ? `+${t}` : t;
-}
-
-/** HTTP Basic (RFC 7617): user and password joined with ':' in UTF-8, base64. */
-export function basicAuthorization(user: string, password: string): string {
-  return 'Basic ' + Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
 }
 
 /** An empty 200: what the providers that ignore the answer body get. */

@@ -16,7 +16,7 @@ import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { fieldText, plusDigits, requiredField, statusUrl } from './fields.js';
 import { cleanReason, formatNumber, generic } from './generic.js';
-import { hmac, sameBytes } from './signing.js';
+import { basicAuthorization, hmac, safeEqual } from './auth.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -43,7 +43,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
     text: text.body,
   };
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
-  if (cfg.auth === 'basic') headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+  if (cfg.auth === 'basic') headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   // Extras (the status callback url and its method) first, so they never replace ours.
   return { method: 'POST', url: cfg.url, headers, body: JSON.stringify({ ...cfg.extra, ...ours }) };
 }
@@ -168,7 +168,7 @@ function verifyWebhook(req: WebhookRequest, iface: InterfaceConfig): VerifyResul
     req.method === 'POST' && req.contentType === 'application/x-www-form-urlencoded' ? multi(querystring.parse(req.rawBody.toString('utf8'))) : (Object.create(null) as Multi);
   const want = plivoSignature(plivoSignedString(req.method, req.url, body), nonce, token);
   // One signature per active auth token while a token is being rotated: any one will do.
-  const matches = given.split(',').map((s) => sameBytes(s.trim(), want));
+  const matches = given.split(',').map((s) => safeEqual(s.trim(), want));
   if (!matches.includes(true)) return { ok: false, reason: 'X-Plivo-Signature-V3 does not match: wrong auth token, or the URL or parameters were changed' };
   return { ok: true };
 }

@@ -29,7 +29,6 @@
 // mo_media) and delivery reports (recipient_delivery_report_sms/mms, or the
 // batch-level delivery_report_sms/mms); any 2xx acknowledges.
 
-import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
@@ -48,7 +47,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { credentialsCheck, safeEqual, staleTimestamp } from './webhook-auth.js';
+import { credentialsCheck, hmac, safeEqual, staleTimestamp } from './auth.js';
 
 export const SINCH_API = 'https://us.sms.api.sinch.com';
 /** Longer than Sinch's whole retry schedule (81920 s), see the header comment. */
@@ -165,10 +164,7 @@ function verifyWebhook(req: WebhookRequest, iface: InterfaceConfig, now: number)
   const named = h['x-sinch-webhook-signature-algorithm'];
   const algorithm = ALGORITHMS[(named ?? 'HmacSHA256').toLowerCase()];
   if (!algorithm) return { ok: false, reason: `x-sinch-webhook-signature-algorithm ${JSON.stringify(named).slice(0, 40)} is not HmacSHA256, HmacSHA384 or HmacSHA512` };
-  const expected = crypto
-    .createHmac(algorithm, iface.signingSecret)
-    .update(Buffer.concat([req.rawBody, Buffer.from(`.${nonce}.${timestamp}`, 'utf8')]))
-    .digest('base64');
+  const expected = hmac(algorithm, iface.signingSecret, Buffer.concat([req.rawBody, Buffer.from(`.${nonce}.${timestamp}`, 'utf8')]), 'base64');
   return safeEqual(given, expected)
     ? { ok: true }
     : { ok: false, reason: 'x-sinch-webhook-signature does not match (wrong signing_secret, or the body was changed)' };

@@ -40,7 +40,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { staleTimestamp, strictBase64 } from './webhook-auth.js';
+import { staleTimestamp, strictBase64 } from './auth.js';
 
 export const TELNYX_API = 'https://api.telnyx.com';
 /** The SDK's tolerance between telnyx-timestamp and our clock, in seconds. */

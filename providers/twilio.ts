@@ -40,6 +40,7 @@
 import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { hmac, safeEqual } from './auth.js';
 import { cleanReason, generic, providerMessage, retryAfterMs, webhookField } from './generic.js';
 import type {
   HttpAnswer,
@@ -194,13 +195,6 @@ function parseWebhookAs(who: string, parseStatus: ProviderAdapter['parseStatus']
 
 // ---- signatures ----------------------------------------------------------
 
-/** Constant-time comparison; the lengths are those of an algorithm's output, not secret. */
-function sameBytes(given: string, expected: string): boolean {
-  const a = Buffer.from(given, 'utf8');
-  const b = Buffer.from(expected, 'utf8');
-  return a.length === b.length && crypto.timingSafeEqual(a, b);
-}
-
 /** The URL with the scheme's default port written out and without any port: Twilio may have signed either. */
 function portForms(url: string): string[] {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(url);
@@ -266,24 +260,24 @@ function verifyAs(style: SignatureStyle) {
     const algorithm = /(?:^|,)\s*algorithm\s*=\s*([^,\s]+)/i.exec(settings ?? '')?.[1]?.toUpperCase() ?? 'HMAC_SHA1';
     const hash = algorithm === 'HMAC_SHA1' ? 'sha1' : algorithm === 'HMAC_SHA256' ? 'sha256' : undefined;
     if (hash === undefined) return { ok: false, reason: `unsupported signature algorithm ${cleanReason(algorithm).slice(0, 40)}` };
-    const hmac = (key: string, data: string, enc: 'base64' | 'hex'): string => crypto.createHmac(hash, key).update(data, 'utf8').digest(enc);
+    const sign = (key: string, data: string, enc: 'base64' | 'hex'): string => hmac(hash, key, data, enc);
     const urls = candidateUrls(req.url);
 
     const bodyHash = /[?&]bodySHA256=([^&#]*)/.exec(req.url)?.[1];
     if (bodyHash !== undefined) {
       // JSON webhooks: the signature covers the URL (with bodySHA256), the hash covers the body.
-      const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, u, 'base64'))));
+      const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, u, 'base64'))));
       if (!signed) return { ok: false, reason: mismatch(style) };
       const actual = crypto.createHash('sha256').update(req.rawBody).digest('hex');
-      return sameBytes(decodeURIComponent(bodyHash).toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
+      return safeEqual(decodeURIComponent(bodyHash).toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
     }
     if (style.jsonOverBody && req.contentType === 'application/json') {
       const body = req.rawBody.toString('utf8');
-      const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, u + body, 'hex'))));
+      const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, u + body, 'hex'))));
       return signed ? { ok: true } : { ok: false, reason: mismatch(style) };
     }
     const params = req.method === 'POST' && req.contentType === 'application/x-www-form-urlencoded' ? formParams(req.rawBody) : new Map<string, string[]>();
-    const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, signatureBase(u, params, style.dedupe), 'base64'))));
+    const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, signatureBase(u, params, style.dedupe), 'base64'))));
     return signed ? { ok: true } : { ok: false, reason: mismatch(style) };
   };
 }

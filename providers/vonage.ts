@@ -28,7 +28,7 @@ import { RequestError, WebsmsError } from '../src/errors.js';
 import { gsmOnly } from '../src/outbound/segments.js';
 import { fieldText, plusDigits, requiredField } from './fields.js';
 import { cleanReason, formatNumber, generic, retryAfterMs } from './generic.js';
-import { hmac, sameBytes } from './signing.js';
+import { basicAuthorization, hmac, safeEqual } from './auth.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -62,7 +62,7 @@ export function usesMessagesApi(sendUrl: string): boolean {
 // ---- sending ------------------------------------------------------------
 
 function authHeader(cfg: SendConfig): Record<string, string> {
-  if (cfg.auth === 'basic') return { Authorization: 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64') };
+  if (cfg.auth === 'basic') return { Authorization: basicAuthorization(cfg.username, cfg.password) };
   if (cfg.auth === 'bearer') {
     // "<application id>:<private key>" (what defaults makes of account and secret) is signed into a
     // fresh JWT for every request; anything else is a token the user got elsewhere.
@@ -361,7 +361,7 @@ function verifySig(req: WebhookRequest, secret: string, now: number): VerifyResu
   const methods = /^[0-9a-f]+$/.test(sig) ? SIG_HASHES[sig.length] : undefined;
   if (!methods) return { ok: false, reason: 'sig is not a hex MD5, SHA-1, SHA-256 or SHA-512 signature' };
   // Every candidate is computed and compared, so the time taken does not tell which one matched.
-  const matches = methods.map((m) => sameBytes(smsSignature(params, secret, m), sig));
+  const matches = methods.map((m) => safeEqual(smsSignature(params, secret, m), sig));
   if (!matches.includes(true)) return { ok: false, reason: 'sig does not match: wrong signature secret, or the parameters were changed' };
   const ts = Number(params.timestamp);
   if (!Number.isFinite(ts)) return { ok: false, reason: 'signed webhook without a timestamp' };
@@ -383,7 +383,7 @@ function verifyJwt(req: WebhookRequest, token: string, secret: string, now: numb
   }
   if (!header || typeof header !== 'object' || header.alg !== 'HS256') return { ok: false, reason: `the JWT is not HS256-signed (alg ${cleanReason(String(header?.alg)).slice(0, 20)})` };
   if (!claims || typeof claims !== 'object') return { ok: false, reason: 'the JWT has no claims' };
-  if (!sameBytes(hmac('sha256', secret, `${head}.${body}`, 'base64url'), sig)) {
+  if (!safeEqual(hmac('sha256', secret, `${head}.${body}`, 'base64url'), sig)) {
     return { ok: false, reason: 'the JWT signature does not match: wrong signature secret, or the token was changed' };
   }
   const nowS = now / 1000;
@@ -393,7 +393,7 @@ function verifyJwt(req: WebhookRequest, token: string, secret: string, now: numb
   if (typeof claims.nbf === 'number' && nowS + 30 < claims.nbf) return { ok: false, reason: 'the JWT is not valid yet' };
   const want = crypto.createHash('sha256').update(req.rawBody).digest('hex');
   if (typeof claims.payload_hash !== 'string') return { ok: false, reason: 'the JWT has no payload_hash' };
-  if (!sameBytes(claims.payload_hash.toLowerCase(), want)) return { ok: false, reason: 'payload_hash does not match the body: the body was changed' };
+  if (!safeEqual(claims.payload_hash.toLowerCase(), want)) return { ok: false, reason: 'payload_hash does not match the body: the body was changed' };
   return { ok: true };
 }
 

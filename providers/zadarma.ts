@@ -22,7 +22,7 @@ import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { cleanReason, providerMessage, retryAfterMs, RETRY_AFTER_CAP_MS } from './generic.js';
 import { EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
-import { safeEqual } from './secure-compare.js';
+import { safeEqual } from './auth.js';
 import type {
   HttpAnswer,
   InboundText,
