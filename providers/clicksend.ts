@@ -15,9 +15,9 @@
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, retryAfterMs, valueAt } from './generic.js';
+import { cleanReason, EMPTY_OK, retryAfterMs, valueAt } from './generic.js';
 import { basicAuthorization } from './auth.js';
-import { EMPTY_OK, objectOf, own, plusInternational, textOf } from './payload.js';
+import { asObject, own, plusInternational, textOf } from './fields.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookParse, WebhookRequest } from './types.js';
 
 export const CLICKSEND_API = 'https://rest.clicksend.com';
@@ -77,7 +77,7 @@ function envelopeReason(answer: HttpAnswer, doc: unknown): string {
 }
 
 function parseAccepted(answer: HttpAnswer, doc: unknown): SendOutcome {
-  const first = objectOf(valueAt(doc, 'data.messages.0'));
+  const first = asObject(valueAt(doc, 'data.messages.0'));
   if (!first) {
     // No per-message part: the envelope decides.
     const code = textOf(valueAt(doc, 'response_code'))?.toUpperCase();
@@ -113,7 +113,7 @@ const FAILED = new Set(['failed', 'undelivered', 'undeliverable', 'expired', 're
 
 /** A receipt's fields, flat or inside a "data" object (JSON rules). */
 function receiptOf(fields: Record<string, unknown>): StatusReport | undefined {
-  const f = objectOf(own(fields, 'data')) ?? fields;
+  const f = asObject(own(fields, 'data')) ?? fields;
   const id = (textOf(own(f, 'message_id')) ?? textOf(own(f, 'messageid')))?.trim();
   const status = textOf(own(f, 'status'))?.trim().toLowerCase();
   if (!id || !status) return undefined;

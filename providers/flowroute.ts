@@ -18,9 +18,9 @@
 
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, generic } from './generic.js';
+import { cleanReason, EMPTY_OK, generic } from './generic.js';
 import { basicAuthorization } from './auth.js';
-import { EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
+import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -82,7 +82,7 @@ const FAILED = new Set(['smsc reject', 'smsc_reject', 'expired', 'deleted', 'und
 
 /** The message id of a receipt: data.id, which the docs call the message's mdr2 id. */
 function receiptOf(data: Record<string, unknown>): StatusReport | undefined {
-  const attributes = objectOf(own(data, 'attributes'));
+  const attributes = asObject(own(data, 'attributes'));
   const id = textOf(own(data, 'id'))?.trim();
   const status = textOf(own(attributes, 'status'))?.trim().toLowerCase();
   if (!id || !status) return undefined;
@@ -96,7 +96,7 @@ function receiptOf(data: Record<string, unknown>): StatusReport | undefined {
 }
 
 function parseStatus(fields: Record<string, unknown>): StatusReport | undefined {
-  const data = objectOf(own(fields, 'data'));
+  const data = asObject(own(fields, 'data'));
   if (!data || textOf(own(data, 'type')) !== 'delivery_receipt') return undefined;
   return receiptOf(data);
 }
@@ -108,9 +108,9 @@ function mediaOf(root: Record<string, unknown>, attributes: Record<string, unkno
   const included = own(root, 'included');
   if (Array.isArray(included)) {
     for (const item of included) {
-      const o = objectOf(item);
+      const o = asObject(item);
       if (textOf(own(o, 'type')) !== 'media') continue;
-      const a = objectOf(own(o, 'attributes'));
+      const a = asObject(own(o, 'attributes'));
       const url = textOf(own(a, 'url'))?.trim();
       if (!url) continue;
       const type = textOf(own(a, 'mime_type'))?.trim();
@@ -148,7 +148,7 @@ function textFrom(attributes: Record<string, unknown>, id: string | undefined, m
 
 function parseWebhook(req: WebhookRequest): WebhookParse {
   const root = req.fields;
-  const data = objectOf(own(root, 'data'));
+  const data = asObject(own(root, 'data'));
   if (data) {
     const type = textOf(own(data, 'type'));
     if (type === 'delivery_receipt') {
@@ -157,7 +157,7 @@ function parseWebhook(req: WebhookRequest): WebhookParse {
       return { kind: 'status', reports: [report] };
     }
     if (type !== 'message') return { kind: 'ignored', reason: `Flowroute callback of type ${cleanReason(type ?? '(none)').slice(0, 40)}` };
-    const attributes = objectOf(own(data, 'attributes')) ?? {};
+    const attributes = asObject(own(data, 'attributes')) ?? {};
     const direction = textOf(own(attributes, 'direction'));
     if (direction !== undefined && direction !== 'inbound') return { kind: 'ignored', reason: `Flowroute ${cleanReason(direction).slice(0, 20)} message record` };
     const id = textOf(own(data, 'id'))?.trim();

@@ -16,6 +16,7 @@ import type {
   SendOutcome,
   SendRequest,
   StatusReport,
+  WebhookAnswer,
   WebhookParse,
   WebhookRequest,
 } from './types.js';
@@ -365,6 +366,24 @@ function partOf(fields: Record<string, unknown>, iface: InterfaceConfig): { ref:
     if (v === undefined || !/^\d{1,3}$/.test(v)) throw new RequestError(400, `field ${name} must be a whole number`);
   }
   return { ref, seq: Number(seq), total: Number(total) };
+}
+
+/** An empty 200: what the providers that ignore the answer body get. */
+export const EMPTY_OK: WebhookAnswer = Object.freeze({ status: 200, contentType: 'text/plain; charset=utf-8', body: '' });
+
+/**
+ * A reason with a secret taken out, raw and percent-encoded, for the profiles
+ * whose secret travels where an answer could echo it (VoIP.ms puts the API
+ * password in the URL). Secrets shorter than 4 characters are not searched
+ * for: they would blank out ordinary words.
+ */
+export function withoutSecret(reason: string, secret: string): string {
+  if (secret.length < 4) return reason;
+  let out = reason;
+  for (const form of new Set([secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')])) {
+    out = out.split(form).join('(secret)');
+  }
+  return out;
 }
 
 export const generic: ProviderAdapter = {

@@ -1,7 +1,7 @@
 // What the profiles of JSON APIs (Telnyx, Bandwidth, Sinch, ...) share: the
 // request headers from the interface's send settings, the body with the
-// user's send_extra fields, the classes of HTTP answers, and reading JSON out
-// of webhooks and answers without trusting its shape.
+// user's send_extra fields, the classes of HTTP answers, and parsing JSON out
+// of webhooks and answers (read it with the helpers in fields.ts).
 
 import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
@@ -76,23 +76,6 @@ export function webhookJson(req: WebhookRequest): unknown {
   } catch {
     throw new RequestError(400, 'the webhook body is not JSON');
   }
-}
-
-/** A plain object (not an array, not null), else undefined. */
-export function asObject(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/** An array, else an empty one. */
-export function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-/** A non-empty string, or a finite number as text; else undefined. */
-export function str(v: unknown): string | undefined {
-  if (typeof v === 'string') return v === '' ? undefined : v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
 }
 
 /** Joins the parts that are present with ": " and cleans the result; undefined when none is. */

@@ -25,7 +25,8 @@ import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, str } from './fields.js';
+import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
 import type {
   HttpAnswer,
   InboundText,

@@ -22,8 +22,8 @@
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, retryAfterMs } from './generic.js';
-import { objectOf, own, plusInternational, textOf, withoutPlus, withoutSecret } from './payload.js';
+import { cleanReason, retryAfterMs, withoutSecret } from './generic.js';
+import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
 import type { HttpAnswer, InboundText, MediaRef, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, WebhookAnswer, WebhookParse, WebhookRequest } from './types.js';
 
 export const VOIPMS_API = 'https://voip.ms';
@@ -89,7 +89,7 @@ const KEYWORDS: Readonly<Record<string, Meaning>> = {
 
 function json(body: string): Record<string, unknown> | undefined {
   try {
-    return objectOf(JSON.parse(body) as unknown);
+    return asObject(JSON.parse(body) as unknown);
   } catch {
     return undefined;
   }
