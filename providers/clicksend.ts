@@ -16,6 +16,7 @@ import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { cleanReason, EMPTY_OK, retryAfterMs, valueAt } from './generic.js';
+import { parseJson } from './json-api.js';
 import { basicAuthorization } from './auth.js';
 import { asObject, own, plusInternational, textOf } from './fields.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookParse, WebhookRequest } from './types.js';
@@ -54,14 +55,6 @@ const MEANING: Readonly<Record<string, string>> = {
 /** Per-message statuses worth another attempt: THROTTLED means "same text to the same number just now, later". */
 const RETRY = new Set(['THROTTLED', 'INTERNAL_ERROR', 'QUEUE_FULL']);
 
-function json(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 /** "INVALID_RECIPIENT: the recipient is not a valid number"; unknown codes as ClickSend wrote them. */
 function statusReason(code: string): string {
   const safe = cleanReason(code).slice(0, 60);
@@ -94,7 +87,7 @@ function parseAccepted(answer: HttpAnswer, doc: unknown): SendOutcome {
 
 function parseResponse(answer: HttpAnswer): SendOutcome {
   const s = answer.status;
-  const doc = json(answer.body);
+  const doc = parseJson(answer.body);
   if (s >= 200 && s < 300) return parseAccepted(answer, doc);
   const reason = envelopeReason(answer, doc);
   if (s === 429 || s === 503) {

@@ -280,17 +280,33 @@ function parseAccepted(answer: HttpAnswer, cfg: SendConfig): SendOutcome {
   return { kind: 'accepted', providerId: id ? id : null };
 }
 
+/** The reason for a status no class covers (1xx/3xx): the number and its HTTP phrase. */
+export function unexpectedStatus(s: number): string {
+  return cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`);
+}
+
+/**
+ * The classes every profile shares for an answer that is not 2xx: 429 and 503
+ * are retried after the ITSP's Retry-After when it gives one; 408 and other
+ * 5xx are retried; any other 4xx is permanent, all with `reason`; 1xx/3xx (we
+ * follow no redirects) are retried with `unexpected`, since nothing says the
+ * text was refused.
+ */
+export function failureOutcome(answer: HttpAnswer, reason: string, unexpected = unexpectedStatus(answer.status)): SendOutcome {
+  const s = answer.status;
+  if (s === 429 || s === 503) {
+    const after = retryAfterMs(answer.headers['retry-after']);
+    return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
+  }
+  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason };
+  if (s >= 400 && s < 500) return { kind: 'permanent', reason };
+  return { kind: 'retry', reason: unexpected };
+}
+
 function parseResponse(answer: HttpAnswer, cfg: SendConfig): SendOutcome {
   const s = answer.status;
   if (s >= 200 && s < 300) return parseAccepted(answer, cfg);
-  if (s === 429 || s === 503) {
-    const after = retryAfterMs(answer.headers['retry-after']);
-    return after === undefined ? { kind: 'retry', reason: statusReason(answer) } : { kind: 'retry', reason: statusReason(answer), retryAfterMs: after };
-  }
-  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason: statusReason(answer) };
-  if (s >= 400 && s < 500) return { kind: 'permanent', reason: statusReason(answer) };
-  // 1xx/3xx (we follow no redirects): nothing says the text was refused, so try again.
-  return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`) };
+  return failureOutcome(answer, statusReason(answer));
 }
 
 // ---- delivery reports ----------------------------------------------------

@@ -8,7 +8,7 @@ import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { basicAuthorization } from './auth.js';
-import { cleanReason, retryAfterMs } from './generic.js';
+import { cleanReason, failureOutcome } from './generic.js';
 import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
 
 /** Content-Type, Accept and the authentication the interface's send_auth asks for. */
@@ -44,11 +44,9 @@ export function parseJson(body: string): unknown {
 }
 
 /**
- * The classes every profile shares: 2xx goes to `accepted`; 429 and 503 are
- * retried after the ITSP's Retry-After when it gives one; 408 and other 5xx
- * are retried; any other 4xx is permanent with the ITSP's own words
- * (`words`), else the HTTP reason phrase; 1xx/3xx are retried, since nothing
- * says the text was refused.
+ * 2xx goes to `accepted`; anything else to the shared classes
+ * (failureOutcome) with the ITSP's own words (`words`), else the HTTP reason
+ * phrase.
  */
 export function classify(
   answer: HttpAnswer,
@@ -59,14 +57,7 @@ export function classify(
   const json = parseJson(answer.body);
   if (s >= 200 && s < 300) return accepted(json);
   const said = words(json);
-  const reason = cleanReason(`${s}: ${said ?? http.STATUS_CODES[s] ?? 'unexpected status'}`);
-  if (s === 429 || s === 503) {
-    const after = retryAfterMs(answer.headers['retry-after']);
-    return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
-  }
-  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason };
-  if (s >= 400 && s < 500) return { kind: 'permanent', reason };
-  return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`) };
+  return failureOutcome(answer, cleanReason(`${s}: ${said ?? http.STATUS_CODES[s] ?? 'unexpected status'}`));
 }
 
 /** The webhook body as JSON, from the bytes received (what the provider signed); a 400 when it is not JSON. */

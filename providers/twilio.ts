@@ -41,7 +41,7 @@ import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { hmac, safeEqual } from './auth.js';
-import { cleanReason, generic, providerMessage, retryAfterMs, webhookField } from './generic.js';
+import { cleanReason, failureOutcome, generic, providerMessage, webhookField } from './generic.js';
 import type {
   HttpAnswer,
   MediaRef,
@@ -117,15 +117,8 @@ function parseResponseAs(who: string) {
       }
       return { kind: 'accepted', providerId: typeof sid === 'string' && sid !== '' ? sid : null };
     }
-    if (s === 429 || s === 503) {
-      const after = retryAfterMs(answer.headers['retry-after']);
-      const reason = reasonOf(answer, cfg, who);
-      return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
-    }
-    if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason: reasonOf(answer, cfg, who) };
     if (s === 401) return { kind: 'permanent', reason: cleanReason(`${reasonOf(answer, cfg, who)} (check account and secret)`) };
-    if (s >= 400 && s < 500) return { kind: 'permanent', reason: reasonOf(answer, cfg, who) };
-    return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s} from ${who}`) };
+    return failureOutcome(answer, reasonOf(answer, cfg, who), cleanReason(`unexpected HTTP status ${s} from ${who}`));
   };
 }
 

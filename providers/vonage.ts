@@ -28,6 +28,7 @@ import { RequestError, WebsmsError } from '../src/errors.js';
 import { gsmOnly } from '../src/outbound/segments.js';
 import { fieldText, plusDigits, requiredField } from './fields.js';
 import { cleanReason, formatNumber, generic, retryAfterMs } from './generic.js';
+import { parseJson } from './json-api.js';
 import { basicAuthorization, hmac, safeEqual } from './auth.js';
 import type {
   HttpAnswer,
@@ -158,14 +159,6 @@ const SMS_STATUS: Record<string, string> = {
   '32': 'Signature and API secret disallowed',
   '33': 'Number de-activated',
 };
-
-function parseJson(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 
