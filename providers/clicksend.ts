@@ -19,6 +19,7 @@ import { cleanReason, EMPTY_OK, retryAfterMs, valueAt } from './generic.js';
 import { parseJson } from './json-api.js';
 import { basicAuthorization } from './auth.js';
 import { asObject, own, plusInternational, textOf } from './fields.js';
+import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookParse, WebhookRequest } from './types.js';
 
 export const CLICKSEND_API = 'https://rest.clicksend.com';
@@ -162,10 +163,10 @@ export const clicksend: ProviderAdapter = {
   name: 'clicksend',
   description: 'ClickSend REST v3: JSON with HTTP Basic (username and API key), per-message status; inbound and delivery receipts from its URL rules',
   settings: [
-    { key: 'account', doc: 'Your ClickSend username (dashboard: Developers → API Credentials)', secret: false, required: true },
-    { key: 'secret', doc: 'The API key shown with it (not your login password)', secret: true, required: true },
-    { key: 'number', doc: 'Your dedicated ClickSend number that texts go out from and come in to', secret: false, required: false },
-    { key: 'token', doc: 'A long random string: ClickSend does not sign its webhooks, so the rule\'s URL carries it (<path>/<token>)', secret: true, required: true },
+    accountSetting('Your ClickSend username (dashboard: Developers → API Credentials)'),
+    secretSetting('The API key shown with it (not your login password)'),
+    numberSetting('Your dedicated ClickSend number that texts go out from and come in to'),
+    tokenSetting('A long random string: ClickSend does not sign its webhooks, so the rule\'s URL carries it (<path>/<token>)'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

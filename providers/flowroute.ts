@@ -21,6 +21,7 @@ import { RequestError } from '../src/errors.js';
 import { cleanReason, EMPTY_OK, generic } from './generic.js';
 import { basicAuthorization } from './auth.js';
 import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
+import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -179,10 +180,10 @@ export const flowroute: ProviderAdapter = {
   name: 'flowroute',
   description: 'Flowroute Messaging v2.2 (or v2.1 through send_url): JSON:API with HTTP Basic; inbound and delivery receipts in either version',
   settings: [
-    { key: 'account', doc: 'Your API access key (Flowroute Manage portal: Preferences → API Control)', secret: false, required: true },
-    { key: 'secret', doc: 'The API secret key shown with it', secret: true, required: true },
-    { key: 'number', doc: 'Your Flowroute number that texts go out from (E.164, +1...)', secret: false, required: false },
-    { key: 'token', doc: 'A long random string: Flowroute does not sign its callbacks, so the callback URL carries it (<path>/<token>)', secret: true, required: true },
+    accountSetting('Your API access key (Flowroute Manage portal: Preferences → API Control)'),
+    secretSetting('The API secret key shown with it'),
+    numberSetting('Your Flowroute number that texts go out from (E.164, +1...)'),
+    tokenSetting('A long random string: Flowroute does not sign its callbacks, so the callback URL carries it (<path>/<token>)'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { basicAuthorization } from './auth.js';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError, WebsmsError } from '../src/errors.js';
+import { tokenSetting } from './settings.js';
 import type {
   HttpAnswer,
   OutgoingText,
@@ -409,7 +410,7 @@ export const generic: ProviderAdapter = {
     { key: 'send_url', doc: 'the URL of the ITSP\'s send API (empty: the interface only receives)', secret: false, required: false },
     { key: 'send_username', doc: 'the user or API key for the send API, with send_auth = basic or form', secret: false, required: false },
     { key: 'send_password', doc: 'its password or API secret', secret: true, required: false },
-    { key: 'token', doc: 'a secret token for the webhook URL (<path>/<token>), when the ITSP does not sign its webhooks', secret: true, required: false },
+    tokenSetting('a secret token for the webhook URL (<path>/<token>), when the ITSP does not sign its webhooks', false),
   ],
   buildRequest,
   parseResponse,

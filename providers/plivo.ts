@@ -17,6 +17,7 @@ import { RequestError } from '../src/errors.js';
 import { fieldText, plusDigits, requiredField, statusUrl } from './fields.js';
 import { cleanReason, formatNumber, generic } from './generic.js';
 import { basicAuthorization, hmac, safeEqual } from './auth.js';
+import { accountSetting, numberSetting, publicUrlSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -216,10 +217,10 @@ export const plivo: ProviderAdapter = {
   name: 'plivo',
   description: 'Plivo: Message API; webhooks and status callbacks checked with X-Plivo-Signature-V3',
   settings: [
-    { key: 'account', doc: 'Auth ID (Plivo console, overview page)', secret: false, required: true },
-    { key: 'secret', doc: 'Auth Token (same page); also the key of the webhook signatures', secret: true, required: true },
-    { key: 'number', doc: 'Your Plivo number, the sender of texts that name none', secret: false, required: false },
-    { key: 'public_url', doc: 'This interface\'s webhook URL as Plivo calls it; also gives the status callback URL sent with each text', secret: false, required: false },
+    accountSetting('Auth ID (Plivo console, overview page)'),
+    secretSetting('Auth Token (same page); also the key of the webhook signatures'),
+    numberSetting('Your Plivo number, the sender of texts that name none'),
+    publicUrlSetting('This interface\'s webhook URL as Plivo calls it; also gives the status callback URL sent with each text'),
   ],
   defaults,
   buildRequest,

@@ -34,6 +34,7 @@ import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
 import { asArray, asObject, str } from './fields.js';
 import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
+import { accountSetting, numberSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -183,11 +184,11 @@ export const sinch: ProviderAdapter = {
   name: 'sinch',
   description: 'Sinch SMS REST API: batches with a service plan\'s bearer token; callbacks (texts, pictures, delivery reports) with the HMAC signature where the account has it',
   settings: [
-    { key: 'account', doc: 'Service plan id from the Sinch dashboard (SMS, Service APIs)', secret: false, required: true },
-    { key: 'secret', doc: 'That service plan\'s API token', secret: true, required: true },
+    accountSetting('Service plan id from the Sinch dashboard (SMS, Service APIs)'),
+    secretSetting('That service plan\'s API token'),
     { key: 'api_url', doc: 'The region of the service plan: https://us.sms.api.sinch.com (default), https://eu.sms.api.sinch.com, au, br or ca', secret: false, required: false },
-    { key: 'signing_secret', doc: 'Webhook secret of HMAC-signed callbacks, when Sinch has enabled them on the service plan', secret: true, required: false },
-    { key: 'number', doc: 'Your Sinch number in E.164 (+12025550160), or a short code', secret: false, required: false },
+    signingSecretSetting('Webhook secret of HMAC-signed callbacks, when Sinch has enabled them on the service plan'),
+    numberSetting('Your Sinch number in E.164 (+12025550160), or a short code'),
   ],
   defaults(written) {
     const base = (written['api_url'] || SINCH_API).replace(/\/+$/, '');

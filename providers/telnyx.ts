@@ -27,6 +27,7 @@ import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
 import { asArray, asObject, str } from './fields.js';
 import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
+import { numberSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -182,9 +183,9 @@ export const telnyx: ProviderAdapter = {
   name: 'telnyx',
   description: 'Telnyx Messaging API v2: JSON with a bearer API key, Ed25519-signed webhooks (inbound texts, pictures and delivery events)',
   settings: [
-    { key: 'secret', doc: 'API key (KEY...) from the Telnyx portal, Keys & Credentials, API Keys', secret: true, required: true },
+    secretSetting('API key (KEY...) from the Telnyx portal, Keys & Credentials, API Keys'),
     { key: 'public_key', doc: 'Public key from the Telnyx portal, Keys & Credentials, Public Key: verifies the webhooks', secret: false, required: true },
-    { key: 'number', doc: 'Your Telnyx number in E.164 (+12025550160), assigned to a messaging profile', secret: false, required: false },
+    numberSetting('Your Telnyx number in E.164 (+12025550160), assigned to a messaging profile'),
   ],
   defaults(written) {
     const base = (written['api_url'] || TELNYX_API).replace(/\/+$/, '');

@@ -42,12 +42,12 @@ import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { hmac, safeEqual } from './auth.js';
 import { cleanReason, failureOutcome, generic, providerMessage, webhookField } from './generic.js';
+import { accountSetting, numberSetting, publicUrlSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   MediaRef,
   OutgoingText,
   ProviderAdapter,
-  ProviderSetting,
   SendOutcome,
   SendRequest,
   StatusReport,
@@ -317,27 +317,17 @@ function commonDefaults(written: Readonly<Record<string, string>>, sendUrl: stri
   return d;
 }
 
-const NUMBER: ProviderSetting = {
-  key: 'number',
-  doc: 'your phone number there in E.164 (+15551234567): the sender of texts sent without one',
-  secret: false,
-  required: false,
-};
+const NUMBER = numberSetting('your phone number there in E.164 (+15551234567): the sender of texts sent without one');
 
 export const twilio: ProviderAdapter = {
   name: 'twilio',
   description: 'Twilio Programmable Messaging: form API with the Account SID and Auth Token, X-Twilio-Signature on webhooks, TwiML answers',
   settings: [
-    { key: 'account', doc: 'the Account SID (AC...) from the Twilio console', secret: false, required: true },
-    { key: 'secret', doc: 'the Auth Token from the Twilio console; it also signs Twilio\'s webhooks', secret: true, required: true },
+    accountSetting('the Account SID (AC...) from the Twilio console'),
+    secretSetting('the Auth Token from the Twilio console; it also signs Twilio\'s webhooks'),
     NUMBER,
-    {
-      key: 'public_url',
-      doc: 'this interface\'s webhook URL as you paste it into the Twilio console (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy',
-      secret: false,
-      required: false,
-    },
-    { key: 'signing_secret', doc: 'the SharedKey secret, only when a Twilio webhook rule signs with a shared key', secret: true, required: false },
+    publicUrlSetting('this interface\'s webhook URL as you paste it into the Twilio console (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy'),
+    signingSecretSetting('the SharedKey secret, only when a Twilio webhook rule signs with a shared key'),
   ],
   defaults: (w) => commonDefaults(w, `${base(w.api_url || TWILIO_API)}/2010-04-01/Accounts/${encodeURIComponent(w.account ?? '')}/Messages.json`),
   buildRequest,
@@ -359,16 +349,11 @@ export const signalwire: ProviderAdapter = {
   description: 'SignalWire through its Twilio-compatible API: your Space URL, Project ID and API token, X-SignalWire-Signature with the Signing Key',
   settings: [
     { key: 'api_url', doc: 'your Space URL (https://<space>.signalwire.com) from the SignalWire dashboard', secret: false, required: true },
-    { key: 'account', doc: 'the Project ID from the API page of your Space', secret: false, required: true },
-    { key: 'secret', doc: 'an API token (PT...) from the same page, allowed to send messages', secret: true, required: true },
-    { key: 'signing_secret', doc: 'the Signing Key from the same page; SignalWire signs its webhooks with it', secret: true, required: true },
+    accountSetting('the Project ID from the API page of your Space'),
+    secretSetting('an API token (PT...) from the same page, allowed to send messages'),
+    signingSecretSetting('the Signing Key from the same page; SignalWire signs its webhooks with it', true),
     NUMBER,
-    {
-      key: 'public_url',
-      doc: 'this interface\'s webhook URL as you set it on the phone number in SignalWire (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy',
-      secret: false,
-      required: false,
-    },
+    publicUrlSetting('this interface\'s webhook URL as you set it on the phone number in SignalWire (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy'),
   ],
   defaults: (w) => commonDefaults(w, `${base(w.api_url ?? '')}/api/laml/2010-04-01/Accounts/${encodeURIComponent(w.account ?? '')}/Messages.json`),
   buildRequest,

@@ -30,6 +30,7 @@ import { fieldText, plusDigits, requiredField } from './fields.js';
 import { cleanReason, formatNumber, generic, retryAfterMs } from './generic.js';
 import { parseJson } from './json-api.js';
 import { basicAuthorization, hmac, safeEqual } from './auth.js';
+import { accountSetting, numberSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -447,10 +448,10 @@ export const vonage: ProviderAdapter = {
   name: 'vonage',
   description: 'Vonage (Nexmo): SMS API or Messages API; signed webhooks (signature secret) checked',
   settings: [
-    { key: 'account', doc: 'API key (Vonage dashboard, API settings); with send_auth = bearer on the Messages API: the application id', secret: false, required: true },
-    { key: 'secret', doc: 'API secret (API settings); with send_auth = bearer: the application\'s private key, PEM or its base64 body on one line', secret: true, required: true },
-    { key: 'signing_secret', doc: 'Signature secret (API settings, signed webhooks); needed to accept webhooks, which are all checked with it', secret: true, required: false },
-    { key: 'number', doc: 'Your Vonage virtual number, the sender of texts that name none', secret: false, required: false },
+    accountSetting('API key (Vonage dashboard, API settings); with send_auth = bearer on the Messages API: the application id'),
+    secretSetting('API secret (API settings); with send_auth = bearer: the application\'s private key, PEM or its base64 body on one line'),
+    signingSecretSetting('Signature secret (API settings, signed webhooks); needed to accept webhooks, which are all checked with it'),
+    numberSetting('Your Vonage virtual number, the sender of texts that name none'),
     { key: 'send_url', doc: 'Only for the Messages API: https://api.nexmo.com/v1/messages', secret: false, required: false },
   ],
   defaults,

@@ -23,6 +23,7 @@ import { RequestError } from '../src/errors.js';
 import { cleanReason, EMPTY_OK, providerMessage, RETRY_AFTER_CAP_MS, retryAfterMs } from './generic.js';
 import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
 import { safeEqual } from './auth.js';
+import { accountSetting, numberSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -267,9 +268,9 @@ export const zadarma: ProviderAdapter = {
   name: 'zadarma',
   description: 'Zadarma: SMS through its signed user API; incoming SMS from its signed notifications (and the zd_echo URL check)',
   settings: [
-    { key: 'account', doc: 'Your API key (personal account: Settings → Integrations and API → Keys and API)', secret: false, required: true },
-    { key: 'secret', doc: 'Its API secret (same page): signs what websms sends and checks the notifications Zadarma signs', secret: true, required: true },
-    { key: 'number', doc: 'Your Zadarma number (confirmed for SMS) that texts go out from', secret: false, required: false },
+    accountSetting('Your API key (personal account: Settings → Integrations and API → Keys and API)'),
+    secretSetting('Its API secret (same page): signs what websms sends and checks the notifications Zadarma signs'),
+    numberSetting('Your Zadarma number (confirmed for SMS) that texts go out from'),
   ],
   defaults(written) {
     const d: Record<string, string> = {
