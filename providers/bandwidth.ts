@@ -26,7 +26,9 @@
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, str } from './fields.js';
+import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
+import { accountSetting, numberSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -41,7 +43,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { credentialsCheck } from './webhook-auth.js';
+import { credentialsCheck } from './auth.js';
 
 export const BANDWIDTH_API = 'https://messaging.bandwidth.com';
 
@@ -146,13 +148,13 @@ export const bandwidth: ProviderAdapter = {
   name: 'bandwidth',
   description: 'Bandwidth Messaging API v2: JSON with an API user over HTTP Basic; callbacks (texts, pictures, delivery) checked by their Basic credentials',
   settings: [
-    { key: 'account', doc: 'Account id from the Bandwidth dashboard (the number in /users/{accountId}/messages)', secret: false, required: true },
+    accountSetting('Account id from the Bandwidth dashboard (the number in /users/{accountId}/messages)'),
     { key: 'application', doc: 'Messaging Application id (applicationId) that holds the callback URLs', secret: false, required: true },
     { key: 'send_username', doc: 'API user with the Messaging role (not the dashboard login)', secret: false, required: true },
-    { key: 'secret', doc: 'That API user\'s password', secret: true, required: true },
+    secretSetting('That API user\'s password'),
     { key: 'username', doc: 'Callback user id you set on the Application (InboundCallbackCreds / OutboundCallbackCreds); without it, a token', secret: false, required: false },
     { key: 'password', doc: 'Callback password you set on the Application', secret: true, required: false },
-    { key: 'number', doc: 'Your Bandwidth number in E.164 (+12025550160)', secret: false, required: false },
+    numberSetting('Your Bandwidth number in E.164 (+12025550160)'),
   ],
   defaults(written) {
     const base = (written['api_url'] || BANDWIDTH_API).replace(/\/+$/, '');

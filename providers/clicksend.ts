@@ -15,8 +15,11 @@
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, retryAfterMs, valueAt } from './generic.js';
-import { basicAuthorization, EMPTY_OK, objectOf, own, plusInternational, textOf } from './payload.js';
+import { cleanReason, EMPTY_OK, retryAfterMs, valueAt } from './generic.js';
+import { parseJson } from './json-api.js';
+import { basicAuthorization } from './auth.js';
+import { asObject, own, plusInternational, textOf } from './fields.js';
+import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookParse, WebhookRequest } from './types.js';
 
 export const CLICKSEND_API = 'https://rest.clicksend.com';
@@ -53,14 +56,6 @@ const MEANING: Readonly<Record<string, string>> = {
 /** Per-message statuses worth another attempt: THROTTLED means "same text to the same number just now, later". */
 const RETRY = new Set(['THROTTLED', 'INTERNAL_ERROR', 'QUEUE_FULL']);
 
-function json(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 /** "INVALID_RECIPIENT: the recipient is not a valid number"; unknown codes as ClickSend wrote them. */
 function statusReason(code: string): string {
   const safe = cleanReason(code).slice(0, 60);
@@ -76,7 +71,7 @@ function envelopeReason(answer: HttpAnswer, doc: unknown): string {
 }
 
 function parseAccepted(answer: HttpAnswer, doc: unknown): SendOutcome {
-  const first = objectOf(valueAt(doc, 'data.messages.0'));
+  const first = asObject(valueAt(doc, 'data.messages.0'));
   if (!first) {
     // No per-message part: the envelope decides.
     const code = textOf(valueAt(doc, 'response_code'))?.toUpperCase();
@@ -93,7 +88,7 @@ function parseAccepted(answer: HttpAnswer, doc: unknown): SendOutcome {
 
 function parseResponse(answer: HttpAnswer): SendOutcome {
   const s = answer.status;
-  const doc = json(answer.body);
+  const doc = parseJson(answer.body);
   if (s >= 200 && s < 300) return parseAccepted(answer, doc);
   const reason = envelopeReason(answer, doc);
   if (s === 429 || s === 503) {
@@ -112,7 +107,7 @@ const FAILED = new Set(['failed', 'undelivered', 'undeliverable', 'expired', 're
 
 /** A receipt's fields, flat or inside a "data" object (JSON rules). */
 function receiptOf(fields: Record<string, unknown>): StatusReport | undefined {
-  const f = objectOf(own(fields, 'data')) ?? fields;
+  const f = asObject(own(fields, 'data')) ?? fields;
   const id = (textOf(own(f, 'message_id')) ?? textOf(own(f, 'messageid')))?.trim();
   const status = textOf(own(f, 'status'))?.trim().toLowerCase();
   if (!id || !status) return undefined;
@@ -168,10 +163,10 @@ export const clicksend: ProviderAdapter = {
   name: 'clicksend',
   description: 'ClickSend REST v3: JSON with HTTP Basic (username and API key), per-message status; inbound and delivery receipts from its URL rules',
   settings: [
-    { key: 'account', doc: 'Your ClickSend username (dashboard: Developers → API Credentials)', secret: false, required: true },
-    { key: 'secret', doc: 'The API key shown with it (not your login password)', secret: true, required: true },
-    { key: 'number', doc: 'Your dedicated ClickSend number that texts go out from and come in to', secret: false, required: false },
-    { key: 'token', doc: 'A long random string: ClickSend does not sign its webhooks, so the rule\'s URL carries it (<path>/<token>)', secret: true, required: true },
+    accountSetting('Your ClickSend username (dashboard: Developers → API Credentials)'),
+    secretSetting('The API key shown with it (not your login password)'),
+    numberSetting('Your dedicated ClickSend number that texts go out from and come in to'),
+    tokenSetting('A long random string: ClickSend does not sign its webhooks, so the rule\'s URL carries it (<path>/<token>)'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

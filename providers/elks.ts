@@ -11,8 +11,10 @@
 
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { basicAuthorization } from './auth.js';
 import { fieldText, requiredField, statusUrl } from './fields.js';
 import { formatNumber, generic } from './generic.js';
+import { accountSetting, numberSetting, publicUrlSetting, secretSetting, tokenSetting } from './settings.js';
 import type { HttpAnswer, InboundText, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, StatusReport, WebhookAnswer, WebhookParse, WebhookRequest } from './types.js';
 
 const API = 'https://api.46elks.com';
@@ -28,7 +30,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
   ];
   const taken = new Set(ours.map(([k]) => k));
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' };
-  if (cfg.auth === 'basic') headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+  if (cfg.auth === 'basic') headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   const body = new URLSearchParams([...ours, ...Object.entries(cfg.extra).filter(([k]) => !taken.has(k))]).toString();
   return { method: 'POST', url: cfg.url, headers, body };
 }
@@ -120,11 +122,11 @@ export const elks: ProviderAdapter = {
   name: '46elks',
   description: '46elks: SMS and MMS; unsigned webhooks, so a URL token and 46elks\'s source addresses',
   settings: [
-    { key: 'account', doc: 'API username (46elks dashboard, API credentials; starts with u)', secret: false, required: true },
-    { key: 'secret', doc: 'API password (same page)', secret: true, required: true },
-    { key: 'token', doc: 'A long random string of your own (16+ of A-Z a-z 0-9 _ - . ~): 46elks does not sign its webhooks, so their URLs carry it', secret: true, required: true },
-    { key: 'number', doc: 'Your 46elks number, the sender of texts that name none', secret: false, required: false },
-    { key: 'public_url', doc: 'This interface\'s webhook URL as 46elks calls it (without the token); also gives the delivery report URL sent with each text', secret: false, required: false },
+    accountSetting('API username (46elks dashboard, API credentials; starts with u)'),
+    secretSetting('API password (same page)'),
+    tokenSetting('A long random string of your own (16+ of A-Z a-z 0-9 _ - . ~): 46elks does not sign its webhooks, so their URLs carry it'),
+    numberSetting('Your 46elks number, the sender of texts that name none'),
+    publicUrlSetting('This interface\'s webhook URL as 46elks calls it (without the token); also gives the delivery report URL sent with each text'),
   ],
   defaults,
   buildRequest,

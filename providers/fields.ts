@@ -1,4 +1,5 @@
-// Reading webhook fields and numbers the way several profiles need it.
+// Reading webhook fields, JSON values and numbers the way several profiles
+// need it, without trusting the shape of what a provider sent.
 
 import { RequestError } from '../src/errors.js';
 
@@ -16,6 +17,50 @@ export function requiredField(fields: Record<string, unknown>, name: string): st
   const v = fieldText(fields, name);
   if (v === undefined || v.trim() === '') throw new RequestError(400, `missing field ${name}`);
   return v;
+}
+
+/** A string, or a finite number as text; anything else (null, objects, booleans) is absent. */
+export function textOf(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** A non-empty string, or a finite number as text; else undefined. */
+export function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** A plain object (not an array, not null), else undefined. */
+export function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** An array, else an empty one. */
+export function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** An own property of an object, never one from its prototype ("__proto__", "constructor"). */
+export function own(o: Record<string, unknown> | undefined, key: string): unknown {
+  return o !== undefined && Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
+}
+
+/** E.164 with '+' to the digits alone (Zadarma, Flowroute v2.1); anything else as it is. */
+export function withoutPlus(n: string): string {
+  return /^\+\d+$/.test(n) ? n.slice(1) : n;
+}
+
+/**
+ * International digits without '+' (12025550160) as E.164, so that websms does
+ * not read them as a national number. Values with '+', short codes and names
+ * are left for websms's own normalisation.
+ */
+export function plusInternational(n: string): string {
+  const t = n.trim();
+  return /^[1-9]\d{7,14}$/.test(t) ? `+${t}` : t;
 }
 
 /**

@@ -18,8 +18,10 @@
 
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, generic } from './generic.js';
-import { basicAuthorization, EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
+import { cleanReason, EMPTY_OK, generic } from './generic.js';
+import { basicAuthorization } from './auth.js';
+import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
+import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -81,7 +83,7 @@ const FAILED = new Set(['smsc reject', 'smsc_reject', 'expired', 'deleted', 'und
 
 /** The message id of a receipt: data.id, which the docs call the message's mdr2 id. */
 function receiptOf(data: Record<string, unknown>): StatusReport | undefined {
-  const attributes = objectOf(own(data, 'attributes'));
+  const attributes = asObject(own(data, 'attributes'));
   const id = textOf(own(data, 'id'))?.trim();
   const status = textOf(own(attributes, 'status'))?.trim().toLowerCase();
   if (!id || !status) return undefined;
@@ -95,7 +97,7 @@ function receiptOf(data: Record<string, unknown>): StatusReport | undefined {
 }
 
 function parseStatus(fields: Record<string, unknown>): StatusReport | undefined {
-  const data = objectOf(own(fields, 'data'));
+  const data = asObject(own(fields, 'data'));
   if (!data || textOf(own(data, 'type')) !== 'delivery_receipt') return undefined;
   return receiptOf(data);
 }
@@ -107,9 +109,9 @@ function mediaOf(root: Record<string, unknown>, attributes: Record<string, unkno
   const included = own(root, 'included');
   if (Array.isArray(included)) {
     for (const item of included) {
-      const o = objectOf(item);
+      const o = asObject(item);
       if (textOf(own(o, 'type')) !== 'media') continue;
-      const a = objectOf(own(o, 'attributes'));
+      const a = asObject(own(o, 'attributes'));
       const url = textOf(own(a, 'url'))?.trim();
       if (!url) continue;
       const type = textOf(own(a, 'mime_type'))?.trim();
@@ -147,7 +149,7 @@ function textFrom(attributes: Record<string, unknown>, id: string | undefined, m
 
 function parseWebhook(req: WebhookRequest): WebhookParse {
   const root = req.fields;
-  const data = objectOf(own(root, 'data'));
+  const data = asObject(own(root, 'data'));
   if (data) {
     const type = textOf(own(data, 'type'));
     if (type === 'delivery_receipt') {
@@ -156,7 +158,7 @@ function parseWebhook(req: WebhookRequest): WebhookParse {
       return { kind: 'status', reports: [report] };
     }
     if (type !== 'message') return { kind: 'ignored', reason: `Flowroute callback of type ${cleanReason(type ?? '(none)').slice(0, 40)}` };
-    const attributes = objectOf(own(data, 'attributes')) ?? {};
+    const attributes = asObject(own(data, 'attributes')) ?? {};
     const direction = textOf(own(attributes, 'direction'));
     if (direction !== undefined && direction !== 'inbound') return { kind: 'ignored', reason: `Flowroute ${cleanReason(direction).slice(0, 20)} message record` };
     const id = textOf(own(data, 'id'))?.trim();
@@ -178,10 +180,10 @@ export const flowroute: ProviderAdapter = {
   name: 'flowroute',
   description: 'Flowroute Messaging v2.2 (or v2.1 through send_url): JSON:API with HTTP Basic; inbound and delivery receipts in either version',
   settings: [
-    { key: 'account', doc: 'Your API access key (Flowroute Manage portal: Preferences → API Control)', secret: false, required: true },
-    { key: 'secret', doc: 'The API secret key shown with it', secret: true, required: true },
-    { key: 'number', doc: 'Your Flowroute number that texts go out from (E.164, +1...)', secret: false, required: false },
-    { key: 'token', doc: 'A long random string: Flowroute does not sign its callbacks, so the callback URL carries it (<path>/<token>)', secret: true, required: true },
+    accountSetting('Your API access key (Flowroute Manage portal: Preferences → API Control)'),
+    secretSetting('The API secret key shown with it'),
+    numberSetting('Your Flowroute number that texts go out from (E.164, +1...)'),
+    tokenSetting('A long random string: Flowroute does not sign its callbacks, so the callback URL carries it (<path>/<token>)'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

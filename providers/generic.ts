@@ -6,8 +6,10 @@
 // exported because the named profiles will read ITSP answers the same way.
 
 import http from 'node:http';
+import { basicAuthorization } from './auth.js';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError, WebsmsError } from '../src/errors.js';
+import { tokenSetting } from './settings.js';
 import type {
   HttpAnswer,
   OutgoingText,
@@ -15,6 +17,7 @@ import type {
   SendOutcome,
   SendRequest,
   StatusReport,
+  WebhookAnswer,
   WebhookParse,
   WebhookRequest,
 } from './types.js';
@@ -118,7 +121,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
   const { ours, extras } = fieldsOf(text, cfg);
   const headers: Record<string, string> = { 'Content-Type': cfg.format === 'json' ? JSON_TYPE : FORM_TYPE };
   if (cfg.auth === 'basic') {
-    headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+    headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   } else if (cfg.auth === 'bearer') {
     headers['Authorization'] = `Bearer ${cfg.bearer}`;
   }
@@ -278,17 +281,33 @@ function parseAccepted(answer: HttpAnswer, cfg: SendConfig): SendOutcome {
   return { kind: 'accepted', providerId: id ? id : null };
 }
 
+/** The reason for a status no class covers (1xx/3xx): the number and its HTTP phrase. */
+export function unexpectedStatus(s: number): string {
+  return cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`);
+}
+
+/**
+ * The classes every profile shares for an answer that is not 2xx: 429 and 503
+ * are retried after the ITSP's Retry-After when it gives one; 408 and other
+ * 5xx are retried; any other 4xx is permanent, all with `reason`; 1xx/3xx (we
+ * follow no redirects) are retried with `unexpected`, since nothing says the
+ * text was refused.
+ */
+export function failureOutcome(answer: HttpAnswer, reason: string, unexpected = unexpectedStatus(answer.status)): SendOutcome {
+  const s = answer.status;
+  if (s === 429 || s === 503) {
+    const after = retryAfterMs(answer.headers['retry-after']);
+    return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
+  }
+  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason };
+  if (s >= 400 && s < 500) return { kind: 'permanent', reason };
+  return { kind: 'retry', reason: unexpected };
+}
+
 function parseResponse(answer: HttpAnswer, cfg: SendConfig): SendOutcome {
   const s = answer.status;
   if (s >= 200 && s < 300) return parseAccepted(answer, cfg);
-  if (s === 429 || s === 503) {
-    const after = retryAfterMs(answer.headers['retry-after']);
-    return after === undefined ? { kind: 'retry', reason: statusReason(answer) } : { kind: 'retry', reason: statusReason(answer), retryAfterMs: after };
-  }
-  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason: statusReason(answer) };
-  if (s >= 400 && s < 500) return { kind: 'permanent', reason: statusReason(answer) };
-  // 1xx/3xx (we follow no redirects): nothing says the text was refused, so try again.
-  return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`) };
+  return failureOutcome(answer, statusReason(answer));
 }
 
 // ---- delivery reports ----------------------------------------------------
@@ -366,6 +385,24 @@ function partOf(fields: Record<string, unknown>, iface: InterfaceConfig): { ref:
   return { ref, seq: Number(seq), total: Number(total) };
 }
 
+/** An empty 200: what the providers that ignore the answer body get. */
+export const EMPTY_OK: WebhookAnswer = Object.freeze({ status: 200, contentType: 'text/plain; charset=utf-8', body: '' });
+
+/**
+ * A reason with a secret taken out, raw and percent-encoded, for the profiles
+ * whose secret travels where an answer could echo it (VoIP.ms puts the API
+ * password in the URL). Secrets shorter than 4 characters are not searched
+ * for: they would blank out ordinary words.
+ */
+export function withoutSecret(reason: string, secret: string): string {
+  if (secret.length < 4) return reason;
+  let out = reason;
+  for (const form of new Set([secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')])) {
+    out = out.split(form).join('(secret)');
+  }
+  return out;
+}
+
 export const generic: ProviderAdapter = {
   name: 'generic',
   description: 'Any ITSP with an HTTP API: the request, its authentication and the answer are described by send_* keys',
@@ -373,7 +410,7 @@ export const generic: ProviderAdapter = {
     { key: 'send_url', doc: 'the URL of the ITSP\'s send API (empty: the interface only receives)', secret: false, required: false },
     { key: 'send_username', doc: 'the user or API key for the send API, with send_auth = basic or form', secret: false, required: false },
     { key: 'send_password', doc: 'its password or API secret', secret: true, required: false },
-    { key: 'token', doc: 'a secret token for the webhook URL (<path>/<token>), when the ITSP does not sign its webhooks', secret: true, required: false },
+    tokenSetting('a secret token for the webhook URL (<path>/<token>), when the ITSP does not sign its webhooks', false),
   ],
   buildRequest,
   parseResponse,

@@ -1,20 +1,21 @@
 // What the profiles of JSON APIs (Telnyx, Bandwidth, Sinch, ...) share: the
 // request headers from the interface's send settings, the body with the
-// user's send_extra fields, the classes of HTTP answers, and reading JSON out
-// of webhooks and answers without trusting its shape.
+// user's send_extra fields, the classes of HTTP answers, and parsing JSON out
+// of webhooks and answers (read it with the helpers in fields.ts).
 
 import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
-import { cleanReason, retryAfterMs } from './generic.js';
+import { basicAuthorization } from './auth.js';
+import { cleanReason, failureOutcome } from './generic.js';
 import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
 
 /** Content-Type, Accept and the authentication the interface's send_auth asks for. */
 export function jsonHeaders(cfg: SendConfig): Record<string, string> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', Accept: 'application/json' };
   if (cfg.auth === 'basic') {
-    headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+    headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   } else if (cfg.auth === 'bearer') {
     headers['Authorization'] = `Bearer ${cfg.bearer}`;
   }
@@ -43,11 +44,9 @@ export function parseJson(body: string): unknown {
 }
 
 /**
- * The classes every profile shares: 2xx goes to `accepted`; 429 and 503 are
- * retried after the ITSP's Retry-After when it gives one; 408 and other 5xx
- * are retried; any other 4xx is permanent with the ITSP's own words
- * (`words`), else the HTTP reason phrase; 1xx/3xx are retried, since nothing
- * says the text was refused.
+ * 2xx goes to `accepted`; anything else to the shared classes
+ * (failureOutcome) with the ITSP's own words (`words`), else the HTTP reason
+ * phrase.
  */
 export function classify(
   answer: HttpAnswer,
@@ -58,14 +57,7 @@ export function classify(
   const json = parseJson(answer.body);
   if (s >= 200 && s < 300) return accepted(json);
   const said = words(json);
-  const reason = cleanReason(`${s}: ${said ?? http.STATUS_CODES[s] ?? 'unexpected status'}`);
-  if (s === 429 || s === 503) {
-    const after = retryAfterMs(answer.headers['retry-after']);
-    return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
-  }
-  if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason };
-  if (s >= 400 && s < 500) return { kind: 'permanent', reason };
-  return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s}${http.STATUS_CODES[s] ? ' ' + http.STATUS_CODES[s] : ''}`) };
+  return failureOutcome(answer, cleanReason(`${s}: ${said ?? http.STATUS_CODES[s] ?? 'unexpected status'}`));
 }
 
 /** The webhook body as JSON, from the bytes received (what the provider signed); a 400 when it is not JSON. */
@@ -75,23 +67,6 @@ export function webhookJson(req: WebhookRequest): unknown {
   } catch {
     throw new RequestError(400, 'the webhook body is not JSON');
   }
-}
-
-/** A plain object (not an array, not null), else undefined. */
-export function asObject(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/** An array, else an empty one. */
-export function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-/** A non-empty string, or a finite number as text; else undefined. */
-export function str(v: unknown): string | undefined {
-  if (typeof v === 'string') return v === '' ? undefined : v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
 }
 
 /** Joins the parts that are present with ": " and cleans the result; undefined when none is. */

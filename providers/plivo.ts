@@ -16,7 +16,8 @@ import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { fieldText, plusDigits, requiredField, statusUrl } from './fields.js';
 import { cleanReason, formatNumber, generic } from './generic.js';
-import { hmac, sameBytes } from './signing.js';
+import { basicAuthorization, hmac, safeEqual } from './auth.js';
+import { accountSetting, numberSetting, publicUrlSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -43,7 +44,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
     text: text.body,
   };
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
-  if (cfg.auth === 'basic') headers['Authorization'] = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64');
+  if (cfg.auth === 'basic') headers['Authorization'] = basicAuthorization(cfg.username, cfg.password);
   // Extras (the status callback url and its method) first, so they never replace ours.
   return { method: 'POST', url: cfg.url, headers, body: JSON.stringify({ ...cfg.extra, ...ours }) };
 }
@@ -168,7 +169,7 @@ function verifyWebhook(req: WebhookRequest, iface: InterfaceConfig): VerifyResul
     req.method === 'POST' && req.contentType === 'application/x-www-form-urlencoded' ? multi(querystring.parse(req.rawBody.toString('utf8'))) : (Object.create(null) as Multi);
   const want = plivoSignature(plivoSignedString(req.method, req.url, body), nonce, token);
   // One signature per active auth token while a token is being rotated: any one will do.
-  const matches = given.split(',').map((s) => sameBytes(s.trim(), want));
+  const matches = given.split(',').map((s) => safeEqual(s.trim(), want));
   if (!matches.includes(true)) return { ok: false, reason: 'X-Plivo-Signature-V3 does not match: wrong auth token, or the URL or parameters were changed' };
   return { ok: true };
 }
@@ -216,10 +217,10 @@ export const plivo: ProviderAdapter = {
   name: 'plivo',
   description: 'Plivo: Message API; webhooks and status callbacks checked with X-Plivo-Signature-V3',
   settings: [
-    { key: 'account', doc: 'Auth ID (Plivo console, overview page)', secret: false, required: true },
-    { key: 'secret', doc: 'Auth Token (same page); also the key of the webhook signatures', secret: true, required: true },
-    { key: 'number', doc: 'Your Plivo number, the sender of texts that name none', secret: false, required: false },
-    { key: 'public_url', doc: 'This interface\'s webhook URL as Plivo calls it; also gives the status callback URL sent with each text', secret: false, required: false },
+    accountSetting('Auth ID (Plivo console, overview page)'),
+    secretSetting('Auth Token (same page); also the key of the webhook signatures'),
+    numberSetting('Your Plivo number, the sender of texts that name none'),
+    publicUrlSetting('This interface\'s webhook URL as Plivo calls it; also gives the status callback URL sent with each text'),
   ],
   defaults,
   buildRequest,

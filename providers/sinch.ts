@@ -29,11 +29,12 @@
 // mo_media) and delivery reports (recipient_delivery_report_sms/mms, or the
 // batch-level delivery_report_sms/mms); any 2xx acknowledges.
 
-import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, str } from './fields.js';
+import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
+import { accountSetting, numberSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -48,7 +49,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { credentialsCheck, safeEqual, staleTimestamp } from './webhook-auth.js';
+import { credentialsCheck, hmac, safeEqual, staleTimestamp } from './auth.js';
 
 export const SINCH_API = 'https://us.sms.api.sinch.com';
 /** Longer than Sinch's whole retry schedule (81920 s), see the header comment. */
@@ -165,10 +166,7 @@ function verifyWebhook(req: WebhookRequest, iface: InterfaceConfig, now: number)
   const named = h['x-sinch-webhook-signature-algorithm'];
   const algorithm = ALGORITHMS[(named ?? 'HmacSHA256').toLowerCase()];
   if (!algorithm) return { ok: false, reason: `x-sinch-webhook-signature-algorithm ${JSON.stringify(named).slice(0, 40)} is not HmacSHA256, HmacSHA384 or HmacSHA512` };
-  const expected = crypto
-    .createHmac(algorithm, iface.signingSecret)
-    .update(Buffer.concat([req.rawBody, Buffer.from(`.${nonce}.${timestamp}`, 'utf8')]))
-    .digest('base64');
+  const expected = hmac(algorithm, iface.signingSecret, Buffer.concat([req.rawBody, Buffer.from(`.${nonce}.${timestamp}`, 'utf8')]), 'base64');
   return safeEqual(given, expected)
     ? { ok: true }
     : { ok: false, reason: 'x-sinch-webhook-signature does not match (wrong signing_secret, or the body was changed)' };
@@ -186,11 +184,11 @@ export const sinch: ProviderAdapter = {
   name: 'sinch',
   description: 'Sinch SMS REST API: batches with a service plan\'s bearer token; callbacks (texts, pictures, delivery reports) with the HMAC signature where the account has it',
   settings: [
-    { key: 'account', doc: 'Service plan id from the Sinch dashboard (SMS, Service APIs)', secret: false, required: true },
-    { key: 'secret', doc: 'That service plan\'s API token', secret: true, required: true },
+    accountSetting('Service plan id from the Sinch dashboard (SMS, Service APIs)'),
+    secretSetting('That service plan\'s API token'),
     { key: 'api_url', doc: 'The region of the service plan: https://us.sms.api.sinch.com (default), https://eu.sms.api.sinch.com, au, br or ca', secret: false, required: false },
-    { key: 'signing_secret', doc: 'Webhook secret of HMAC-signed callbacks, when Sinch has enabled them on the service plan', secret: true, required: false },
-    { key: 'number', doc: 'Your Sinch number in E.164 (+12025550160), or a short code', secret: false, required: false },
+    signingSecretSetting('Webhook secret of HMAC-signed callbacks, when Sinch has enabled them on the service plan'),
+    numberSetting('Your Sinch number in E.164 (+12025550160), or a short code'),
   ],
   defaults(written) {
     const base = (written['api_url'] || SINCH_API).replace(/\/+$/, '');

@@ -25,7 +25,9 @@ import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { formatNumber } from './generic.js';
-import { asArray, asObject, checkByGet, classify, jsonBodyOf, jsonHeaders, str, webhookJson, words } from './json-api.js';
+import { asArray, asObject, str } from './fields.js';
+import { checkByGet, classify, jsonBodyOf, jsonHeaders, webhookJson, words } from './json-api.js';
+import { numberSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -40,7 +42,7 @@ import type {
   WebhookParse,
   WebhookRequest,
 } from './types.js';
-import { staleTimestamp, strictBase64 } from './webhook-auth.js';
+import { staleTimestamp, strictBase64 } from './auth.js';
 
 export const TELNYX_API = 'https://api.telnyx.com';
 /** The SDK's tolerance between telnyx-timestamp and our clock, in seconds. */
@@ -181,9 +183,9 @@ export const telnyx: ProviderAdapter = {
   name: 'telnyx',
   description: 'Telnyx Messaging API v2: JSON with a bearer API key, Ed25519-signed webhooks (inbound texts, pictures and delivery events)',
   settings: [
-    { key: 'secret', doc: 'API key (KEY...) from the Telnyx portal, Keys & Credentials, API Keys', secret: true, required: true },
+    secretSetting('API key (KEY...) from the Telnyx portal, Keys & Credentials, API Keys'),
     { key: 'public_key', doc: 'Public key from the Telnyx portal, Keys & Credentials, Public Key: verifies the webhooks', secret: false, required: true },
-    { key: 'number', doc: 'Your Telnyx number in E.164 (+12025550160), assigned to a messaging profile', secret: false, required: false },
+    numberSetting('Your Telnyx number in E.164 (+12025550160), assigned to a messaging profile'),
   ],
   defaults(written) {
     const base = (written['api_url'] || TELNYX_API).replace(/\/+$/, '');

@@ -40,13 +40,14 @@
 import crypto from 'node:crypto';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, generic, providerMessage, retryAfterMs, webhookField } from './generic.js';
+import { hmac, safeEqual } from './auth.js';
+import { cleanReason, failureOutcome, generic, providerMessage, webhookField } from './generic.js';
+import { accountSetting, numberSetting, publicUrlSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   MediaRef,
   OutgoingText,
   ProviderAdapter,
-  ProviderSetting,
   SendOutcome,
   SendRequest,
   StatusReport,
@@ -116,15 +117,8 @@ function parseResponseAs(who: string) {
       }
       return { kind: 'accepted', providerId: typeof sid === 'string' && sid !== '' ? sid : null };
     }
-    if (s === 429 || s === 503) {
-      const after = retryAfterMs(answer.headers['retry-after']);
-      const reason = reasonOf(answer, cfg, who);
-      return after === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: after };
-    }
-    if (s === 408 || (s >= 500 && s < 600)) return { kind: 'retry', reason: reasonOf(answer, cfg, who) };
     if (s === 401) return { kind: 'permanent', reason: cleanReason(`${reasonOf(answer, cfg, who)} (check account and secret)`) };
-    if (s >= 400 && s < 500) return { kind: 'permanent', reason: reasonOf(answer, cfg, who) };
-    return { kind: 'retry', reason: cleanReason(`unexpected HTTP status ${s} from ${who}`) };
+    return failureOutcome(answer, reasonOf(answer, cfg, who), cleanReason(`unexpected HTTP status ${s} from ${who}`));
   };
 }
 
@@ -194,13 +188,6 @@ function parseWebhookAs(who: string, parseStatus: ProviderAdapter['parseStatus']
 
 // ---- signatures ----------------------------------------------------------
 
-/** Constant-time comparison; the lengths are those of an algorithm's output, not secret. */
-function sameBytes(given: string, expected: string): boolean {
-  const a = Buffer.from(given, 'utf8');
-  const b = Buffer.from(expected, 'utf8');
-  return a.length === b.length && crypto.timingSafeEqual(a, b);
-}
-
 /** The URL with the scheme's default port written out and without any port: Twilio may have signed either. */
 function portForms(url: string): string[] {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(url);
@@ -266,24 +253,24 @@ function verifyAs(style: SignatureStyle) {
     const algorithm = /(?:^|,)\s*algorithm\s*=\s*([^,\s]+)/i.exec(settings ?? '')?.[1]?.toUpperCase() ?? 'HMAC_SHA1';
     const hash = algorithm === 'HMAC_SHA1' ? 'sha1' : algorithm === 'HMAC_SHA256' ? 'sha256' : undefined;
     if (hash === undefined) return { ok: false, reason: `unsupported signature algorithm ${cleanReason(algorithm).slice(0, 40)}` };
-    const hmac = (key: string, data: string, enc: 'base64' | 'hex'): string => crypto.createHmac(hash, key).update(data, 'utf8').digest(enc);
+    const sign = (key: string, data: string, enc: 'base64' | 'hex'): string => hmac(hash, key, data, enc);
     const urls = candidateUrls(req.url);
 
     const bodyHash = /[?&]bodySHA256=([^&#]*)/.exec(req.url)?.[1];
     if (bodyHash !== undefined) {
       // JSON webhooks: the signature covers the URL (with bodySHA256), the hash covers the body.
-      const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, u, 'base64'))));
+      const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, u, 'base64'))));
       if (!signed) return { ok: false, reason: mismatch(style) };
       const actual = crypto.createHash('sha256').update(req.rawBody).digest('hex');
-      return sameBytes(decodeURIComponent(bodyHash).toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
+      return safeEqual(decodeURIComponent(bodyHash).toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
     }
     if (style.jsonOverBody && req.contentType === 'application/json') {
       const body = req.rawBody.toString('utf8');
-      const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, u + body, 'hex'))));
+      const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, u + body, 'hex'))));
       return signed ? { ok: true } : { ok: false, reason: mismatch(style) };
     }
     const params = req.method === 'POST' && req.contentType === 'application/x-www-form-urlencoded' ? formParams(req.rawBody) : new Map<string, string[]>();
-    const signed = keys.some((k) => urls.some((u) => sameBytes(header, hmac(k, signatureBase(u, params, style.dedupe), 'base64'))));
+    const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, signatureBase(u, params, style.dedupe), 'base64'))));
     return signed ? { ok: true } : { ok: false, reason: mismatch(style) };
   };
 }
@@ -330,27 +317,17 @@ function commonDefaults(written: Readonly<Record<string, string>>, sendUrl: stri
   return d;
 }
 
-const NUMBER: ProviderSetting = {
-  key: 'number',
-  doc: 'your phone number there in E.164 (+15551234567): the sender of texts sent without one',
-  secret: false,
-  required: false,
-};
+const NUMBER = numberSetting('your phone number there in E.164 (+15551234567): the sender of texts sent without one');
 
 export const twilio: ProviderAdapter = {
   name: 'twilio',
   description: 'Twilio Programmable Messaging: form API with the Account SID and Auth Token, X-Twilio-Signature on webhooks, TwiML answers',
   settings: [
-    { key: 'account', doc: 'the Account SID (AC...) from the Twilio console', secret: false, required: true },
-    { key: 'secret', doc: 'the Auth Token from the Twilio console; it also signs Twilio\'s webhooks', secret: true, required: true },
+    accountSetting('the Account SID (AC...) from the Twilio console'),
+    secretSetting('the Auth Token from the Twilio console; it also signs Twilio\'s webhooks'),
     NUMBER,
-    {
-      key: 'public_url',
-      doc: 'this interface\'s webhook URL as you paste it into the Twilio console (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy',
-      secret: false,
-      required: false,
-    },
-    { key: 'signing_secret', doc: 'the SharedKey secret, only when a Twilio webhook rule signs with a shared key', secret: true, required: false },
+    publicUrlSetting('this interface\'s webhook URL as you paste it into the Twilio console (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy'),
+    signingSecretSetting('the SharedKey secret, only when a Twilio webhook rule signs with a shared key'),
   ],
   defaults: (w) => commonDefaults(w, `${base(w.api_url || TWILIO_API)}/2010-04-01/Accounts/${encodeURIComponent(w.account ?? '')}/Messages.json`),
   buildRequest,
@@ -372,16 +349,11 @@ export const signalwire: ProviderAdapter = {
   description: 'SignalWire through its Twilio-compatible API: your Space URL, Project ID and API token, X-SignalWire-Signature with the Signing Key',
   settings: [
     { key: 'api_url', doc: 'your Space URL (https://<space>.signalwire.com) from the SignalWire dashboard', secret: false, required: true },
-    { key: 'account', doc: 'the Project ID from the API page of your Space', secret: false, required: true },
-    { key: 'secret', doc: 'an API token (PT...) from the same page, allowed to send messages', secret: true, required: true },
-    { key: 'signing_secret', doc: 'the Signing Key from the same page; SignalWire signs its webhooks with it', secret: true, required: true },
+    accountSetting('the Project ID from the API page of your Space'),
+    secretSetting('an API token (PT...) from the same page, allowed to send messages'),
+    signingSecretSetting('the Signing Key from the same page; SignalWire signs its webhooks with it', true),
     NUMBER,
-    {
-      key: 'public_url',
-      doc: 'this interface\'s webhook URL as you set it on the phone number in SignalWire (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy',
-      secret: false,
-      required: false,
-    },
+    publicUrlSetting('this interface\'s webhook URL as you set it on the phone number in SignalWire (https://sms.example.org/sms/in/<name>); needed for delivery reports and behind a reverse proxy'),
   ],
   defaults: (w) => commonDefaults(w, `${base(w.api_url ?? '')}/api/laml/2010-04-01/Accounts/${encodeURIComponent(w.account ?? '')}/Messages.json`),
   buildRequest,

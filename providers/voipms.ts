@@ -22,8 +22,9 @@
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, retryAfterMs } from './generic.js';
-import { objectOf, own, plusInternational, textOf, withoutPlus, withoutSecret } from './payload.js';
+import { cleanReason, retryAfterMs, withoutSecret } from './generic.js';
+import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
+import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
 import type { HttpAnswer, InboundText, MediaRef, OutgoingText, ProviderAdapter, SendOutcome, SendRequest, WebhookAnswer, WebhookParse, WebhookRequest } from './types.js';
 
 export const VOIPMS_API = 'https://voip.ms';
@@ -89,7 +90,7 @@ const KEYWORDS: Readonly<Record<string, Meaning>> = {
 
 function json(body: string): Record<string, unknown> | undefined {
   try {
-    return objectOf(JSON.parse(body) as unknown);
+    return asObject(JSON.parse(body) as unknown);
   } catch {
     return undefined;
   }
@@ -201,15 +202,10 @@ export const voipms: ProviderAdapter = {
   name: 'voipms',
   description: 'VoIP.ms: its REST API (sendSMS, sendMMS for long texts); inbound from the SMS URL Callback with {FROM}, {TO}, {MESSAGE}, {ID}',
   settings: [
-    { key: 'account', doc: 'Your API username: the VoIP.ms account e-mail address', secret: false, required: true },
-    { key: 'secret', doc: 'The API password (portal: Main Menu → SOAP and REST/JSON API; also enable the API and this server\'s IP address there)', secret: true, required: true },
-    { key: 'number', doc: 'Your SMS-enabled VoIP.ms DID that texts go out from (+1 and 10 digits)', secret: false, required: false },
-    {
-      key: 'token',
-      doc: 'A long random string: VoIP.ms does not sign its callbacks, so the URL carries it. Paste as the DID\'s SMS URL Callback: https://<host><path>/<token>?to={TO}&from={FROM}&message={MESSAGE}&id={ID}&date={TIMESTAMP}&media={MEDIA}',
-      secret: true,
-      required: true,
-    },
+    accountSetting('Your API username: the VoIP.ms account e-mail address'),
+    secretSetting('The API password (portal: Main Menu → SOAP and REST/JSON API; also enable the API and this server\'s IP address there)'),
+    numberSetting('Your SMS-enabled VoIP.ms DID that texts go out from (+1 and 10 digits)'),
+    tokenSetting('A long random string: VoIP.ms does not sign its callbacks, so the URL carries it. Paste as the DID\'s SMS URL Callback: https://<host><path>/<token>?to={TO}&from={FROM}&message={MESSAGE}&id={ID}&date={TIMESTAMP}&media={MEDIA}'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

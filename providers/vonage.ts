@@ -28,7 +28,9 @@ import { RequestError, WebsmsError } from '../src/errors.js';
 import { gsmOnly } from '../src/outbound/segments.js';
 import { fieldText, plusDigits, requiredField } from './fields.js';
 import { cleanReason, formatNumber, generic, retryAfterMs } from './generic.js';
-import { hmac, sameBytes } from './signing.js';
+import { parseJson } from './json-api.js';
+import { basicAuthorization, hmac, safeEqual } from './auth.js';
+import { accountSetting, numberSetting, secretSetting, signingSecretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -62,7 +64,7 @@ export function usesMessagesApi(sendUrl: string): boolean {
 // ---- sending ------------------------------------------------------------
 
 function authHeader(cfg: SendConfig): Record<string, string> {
-  if (cfg.auth === 'basic') return { Authorization: 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`, 'utf8').toString('base64') };
+  if (cfg.auth === 'basic') return { Authorization: basicAuthorization(cfg.username, cfg.password) };
   if (cfg.auth === 'bearer') {
     // "<application id>:<private key>" (what defaults makes of account and secret) is signed into a
     // fresh JWT for every request; anything else is a token the user got elsewhere.
@@ -158,14 +160,6 @@ const SMS_STATUS: Record<string, string> = {
   '32': 'Signature and API secret disallowed',
   '33': 'Number de-activated',
 };
-
-function parseJson(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 
@@ -361,7 +355,7 @@ function verifySig(req: WebhookRequest, secret: string, now: number): VerifyResu
   const methods = /^[0-9a-f]+$/.test(sig) ? SIG_HASHES[sig.length] : undefined;
   if (!methods) return { ok: false, reason: 'sig is not a hex MD5, SHA-1, SHA-256 or SHA-512 signature' };
   // Every candidate is computed and compared, so the time taken does not tell which one matched.
-  const matches = methods.map((m) => sameBytes(smsSignature(params, secret, m), sig));
+  const matches = methods.map((m) => safeEqual(smsSignature(params, secret, m), sig));
   if (!matches.includes(true)) return { ok: false, reason: 'sig does not match: wrong signature secret, or the parameters were changed' };
   const ts = Number(params.timestamp);
   if (!Number.isFinite(ts)) return { ok: false, reason: 'signed webhook without a timestamp' };
@@ -383,7 +377,7 @@ function verifyJwt(req: WebhookRequest, token: string, secret: string, now: numb
   }
   if (!header || typeof header !== 'object' || header.alg !== 'HS256') return { ok: false, reason: `the JWT is not HS256-signed (alg ${cleanReason(String(header?.alg)).slice(0, 20)})` };
   if (!claims || typeof claims !== 'object') return { ok: false, reason: 'the JWT has no claims' };
-  if (!sameBytes(hmac('sha256', secret, `${head}.${body}`, 'base64url'), sig)) {
+  if (!safeEqual(hmac('sha256', secret, `${head}.${body}`, 'base64url'), sig)) {
     return { ok: false, reason: 'the JWT signature does not match: wrong signature secret, or the token was changed' };
   }
   const nowS = now / 1000;
@@ -393,7 +387,7 @@ function verifyJwt(req: WebhookRequest, token: string, secret: string, now: numb
   if (typeof claims.nbf === 'number' && nowS + 30 < claims.nbf) return { ok: false, reason: 'the JWT is not valid yet' };
   const want = crypto.createHash('sha256').update(req.rawBody).digest('hex');
   if (typeof claims.payload_hash !== 'string') return { ok: false, reason: 'the JWT has no payload_hash' };
-  if (!sameBytes(claims.payload_hash.toLowerCase(), want)) return { ok: false, reason: 'payload_hash does not match the body: the body was changed' };
+  if (!safeEqual(claims.payload_hash.toLowerCase(), want)) return { ok: false, reason: 'payload_hash does not match the body: the body was changed' };
   return { ok: true };
 }
 
@@ -454,10 +448,10 @@ export const vonage: ProviderAdapter = {
   name: 'vonage',
   description: 'Vonage (Nexmo): SMS API or Messages API; signed webhooks (signature secret) checked',
   settings: [
-    { key: 'account', doc: 'API key (Vonage dashboard, API settings); with send_auth = bearer on the Messages API: the application id', secret: false, required: true },
-    { key: 'secret', doc: 'API secret (API settings); with send_auth = bearer: the application\'s private key, PEM or its base64 body on one line', secret: true, required: true },
-    { key: 'signing_secret', doc: 'Signature secret (API settings, signed webhooks); needed to accept webhooks, which are all checked with it', secret: true, required: false },
-    { key: 'number', doc: 'Your Vonage virtual number, the sender of texts that name none', secret: false, required: false },
+    accountSetting('API key (Vonage dashboard, API settings); with send_auth = bearer on the Messages API: the application id'),
+    secretSetting('API secret (API settings); with send_auth = bearer: the application\'s private key, PEM or its base64 body on one line'),
+    signingSecretSetting('Signature secret (API settings, signed webhooks); needed to accept webhooks, which are all checked with it'),
+    numberSetting('Your Vonage virtual number, the sender of texts that name none'),
     { key: 'send_url', doc: 'Only for the Messages API: https://api.nexmo.com/v1/messages', secret: false, required: false },
   ],
   defaults,

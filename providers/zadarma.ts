@@ -20,9 +20,10 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
-import { cleanReason, providerMessage, retryAfterMs, RETRY_AFTER_CAP_MS } from './generic.js';
-import { EMPTY_OK, objectOf, own, plusInternational, textOf, withoutPlus } from './payload.js';
-import { safeEqual } from './secure-compare.js';
+import { cleanReason, EMPTY_OK, providerMessage, RETRY_AFTER_CAP_MS, retryAfterMs } from './generic.js';
+import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
+import { safeEqual } from './auth.js';
+import { accountSetting, numberSetting, secretSetting } from './settings.js';
 import type {
   HttpAnswer,
   InboundText,
@@ -101,7 +102,7 @@ function buildRequest(text: OutgoingText, cfg: SendConfig): SendRequest {
 
 function json(body: string): Record<string, unknown> | undefined {
   try {
-    return objectOf(JSON.parse(body) as unknown);
+    return asObject(JSON.parse(body) as unknown);
   } catch {
     return undefined;
   }
@@ -131,7 +132,7 @@ function reasonOf(answer: HttpAnswer): string {
 function deniedReason(doc: Record<string, unknown>): string | undefined {
   const denied = own(doc, 'denied_numbers');
   if (!Array.isArray(denied) || denied.length === 0) return undefined;
-  const first = objectOf(denied[0]);
+  const first = asObject(denied[0]);
   const number = textOf(own(first, 'number'));
   const message = textOf(own(first, 'message'));
   return cleanReason(`Zadarma refused ${number ?? 'the number'}${message ? `: ${message}` : ''}`);
@@ -235,13 +236,13 @@ function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse
   let result: Record<string, unknown> | undefined;
   if (typeof raw === 'string') {
     try {
-      result = objectOf(JSON.parse(raw) as unknown);
+      result = asObject(JSON.parse(raw) as unknown);
     } catch {
       result = undefined;
     }
     if (!result) throw new RequestError(400, 'Zadarma SMS notification: result is not a JSON object');
   } else {
-    result = objectOf(raw) ?? f;
+    result = asObject(raw) ?? f;
   }
   const from = requiredText(result, 'caller_id');
   const to = textOf(own(result, 'caller_did'))?.trim() || iface.number;
@@ -267,9 +268,9 @@ export const zadarma: ProviderAdapter = {
   name: 'zadarma',
   description: 'Zadarma: SMS through its signed user API; incoming SMS from its signed notifications (and the zd_echo URL check)',
   settings: [
-    { key: 'account', doc: 'Your API key (personal account: Settings → Integrations and API → Keys and API)', secret: false, required: true },
-    { key: 'secret', doc: 'Its API secret (same page): signs what websms sends and checks the notifications Zadarma signs', secret: true, required: true },
-    { key: 'number', doc: 'Your Zadarma number (confirmed for SMS) that texts go out from', secret: false, required: false },
+    accountSetting('Your API key (personal account: Settings → Integrations and API → Keys and API)'),
+    secretSetting('Its API secret (same page): signs what websms sends and checks the notifications Zadarma signs'),
+    numberSetting('Your Zadarma number (confirmed for SMS) that texts go out from'),
   ],
   defaults(written) {
     const d: Record<string, string> = {

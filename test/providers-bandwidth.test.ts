@@ -11,7 +11,7 @@ import type { OutgoingText, SendOutcome } from '../providers/types.js';
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outboundRows, sectionInterface, profileStack } from './helpers/profile.js';
 import { rows, until } from './helpers/stack.js';
 
 const ACCOUNT = '9900000';
@@ -21,7 +21,7 @@ const API_PASSWORD = 'api-password-test-only';
 const URL_IN = 'https://sms.example.org/sms/in/bandwidth';
 
 function iface(apiUrl?: string, more = ''): InterfaceConfig {
-  return profileInterface(
+  return sectionInterface(
     [
       '[bandwidth]',
       'provider = bandwidth',
@@ -265,17 +265,17 @@ test('daemon: a handed-off text goes to Bandwidth in its wire format, and messag
   const itsp = await double(t);
   itsp.setDefault({ status: 202, body: ACCEPTED });
   const s = await profileStack(t, SECTION(itsp.url));
-  const run = await handOff(s, 'Hello Bandwidth', '+12025550161');
+  const run = await handOff(s, ALICE, '+12025550161', 'Hello Bandwidth', 'Alice');
   t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
   const [req] = await itsp.waitForRequests(1);
   t.is(req!.path, `/api/v2/users/${ACCOUNT}/messages`);
   t.true(req!.authorized);
   t.like(req!.body, { applicationId: APP, to: ['+12025550161'], from: ALICE, text: 'Hello Bandwidth' });
-  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  const sent = await until(() => outboundRows(s.dir).find((r) => r.state === 'sent'));
   t.is(sent.provider_id, '1589228074636lm4k2je7j7jklbn2');
   // Bandwidth's status callbacks may go to the status URL or the same one as inbound.
   t.is((await s.post('/sms/status/bandwidth', JSON.stringify([FAILED]), auth)).status, 200);
-  const failed = await until(() => outRows(s.dir).find((r) => r.state === 'failed'));
+  const failed = await until(() => outboundRows(s.dir).find((r) => r.state === 'failed'));
   t.regex(failed.reason ?? '', /4432: rejected-unallocated-to-number/);
   t.false(s.logs.some((l) => l.includes(API_PASSWORD) || l.includes('callback-pass')), 'no password is logged');
 });

@@ -6,7 +6,7 @@
 
 import test from 'ava';
 import { until, rows, startStack, type Stack } from './helpers/stack.js';
-import { handOff, outboundRows, profileSection } from './helpers/profile-written.js';
+import { handOff, outboundRows, profileSection } from './helpers/profile.js';
 import { startItspDouble, type ItspDouble, type RecordedRequest } from './doubles/itsp-server.js';
 
 const USER = 'ops@example.com';

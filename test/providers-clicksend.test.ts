@@ -10,7 +10,7 @@ import type { InterfaceConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { profileInterface, webhookRequest } from './helpers/profile-written.js';
+import { profileInterface, webhook } from './helpers/profile.js';
 
 const USER = 'ops@example.com';
 const API_KEY = 'CS-API-KEY-0000-never-logged';
@@ -40,7 +40,7 @@ function answerWith(status: string, messageId = 'BF7AD270-0DE2-418B-B606-71D527D
 }
 
 function iface(extra: Record<string, string> = {}): InterfaceConfig {
-  return profileInterface('clicksend', { account: USER, secret: API_KEY, number: '+12025550160', token: TOKEN, ...extra });
+  return profileInterface('clicksend', { account: USER, secret: API_KEY, number: '+12025550160', token: TOKEN, ...extra }, 'gw', 'country_code = 1\ndefault_interface = gw');
 }
 
 async function double(t: ExecutionContext): Promise<ItspDouble> {
@@ -128,13 +128,13 @@ test('inbound: the documented form POST, the same as a GET query string and as J
   const i = iface();
   const fields = Object.fromEntries(new URLSearchParams(INBOUND_FORM));
   const forms = [
-    webhookRequest({ url: URL, body: INBOUND_FORM }),
-    webhookRequest({ url: `${URL}?${INBOUND_FORM}` }),
-    webhookRequest({ url: URL, body: JSON.stringify(fields), contentType: 'application/json' }),
+    webhook({ url: URL, body: INBOUND_FORM }),
+    webhook({ url: `${URL}?${INBOUND_FORM}` }),
+    webhook({ url: URL, body: JSON.stringify(fields), contentType: 'application/json' }),
   ];
   for (const req of forms) t.deepEqual(clicksend.parseWebhook!(req, i), { kind: 'texts', texts: [EXPECTED] });
   // Older rules name the text "message" only; numbers without '+' are international.
-  const old = webhookRequest({ url: URL, body: 'from=12025550161&to=12025550160&message=Hi+there' });
+  const old = webhook({ url: URL, body: 'from=12025550161&to=12025550160&message=Hi+there' });
   t.deepEqual(clicksend.parseWebhook!(old, i), { kind: 'texts', texts: [{ ...EXPECTED, providerId: null }] });
   t.deepEqual(clicksend.answer!({ kind: 'texts', texts: [EXPECTED] }, i), { status: 200, contentType: 'text/plain; charset=utf-8', body: '' });
 });
@@ -148,16 +148,16 @@ test('receipts: delivered and failed receipts, at the status URL (parseStatus) a
   t.like(clicksend.parseStatus({ ...delivered, status: 'Sent' }, i.send), { state: 'sent', reason: null });
   t.like(clicksend.parseStatus({ data: delivered }, i.send), { state: 'delivered' });
   t.is(clicksend.parseStatus({ status: 'Delivered' }, i.send), undefined);
-  const atInbound = webhookRequest({ url: URL, body: new URLSearchParams(failed).toString() });
+  const atInbound = webhook({ url: URL, body: new URLSearchParams(failed).toString() });
   t.deepEqual(clicksend.parseWebhook!(atInbound, i), { kind: 'status', reports: [{ providerId: delivered.message_id, state: 'failed', reason: 'Fail: Delivery failed.' }] });
   // At the delivery-report URL a receipt that also names a body (the text it reports on) is a receipt.
-  const atStatus = webhookRequest({ url: URL, body: new URLSearchParams({ ...delivered, body: 'Hello', from: '+12025550160' }).toString(), route: 'status' });
+  const atStatus = webhook({ url: URL, body: new URLSearchParams({ ...delivered, body: 'Hello', from: '+12025550160' }).toString(), route: 'status' });
   t.deepEqual(clicksend.parseWebhook!(atStatus, i), { kind: 'status', reports: [{ providerId: delivered.message_id, state: 'delivered', reason: null }] });
 });
 
 test('inbound: neither a text nor a receipt is 400 with what is missing', (t) => {
   const i = iface();
-  const err = t.throws(() => clicksend.parseWebhook!(webhookRequest({ url: URL, body: 'from=%2B12025550161' }), i), { instanceOf: RequestError });
+  const err = t.throws(() => clicksend.parseWebhook!(webhook({ url: URL, body: 'from=%2B12025550161' }), i), { instanceOf: RequestError });
   t.is((err as RequestError).status, 400);
   t.regex((err as RequestError).reason, /no body.*no message_id and status/);
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InterfaceConfig } from '../src/config/types.js';
-import { profileInterface } from './helpers/profiles.js';
+import { sectionInterface } from './helpers/profile.js';
 
 const DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/providers.md');
 
@@ -22,7 +22,7 @@ function examples(title: string): string[] {
 }
 
 function load(block: string, env: NodeJS.ProcessEnv = {}): InterfaceConfig {
-  return profileInterface(block, env);
+  return sectionInterface(block, env);
 }
 
 test('Telnyx: the example sends to Telnyx with the API key and verifies with the public key; the second narrows allow to Telnyx\'s addresses', (t) => {

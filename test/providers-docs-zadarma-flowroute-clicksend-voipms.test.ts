@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { voipmsCallbackUrl } from '../providers/voipms.js';
 import type { InterfaceConfig } from '../src/config/types.js';
-import { loadExample } from './helpers/profile-written.js';
+import { loadText } from './helpers/profile.js';
 
 const DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/providers.md');
 const HOST = 'https://sms.example.org';
@@ -39,7 +39,7 @@ function examples(title: string): string[] {
 }
 
 function load(example: string): InterfaceConfig {
-  const interfaces = loadExample(`[general]\ncountry_code = 1\n\n${example}`);
+  const interfaces = loadText(`[general]\ncountry_code = 1\n\n${example}`).interfaces;
   if (interfaces.length !== 1) throw new Error(`an example holds one interface, not ${interfaces.length}`);
   return interfaces[0]!;
 }

@@ -5,7 +5,7 @@
 
 import test from 'ava';
 import { until, rows, startStack, type Stack } from './helpers/stack.js';
-import { handOff, outboundRows, profileSection } from './helpers/profile-written.js';
+import { handOff, outboundRows, profileSection } from './helpers/profile.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
 
 const ACCESS_KEY = '12345678';

@@ -10,7 +10,7 @@ import type { InterfaceConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { profileInterface, webhookRequest } from './helpers/profile-written.js';
+import { profileInterface, webhook } from './helpers/profile.js';
 
 const ACCESS_KEY = '12345678';
 const SECRET_KEY = 'fr-s3cret-key-never-logged';
@@ -19,7 +19,7 @@ const TEXT: OutgoingText = { id: 9, from: '+12025550160', to: '+12025550161', bo
 const ACCEPTED = { data: { links: { self: 'https://api.flowroute.com/v2.1/messages/mdr2-39cadeace66e11e7aff806cd7f24ba2d' }, type: 'message', id: 'mdr2-39cadeace66e11e7aff806cd7f24ba2d' } };
 
 function iface(extra: Record<string, string> = {}, lines = ''): InterfaceConfig {
-  return profileInterface('flowroute', { account: ACCESS_KEY, secret: SECRET_KEY, number: '+12025550160', token: TOKEN, ...extra }, lines);
+  return profileInterface('flowroute', { account: ACCESS_KEY, secret: SECRET_KEY, number: '+12025550160', token: TOKEN, ...extra }, 'gw', 'country_code = 1\ndefault_interface = gw', lines);
 }
 
 async function double(t: ExecutionContext): Promise<ItspDouble> {
@@ -140,7 +140,7 @@ test('receipts: the documented level-2 receipt is delivered; level 1 is only the
 
 test('receipts: posted to the webhook they are status reports', (t) => {
   const i = iface();
-  const req = webhookRequest({ url: 'https://sms.example.org/sms/in/gw/' + TOKEN, body: JSON.stringify(DLR), contentType: 'application/json' });
+  const req = webhook({ url: 'https://sms.example.org/sms/in/gw/' + TOKEN, body: JSON.stringify(DLR), contentType: 'application/json' });
   t.deepEqual(flowroute.parseWebhook!(req, i), { kind: 'status', reports: [{ providerId: 'mdr2-39cadeace66e11e7aff806cd7f24ba2d', state: 'delivered', reason: null }] });
 });
 
@@ -165,7 +165,7 @@ const FLAT_INBOUND = { to: '12025550160', body: 'Hi there', from: '12025550161',
 const EXPECTED = { from: '+12025550161', to: '+12025550160', body: 'Hi there', providerId: 'mdr2-ca82be46e6ba11e7b9e3b0f3d2b0d0e2', media: [] };
 
 function inbound(doc: unknown, contentType = 'application/json') {
-  return webhookRequest({ url: `https://sms.example.org/sms/in/gw/${TOKEN}`, body: JSON.stringify(doc), contentType });
+  return webhook({ url: `https://sms.example.org/sms/in/gw/${TOKEN}`, body: JSON.stringify(doc), contentType });
 }
 
 test('inbound: v2.1, v2.2 and the flat legacy callback all give the same text', (t) => {

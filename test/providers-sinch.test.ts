@@ -23,7 +23,7 @@ import type { OutgoingText, SendOutcome, VerifyResult } from '../providers/types
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble, type ResponseSpec } from './doubles/itsp-server.js';
-import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outboundRows, sectionInterface, profileStack } from './helpers/profile.js';
 import { rows, until } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -52,7 +52,7 @@ const SECRET = 'sinch_secret_placeholder';
 const URL_IN = 'https://sms.example.org/sms/in/sinch';
 
 function iface(apiUrl?: string, signing = true): InterfaceConfig {
-  return profileInterface(
+  return sectionInterface(
     [
       '[sinch]',
       'provider = sinch',
@@ -331,20 +331,20 @@ test('daemon: an HMAC-signed mo_text is stored and delivered; one signed with an
 test('daemon: a handed-off text goes to Sinch as a batch, and a signed delivery report marks it delivered', async (t) => {
   const itsp = await double(t, { status: 201, body: CREATED });
   const s = await profileStack(t, SECTION(itsp.url));
-  const run = await handOff(s, 'Hello Sinch', '+12025550161');
+  const run = await handOff(s, ALICE, '+12025550161', 'Hello Sinch', 'Alice');
   t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
   const [req] = await itsp.waitForRequests(1);
   t.is(req!.path, `/xms/v1/${PLAN}/batches`);
   t.is(req!.headers['authorization'], `Bearer ${TOKEN}`);
   t.like(req!.body, { to: ['+12025550161'], from: ALICE, body: 'Hello Sinch', delivery_report: 'per_recipient_final' });
-  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  const sent = await until(() => outboundRows(s.dir).find((r) => r.state === 'sent'));
   t.is(sent.provider_id, '01FC66621XXXXX119Z8PMV1QPQ');
   const report = JSON.stringify({
     type: 'recipient_delivery_report_sms', batch_id: '01FC66621XXXXX119Z8PMV1QPQ', recipient: '12025550161', code: 0, status: 'Delivered', at: '2024-03-01T10:15:35.000Z',
   });
   const r = await s.post('/sms/in/sinch', report, signed(report, SECRET, String(Math.floor(Date.now() / 1000))));
   t.is(r.status, 200);
-  await until(() => outRows(s.dir)[0]?.state === 'delivered');
+  await until(() => outboundRows(s.dir)[0]?.state === 'delivered');
   t.false(s.logs.some((l) => l.includes(TOKEN)), 'the API token is never logged');
 });
 

@@ -14,7 +14,7 @@ import type { OutgoingText, SendOutcome, VerifyResult } from '../providers/types
 import type { InterfaceConfig } from '../src/config/types.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble, type ResponseSpec } from './doubles/itsp-server.js';
-import { ALICE, handOff, jsonWebhook, outRows, profileInterface, profileStack } from './helpers/profiles.js';
+import { ALICE, handOff, jsonWebhook, outboundRows, sectionInterface, profileStack } from './helpers/profile.js';
 import { rows, until } from './helpers/stack.js';
 
 const API_KEY = 'KEY0123456789ABCDEF_test_only';
@@ -28,7 +28,7 @@ function keyPair(): { privateKey: crypto.KeyObject; publicKey: string } {
 }
 
 function iface(publicKey: string, apiUrl?: string): InterfaceConfig {
-  return profileInterface(
+  return sectionInterface(
     `[telnyx]\nprovider = telnyx\nsecret = ${API_KEY}\npublic_key = ${publicKey}\nnumber = +12025550160\n${apiUrl ? `api_url = ${apiUrl}\n` : ''}`,
   );
 }
@@ -374,19 +374,19 @@ test('daemon: a handed-off text goes to Telnyx in its wire format, and a signed 
   const { privateKey, publicKey } = keyPair();
   const itsp = await double(t, { status: 200, body: SENT_ANSWER });
   const s = await profileStack(t, `[telnyx]\nprovider = telnyx\nsecret = ${API_KEY}\npublic_key = ${publicKey}\napi_url = ${itsp.url}\n`);
-  const run = await handOff(s, 'Hello Telnyx', '+12025550161');
+  const run = await handOff(s, ALICE, '+12025550161', 'Hello Telnyx', 'Alice');
   t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
   const [req] = await itsp.waitForRequests(1);
   t.is(req!.path, '/v2/messages');
   t.is(req!.headers['authorization'], `Bearer ${API_KEY}`);
   t.deepEqual(req!.body, { from: ALICE, to: '+12025550161', text: 'Hello Telnyx' });
-  const sent = await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
+  const sent = await until(() => outboundRows(s.dir).find((r) => r.state === 'sent'));
   t.is(sent.provider_id, '40385f64-5717-4562-b3fc-2c963f66afa6');
   const report = finalized([{ phone_number: '+12025550161', status: 'delivered' }]);
   const ts = String(Math.floor(Date.now() / 1000));
   const r = await s.post('/sms/in/telnyx', report, { 'telnyx-signature-ed25519': sign(privateKey, ts, report), 'telnyx-timestamp': ts });
   t.is(r.status, 200);
-  await until(() => outRows(s.dir)[0]?.state === 'delivered');
+  await until(() => outboundRows(s.dir)[0]?.state === 'delivered');
   t.is(rows(s.dir).length, 0, 'a report is no inbound text');
   t.false(s.logs.some((l) => l.includes(API_KEY)), 'the API key is never logged');
 });

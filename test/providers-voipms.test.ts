@@ -11,7 +11,7 @@ import type { InterfaceConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { profileInterface, webhookRequest } from './helpers/profile-written.js';
+import { profileInterface, webhook } from './helpers/profile.js';
 
 const USER = 'ops@example.com';
 const PASSWORD = 'Vo1p-API-pa$$word&=never-logged';
@@ -19,7 +19,7 @@ const TOKEN = 'voipms-token-0123456789abc';
 const TEXT: OutgoingText = { id: 3, from: '+12025550160', to: '+12025550161', body: 'Hello from Asterisk', reference: 'out-3' };
 
 function iface(extra: Record<string, string> = {}): InterfaceConfig {
-  return profileInterface('voipms', { account: USER, secret: PASSWORD, number: '+12025550160', token: TOKEN, ...extra });
+  return profileInterface('voipms', { account: USER, secret: PASSWORD, number: '+12025550160', token: TOKEN, ...extra }, 'gw', 'country_code = 1\ndefault_interface = gw');
 }
 
 async function double(t: ExecutionContext): Promise<ItspDouble> {
@@ -143,7 +143,7 @@ const EXPECTED = { from: '+12025550161', to: '+12025550160', body: 'Hi there', p
 
 test('callback: the documented GET (providers.md §8.6) gives the text, numbers as E.164; the answer is "ok"', (t) => {
   const i = iface();
-  const req = webhookRequest({ url: `${BASE}?token=SECRET&from=2025550161&to=2025550160&message=Hi%20there&id=1234567&date=2024-03-01%2010:16:02&media=` });
+  const req = webhook({ url: `${BASE}?token=SECRET&from=2025550161&to=2025550160&message=Hi%20there&id=1234567&date=2024-03-01%2010:16:02&media=` });
   const parsed = voipms.parseWebhook!(req, i);
   t.deepEqual(parsed, { kind: 'texts', texts: [EXPECTED] });
   t.deepEqual(voipms.answer!(parsed, i), { status: 200, contentType: 'text/plain', body: 'ok' });
@@ -151,27 +151,27 @@ test('callback: the documented GET (providers.md §8.6) gives the text, numbers 
 
 test('callback: a template written with ";" separators; media as comma-separated URLs; unfilled placeholders', (t) => {
   const i = iface();
-  const semi = webhookRequest({ url: `${BASE}?to=2025550160;from=2025550161;message=Hi%20there;id=1234567` });
+  const semi = webhook({ url: `${BASE}?to=2025550160;from=2025550161;message=Hi%20there;id=1234567` });
   t.deepEqual(voipms.parseWebhook!(semi, i), { kind: 'texts', texts: [EXPECTED] });
   // With '&' the text keeps a literal ';'.
-  const amp = webhookRequest({ url: `${BASE}?to=2025550160&from=2025550161&message=a;b&id=1` });
+  const amp = webhook({ url: `${BASE}?to=2025550160&from=2025550161&message=a;b&id=1` });
   t.like(voipms.parseWebhook!(amp, i), { texts: [{ body: 'a;b' }] });
-  const mms = webhookRequest({
+  const mms = webhook({
     url: `${BASE}?to=2025550160&from=2025550161&message=&id=%7BID%7D&media=${encodeURIComponent('https://voip.ms/media/a.jpg, https://voip.ms/media/b.png')}`,
   });
   t.deepEqual(voipms.parseWebhook!(mms, i), {
     kind: 'texts',
     texts: [{ ...EXPECTED, body: '', providerId: null, media: [{ url: 'https://voip.ms/media/a.jpg', auth: 'none' }, { url: 'https://voip.ms/media/b.png', auth: 'none' }] }],
   });
-  const noMedia = webhookRequest({ url: `${BASE}?to=2025550160&from=2025550161&message=x&media=%7BMEDIA%7D` });
+  const noMedia = webhook({ url: `${BASE}?to=2025550160&from=2025550161&message=x&media=%7BMEDIA%7D` });
   t.like(voipms.parseWebhook!(noMedia, i), { texts: [{ media: [] }] });
   // POSTed as a form (the portal offers it too): read the same way.
-  const post = webhookRequest({ url: BASE, body: 'to=2025550160&from=2025550161&message=Hi+there&id=1234567' });
+  const post = webhook({ url: BASE, body: 'to=2025550160&from=2025550161&message=Hi+there&id=1234567' });
   t.deepEqual(voipms.parseWebhook!(post, i), { kind: 'texts', texts: [EXPECTED] });
 });
 
 test('callback: a request to the delivery-report URL is acknowledged and ignored: VoIP.ms has no reports', (t) => {
-  const req = webhookRequest({ url: `https://sms.example.org/sms/status/gw/${TOKEN}?to=2025550160&from=2025550161&message=x`, route: 'status' });
+  const req = webhook({ url: `https://sms.example.org/sms/status/gw/${TOKEN}?to=2025550160&from=2025550161&message=x`, route: 'status' });
   t.deepEqual(voipms.parseWebhook!(req, iface()), { kind: 'ignored', reason: 'VoIP.ms sends no delivery reports' });
 });
 
@@ -182,7 +182,7 @@ test('callback: a field missing is 400 saying which placeholder the URL lacks', 
     [`${BASE}?from=2025550160`, /missing message: .* message=\{MESSAGE\}/],
   ];
   for (const [url, reason] of cases) {
-    const err = t.throws(() => voipms.parseWebhook!(webhookRequest({ url }), i), { instanceOf: RequestError });
+    const err = t.throws(() => voipms.parseWebhook!(webhook({ url }), i), { instanceOf: RequestError });
     t.is((err as RequestError).status, 400);
     t.regex((err as RequestError).reason, reason);
   }
@@ -201,7 +201,7 @@ test('callback: the URL to paste, with public_url and the token (shown only when
     .replace('{ID}', '1234567')
     .replace('{TIMESTAMP}', '2024-03-01%2010:16:02')
     .replace('{MEDIA}', '');
-  t.deepEqual(voipms.parseWebhook!(webhookRequest({ url: filled }), i), { kind: 'texts', texts: [EXPECTED] });
+  t.deepEqual(voipms.parseWebhook!(webhook({ url: filled }), i), { kind: 'texts', texts: [EXPECTED] });
 });
 
 test('profile: no signature, no delivery reports; the defaults load as a valid interface (auth as form fields)', (t) => {

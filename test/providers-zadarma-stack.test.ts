@@ -6,7 +6,7 @@
 import test from 'ava';
 import crypto from 'node:crypto';
 import { until, rows, startStack, type Stack } from './helpers/stack.js';
-import { handOff, outboundRows, profileSection } from './helpers/profile-written.js';
+import { handOff, outboundRows, profileSection } from './helpers/profile.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
 
 const KEY = 'a1b2c3d4e5';

@@ -12,14 +12,14 @@ import type { InterfaceConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { startItspDouble, type ItspDouble } from './doubles/itsp-server.js';
-import { profileInterface, webhookRequest } from './helpers/profile-written.js';
+import { profileInterface, webhook } from './helpers/profile.js';
 
 const KEY = 'a1b2c3d4e5';
 const SECRET = 's3cr3t';
 const TEXT: OutgoingText = { id: 7, from: '+12025550160', to: '+12025550161', body: 'Hello world', reference: 'out-7' };
 
 function iface(extra: Record<string, string> = {}): InterfaceConfig {
-  return profileInterface('zadarma', { account: KEY, secret: SECRET, number: '+12025550160', ...extra });
+  return profileInterface('zadarma', { account: KEY, secret: SECRET, number: '+12025550160', ...extra }, 'gw', 'country_code = 1\ndefault_interface = gw');
 }
 
 async function double(t: ExecutionContext): Promise<ItspDouble> {
@@ -148,7 +148,7 @@ const URL = 'https://sms.example.org/sms/in/gw';
 
 /** The documented example notification (providers.md §6.5), byte for byte. */
 function notification(signature: string | undefined, body = 'event=SMS&result=%7B%22caller_id%22%3A%2212025550160%22%2C%22caller_did%22%3A%2212025550161%22%2C%22text%22%3A%22Hi%22%7D', url = URL): WebhookRequest {
-  return webhookRequest({ url, body, headers: signature === undefined ? {} : { Signature: signature } });
+  return webhook({ url, body, headers: signature === undefined ? {} : { Signature: signature } });
 }
 
 test('notification: the documented example verifies (PHP SDK signature, and the TypeScript SDK\'s raw form) and parses', (t) => {
@@ -183,12 +183,12 @@ test('notification: Zadarma signs the result only, so the URL is not covered (th
 
 test('zd_echo: answered with exactly its value, unsigned, nothing stored', (t) => {
   const i = iface();
-  const req = webhookRequest({ url: `${URL}?zd_echo=4f1c2b7a9e` });
+  const req = webhook({ url: `${URL}?zd_echo=4f1c2b7a9e` });
   t.deepEqual(zadarma.verifyWebhook!(req, i, Date.now()), { ok: true });
   const parsed = zadarma.parseWebhook!(req, i);
   t.deepEqual(parsed, { kind: 'echo', body: '4f1c2b7a9e' });
   t.deepEqual(zadarma.answer!(parsed, i), { status: 200, contentType: 'text/plain', body: '4f1c2b7a9e' });
-  const bad = t.throws(() => zadarma.parseWebhook!(webhookRequest({ url: `${URL}?zd_echo=${encodeURIComponent('<script> x')}` }), i), { instanceOf: RequestError });
+  const bad = t.throws(() => zadarma.parseWebhook!(webhook({ url: `${URL}?zd_echo=${encodeURIComponent('<script> x')}` }), i), { instanceOf: RequestError });
   t.is((bad as RequestError).status, 400);
   // An SMS notification with a stray zd_echo is still checked and read as a text.
   const smuggled = notification(undefined, `zd_echo=1&event=SMS&result=${encodeURIComponent(RESULT)}`);
@@ -199,13 +199,13 @@ test('notification: other events, signed as the SDK signs them, are acknowledged
   const i = iface();
   const fields = { event: 'NOTIFY_START', call_start: '2024-03-01 10:00:00', pbx_call_id: 'in_1', caller_id: '12025550161', called_did: '12025550160' };
   const sig = crypto.createHmac('sha1', SECRET).update(fields.caller_id + fields.called_did + fields.call_start).digest('base64');
-  const req = webhookRequest({ url: URL, body: new URLSearchParams(fields).toString(), headers: { signature: sig } });
+  const req = webhook({ url: URL, body: new URLSearchParams(fields).toString(), headers: { signature: sig } });
   t.deepEqual(zadarma.verifyWebhook!(req, i, Date.now()), { ok: true });
   t.deepEqual(zadarma.parseWebhook!(req, i), { kind: 'ignored', reason: 'Zadarma event NOTIFY_START is not a text' });
 });
 
 test('notification: at the delivery-report URL an SMS is not taken as a text (Zadarma has no reports)', (t) => {
-  const req = webhookRequest({ url: URL, body: 'event=SMS&result=' + encodeURIComponent(RESULT), headers: { signature: PHP_SIG }, route: 'status' });
+  const req = webhook({ url: URL, body: 'event=SMS&result=' + encodeURIComponent(RESULT), headers: { signature: PHP_SIG }, route: 'status' });
   t.deepEqual(zadarma.verifyWebhook!(req, iface(), Date.now()), { ok: true });
   t.deepEqual(zadarma.parseWebhook!(req, iface()), { kind: 'ignored', reason: 'Zadarma sends no delivery reports' });
 });
@@ -219,12 +219,12 @@ test('notification: unreadable SMS notifications are 400 with the reason', (t) =
     ['foo=bar', /no event field/],
   ];
   for (const [body, reason] of cases) {
-    const err = t.throws(() => zadarma.parseWebhook!(webhookRequest({ url: URL, body }), i), { instanceOf: RequestError });
+    const err = t.throws(() => zadarma.parseWebhook!(webhook({ url: URL, body }), i), { instanceOf: RequestError });
     t.is((err as RequestError).status, 400);
     t.regex((err as RequestError).reason, reason);
   }
   // No caller_did: the interface's own number is the recipient.
-  const noDid = webhookRequest({ url: URL, body: 'event=SMS&result=' + encodeURIComponent('{"caller_id":"12025550160","text":"Hi"}') });
+  const noDid = webhook({ url: URL, body: 'event=SMS&result=' + encodeURIComponent('{"caller_id":"12025550160","text":"Hi"}') });
   t.like(zadarma.parseWebhook!(noDid, i), { kind: 'texts', texts: [{ to: '+12025550160' }] });
 });
 

@@ -1,6 +1,7 @@
-// Checks that several profiles make on webhooks: constant-time comparison,
-// HTTP Basic credentials, timestamps against replay, strict base64. Node's own
-// crypto throughout.
+// Authentication shared by the profiles: constant-time comparison (so a
+// forger learns nothing from how fast a wrong signature is refused), HMAC,
+// HTTP Basic credentials both ways, timestamps against replay, strict base64.
+// Node's own crypto throughout.
 
 import crypto from 'node:crypto';
 import type { InterfaceConfig } from '../src/config/types.js';
@@ -11,6 +12,16 @@ export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {
   const ha = crypto.createHash('sha256').update(a).digest();
   const hb = crypto.createHash('sha256').update(b).digest();
   return crypto.timingSafeEqual(ha, hb);
+}
+
+/** HMAC of data (strings as UTF-8) under key, in the given encoding. */
+export function hmac(algorithm: string, key: string | Buffer, data: string | Buffer, encoding: 'hex' | 'base64' | 'base64url'): string {
+  return crypto.createHmac(algorithm, key).update(data).digest(encoding);
+}
+
+/** HTTP Basic (RFC 7617): user and password joined with ':' in UTF-8, base64. */
+export function basicAuthorization(user: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
 }
 
 /** Whether an Authorization header carries exactly these HTTP Basic credentials. */
