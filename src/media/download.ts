@@ -106,14 +106,29 @@ export async function fetchMedia(req: FetchRequest): Promise<FetchOutcome> {
     writer = await req.open();
     let size = 0;
     if (res.body) {
-      for await (const chunk of res.body) {
-        size += chunk.length;
-        // Counted as it arrives: a server may send more than it announced, or announce nothing.
-        if (size > req.maxBytes) {
-          await writer.discard();
-          return tooLarge(`more than ${req.maxBytes}`);
+      // Each read races the signal: a body stream that a trickling server keeps
+      // open does not always end when fetch's signal aborts, and the item must
+      // not wait past its timeout for it.
+      const reader = res.body.getReader();
+      const aborted = new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+      aborted.catch(() => undefined);
+      try {
+        for (;;) {
+          const { done, value } = await Promise.race([reader.read(), aborted]);
+          if (done) break;
+          size += value.length;
+          // Counted as it arrives: a server may send more than it announced, or announce nothing.
+          if (size > req.maxBytes) {
+            await writer.discard();
+            return tooLarge(`more than ${req.maxBytes}`);
+          }
+          await writer.write(value);
         }
-        await writer.write(chunk);
+      } finally {
+        reader.cancel().catch(() => undefined);
       }
     }
     if (size === 0) {
