@@ -297,7 +297,10 @@ export function createDeliverer(deps: {
     const lost = [...inflight.values()];
     for (const e of lost) {
       retried(e.row);
-      settle(`${e.row.id}.${e.part}`, () => store.retry(e.row.id, 'AMI connection lost before the report', t, t));
+      // Back in the place in the queue they had (they were taken before the
+      // texts still waiting), so they go first when AMI is back.
+      const due = Math.min(e.row.next_attempt_at, t);
+      settle(`${e.row.id}.${e.part}`, () => store.retry(e.row.id, 'AMI connection lost before the report', due, t));
     }
     log.warn({ texts: lost.length }, 'AMI connection lost with texts in flight; handing them over again once it is back');
   }
