@@ -43,13 +43,14 @@ test('the record key: per text and part, from the arrival time, kept the maximum
 });
 
 test('a lost report: the text is handed over again, reported as a repeat and shown once', async (t) => {
-  const s = await stack(t, { ami: 'report_timeout = 300ms\nretry_min = 100ms\nretry_max = 200ms\n' });
+  const s = await stack(t, { ami: 'report_timeout = 1s\nretry_min = 100ms\nretry_max = 200ms\n' });
   s.ami.queuePlan({ kind: 'noReport', deliver: true }); // the dialplan delivered it; the report never came
   t.is((await s.post('/sms/in/default', { To: ALICE, From: SENDER, Body: 'only once', MessageSid: 'R1' })).status, 200);
   const row = await until(() => rows(s.dir).find((r) => r.state === 'delivered'), 10_000, 'delivered');
-  t.is(s.ami.originates.length, 2, 'handed over twice');
-  t.is(row.attempts, 2);
-  t.is(repeats(s), 1, 'the second hand-off was reported as a repeat');
+  // (Under a loaded machine a slow report may time out once more: more hand-offs, still one showing.)
+  t.true(s.ami.originates.length >= 2, 'handed over again');
+  t.is(row.attempts, s.ami.originates.length);
+  t.true(repeats(s) >= 1, 'the second hand-off was reported as a repeat');
   t.deepEqual(s.ami.phones, { [PHONES[0]!]: ['only once'], [PHONES[1]!]: ['only once'] });
   const rec = s.ami.originates[0]!.variables.WEBSMS_RECORD!;
   t.is(s.ami.originates[1]!.variables.WEBSMS_RECORD, rec, 'the same key on both hand-offs');
@@ -59,14 +60,15 @@ test('a lost report: the text is handed over again, reported as a repeat and sho
 });
 
 test('a long text whose second part lost its report: every part shown once, in order', async (t) => {
-  const s = await stack(t, { ami: 'report_timeout = 300ms\nretry_min = 100ms\nretry_max = 200ms\n' });
+  const s = await stack(t, { ami: 'report_timeout = 1s\nretry_min = 100ms\nretry_max = 200ms\n' });
   s.ami.onOriginate = (o) => (o.variables.WEBSMS_ID?.endsWith('.2') && !s.ami.originates.some((x) => x !== o && x.variables.WEBSMS_ID === o.variables.WEBSMS_ID) ? { kind: 'noReport', deliver: true } : undefined);
   const body = Array.from({ length: 80 }, (_, i) => `sentence ${i} of a long text.`).join(' ');
   t.is((await s.post('/sms/in/default', { To: ALICE, From: SENDER, Body: body })).status, 200);
   await until(() => rows(s.dir)[0]?.state === 'delivered', 10_000, 'delivered');
   const parts = rows(s.dir)[0]!.parts as number;
   t.true(parts >= 2);
-  t.is(s.ami.originates.length, parts + 1, 'part 2 handed over twice');
+  t.true(s.ami.originates.filter((o) => o.variables.WEBSMS_ID!.endsWith('.2')).length >= 2, 'part 2 handed over again');
+  t.true(repeats(s) >= 1);
   for (const phone of PHONES) {
     t.is(s.ami.phones[phone]!.length, parts, 'each part once');
     t.deepEqual(s.ami.phones[phone]!.map((b) => /^\((\d+)\/\d+\)/.exec(b)?.[1]), Array.from({ length: parts }, (_, i) => String(i + 1)));
