@@ -6,7 +6,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { SHIPPED_DIALPLAN_DIR } from '../src/dialplan/install.js';
-import type { SipUa } from './doubles/sip-ua.js';
+import { startSipUa, type SipUa } from './doubles/sip-ua.js';
 import { findAsterisk } from './helpers/asterisk-build.js';
 import { EXTERNAL, startPbxStack, type PbxStack } from './helpers/asterisk-stack.js';
 import { sleep, until } from './helpers/stack.js';
@@ -59,7 +59,8 @@ if (!found.build) {
   test('an ITSP webhook reaches both phones of the number byte-exact, and no other phone', async (t) => {
     t.log(`Asterisk: ${build.source}`);
     const s = await startPbxStack(t, build);
-    const texts = [...HARD_TEXTS, LONG_TEXT];
+    // Trailing newlines too: only a phone's own MESSAGE loses them (see the CR/LF test below).
+    const texts = [...HARD_TEXTS, LONG_TEXT, 'ends with a newline\n', '\r\nCRLF at both ends\r\n'];
     for (const [i, text] of texts.entries()) t.is(await s.webhook(s.alice.number, text, `in-${i}`), 200);
     const messages = texts.length + 1; // the long text is two SIP messages
     for (const phone of s.alice.phones) {
@@ -138,7 +139,6 @@ if (!found.build) {
     await s.itsp.waitForRequests(1, 15_000);
     t.notRegex(s.pbx.log(), /Unknown property 'WEBSMS_INDEX'/, 'no warning for a user of the shipped templates');
 
-    const { startSipUa } = await import('./doubles/sip-ua.js');
     const phone = await startSipUa({ server: { host: '127.0.0.1', port: s.pbx.sipPort }, user: 'legacy', password: 'legacy-Passw0rd' });
     t.teardown(() => phone.close());
     t.is(await phone.register(), 200);

@@ -38,6 +38,12 @@ export interface PbxStack {
   inbound(): Array<{ id: number; state: string; body: string }>;
 }
 
+// websms children still running when the test process ends without its teardown.
+const children = new Set<Child>();
+process.once('exit', () => {
+  for (const c of children) c.proc.kill('SIGKILL');
+});
+
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
@@ -82,6 +88,8 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: { user
   const startWebsms = async (): Promise<Child> => {
     child = await spawnDaemon(conf);
     const c = child;
+    children.add(c);
+    void c.exited.then(() => children.delete(c));
     // Ready for texts once logged in to the AMI (it checks the dialplan there first).
     await until(() => c.logs.some((l) => l.includes('"ami connected"')), 15_000, 'websms logged in to the AMI');
     return c;

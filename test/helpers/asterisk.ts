@@ -162,6 +162,13 @@ documentation_language = en_US
   return etc;
 }
 
+// An Asterisk outlives the test process that started it unless killed: if the
+// process ends without its teardown (a timeout, an uncaught error), end them here.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 export async function startPbx(o: PbxOptions): Promise<Pbx> {
   const dir = tempDir('websms-asterisk-');
   const [sipPort, amiPort] = [await freePort('udp'), await freePort('tcp')];
@@ -173,6 +180,8 @@ export async function startPbx(o: PbxOptions): Promise<Pbx> {
   const out = fs.openSync(path.join(dir, 'asterisk.out'), 'a');
   const proc: ChildProcess = spawn(cmd!, [...prefix, '-C', conf, '-f', '-n'], { env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   let exited: number | string | null | undefined;
   const gone = new Promise<void>((resolve) => proc.once('exit', (code, signal) => ((exited = code ?? signal), resolve())));
 
