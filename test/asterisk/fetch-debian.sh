@@ -21,7 +21,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${WEBSMS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/websms}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache=${WEBSMS_CACHE_DIR:-${XDG_CACHE_HOME:-$home/.cache}/websms}
 dest=$cache/asterisk-debian
 state=$cache/apt-unstable
 

@@ -102,13 +102,12 @@ function parseChallenge(value: string): Record<string, string> {
 }
 
 /** The Authorization value answering an MD5 digest challenge (RFC 2617, qop=auth when offered). */
-export function digestAuthorization(challenge: string, method: string, uri: string, user: string, password: string): string {
+export function digestAuthorization(challenge: string, method: string, uri: string, user: string, password: string, cnonce = token()): string {
   const c = parseChallenge(challenge);
   const ha1 = md5(`${user}:${c.realm}:${password}`);
   const ha2 = md5(`${method}:${uri}`);
   const parts = [`username="${user}"`, `realm="${c.realm}"`, `nonce="${c.nonce}"`, `uri="${uri}"`, 'algorithm=MD5'];
   if (c.qop?.split(',').map((q) => q.trim()).includes('auth')) {
-    const cnonce = token();
     const nc = '00000001';
     parts.push(`response="${md5(`${ha1}:${c.nonce}:${nc}:${cnonce}:auth:${ha2}`)}"`, 'qop=auth', `nc=${nc}`, `cnonce="${cnonce}"`);
   } else {
