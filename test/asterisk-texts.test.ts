@@ -12,6 +12,8 @@ import { EXTERNAL, startPbxStack, type PbxStack } from './helpers/asterisk-stack
 import { sleep, until } from './helpers/stack.js';
 
 const found = findAsterisk();
+// One Asterisk and one websms at a time: six starting at once on two cores
+// slowed the timing-sensitive tests of the files running beside this one.
 
 /** Texts whose bytes an encoding layer could lose: separators, quotes, escapes, multibyte characters. */
 const HARD_TEXTS = [
@@ -56,7 +58,7 @@ if (!found.build) {
 } else {
   const build = found.build;
 
-  test('an ITSP webhook reaches both phones of the number byte-exact, and no other phone', async (t) => {
+  test.serial('an ITSP webhook reaches both phones of the number byte-exact, and no other phone', async (t) => {
     t.log(`Asterisk: ${build.source}`);
     const s = await startPbxStack(t, build);
     // Trailing newlines too: only a phone's own MESSAGE loses them (see the CR/LF test below).
@@ -75,7 +77,7 @@ if (!found.build) {
     t.deepEqual([...bodies(s.bob.phones[0]), ...bodies(s.bob.phones[1])], [], 'the other user got nothing');
   });
 
-  test('a text for a number whose phones are all unregistered waits, and is delivered when one registers', async (t) => {
+  test.serial('a text for a number whose phones are all unregistered waits, and is delivered when one registers', async (t) => {
     const s = await startPbxStack(t, build);
     for (const p of s.bob.phones) t.is(await p.unregister(), 200);
     t.is(await s.webhook(s.bob.number, 'waited for you :)', 'wait-1'), 200);
@@ -90,7 +92,7 @@ if (!found.build) {
     t.deepEqual(bodies(s.bob.phones[0]), [], 'the phone still unregistered got nothing');
   });
 
-  test('a text from a phone to an external number reaches the ITSP byte-exact with both numbers', async (t) => {
+  test.serial('a text from a phone to an external number reaches the ITSP byte-exact with both numbers', async (t) => {
     const s = await startPbxStack(t, build);
     // Incoming MESSAGEs run through the dialplan one at a time: send them in order.
     for (const text of HARD_TEXTS) t.is(await s.alice.phones[0].sendMessage(EXTERNAL, text), 202);
@@ -100,7 +102,7 @@ if (!found.build) {
     t.true(sent.every((f) => f.get('To') === EXTERNAL && f.get('From') === s.alice.number), 'to the number texted, from the sender\'s number');
   });
 
-  test("a phone's trailing CR/LF is gone before the dialplan runs (res_pjsip_messaging trims the body)", async (t) => {
+  test.serial("a phone's trailing CR/LF is gone before the dialplan runs (res_pjsip_messaging trims the body)", async (t) => {
     const s = await startPbxStack(t, build);
     t.is(await s.alice.phones[0].sendMessage(EXTERNAL, 'ends with CRLF\r\n'), 202);
     t.is(await s.alice.phones[0].sendMessage(EXTERNAL, 'ends with LFs\n\n'), 202);
@@ -109,7 +111,7 @@ if (!found.build) {
     t.deepEqual(requests.map((r) => form(r.rawBody).get('Body')).sort(), ['\r\nstarts with CRLF', 'ends with CRLF', 'ends with LFs'].sort());
   });
 
-  test('with websms stopped, the sender receives the failure notice on each of its phones', async (t) => {
+  test.serial('with websms stopped, the sender receives the failure notice on each of its phones', async (t) => {
     const s = await startPbxStack(t, build);
     await s.stopWebsms('SIGTERM');
     t.is(await s.alice.phones[0].sendMessage(EXTERNAL, 'is anybody there?'), 202);
@@ -123,7 +125,7 @@ if (!found.build) {
     t.deepEqual([...bodies(s.bob.phones[0]), ...bodies(s.bob.phones[1])], []);
   });
 
-  test('WEBSMS_INDEX: the shipped templates set it, a user\'s own wins, an endpoint without it logs "Unknown property"', async (t) => {
+  test.serial('WEBSMS_INDEX: the shipped templates set it, a user\'s own wins, an endpoint without it logs "Unknown property"', async (t) => {
     const s = await startPbxStack(t, build, {
       users: [
         { endpoint: 'carol', number: '+46703333333', password: 'carol-Passw0rd', index: '2' },
@@ -151,7 +153,7 @@ if (!found.build) {
   // Needs the dialplan to remember delivered texts in AstDB (issue 12): without
   // that, texts in flight at the SIGKILL are originated again after the restart.
   const dedupes = /\bDB(_EXISTS)?\(/.test(fs.readFileSync(`${SHIPPED_DIALPLAN_DIR}/extensions.conf`, 'utf8'));
-  const crashTest = dedupes ? test : test.skip;
+  const crashTest = dedupes ? test.serial : test.skip;
   crashTest(`SIGKILL of websms during a burst of inbound texts, then restart: each phone receives each text exactly once${dedupes ? '' : ' (skipped: dialplan/extensions.conf has no AstDB record of delivered texts yet)'}`, async (t) => {
     const s = await startPbxStack(t, build);
     const texts = Array.from({ length: 60 }, (_, i) => `burst ${i} :)`);

@@ -55,30 +55,13 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: { user
     ...(o.users ?? []),
   ];
   const agiPort = await freePort('tcp'); // fixed, so that a restarted websms is found where the dialplan looks
-  const pbx = await startPbx({ build, users, amiSecret: AMI_SECRET, agiPort });
-  t.teardown(() => pbx.stop());
+  const amiPort = await freePort('tcp');
   const itsp = await startItspDouble({ default: twilioLike() });
   t.teardown(() => itsp.stop());
-
-  const phones = async (u: PbxUser): Promise<PbxUserWithPhones> => {
-    const pair = [
-      await startSipUa({ server: { host: '127.0.0.1', port: pbx.sipPort }, user: u.endpoint, password: u.password }),
-      await startSipUa({ server: { host: '127.0.0.1', port: pbx.sipPort }, user: u.endpoint, password: u.password }),
-    ] as [SipUa, SipUa];
-    for (const p of pair) t.teardown(() => p.close());
-    return { ...u, phones: pair };
-  };
-  const alice = await phones(users[0]!);
-  const bob = await phones(users[1]!);
-  for (const p of [...alice.phones, ...bob.phones]) {
-    const status = await p.register();
-    if (status !== 200) throw new Error(`${p.user} could not register: ${status}`);
-  }
-
   const dir = tempDir();
   const conf = writeConfig({
     dir,
-    amiPort: pbx.amiPort,
+    amiPort,
     agi: `listen = 127.0.0.1:${agiPort}`,
     general: 'default_interface = itsp',
     outbound: 'retry_min = 50ms\nretry_max = 200ms',
@@ -102,7 +85,28 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: { user
     await c.exited;
   };
   t.teardown(() => stopWebsms('SIGKILL'));
-  await startWebsms();
+
+  // Both at once: websms retries the AMI until Asterisk answers, as it does in production.
+  const [pbx] = await Promise.all([
+    startPbx({ build, users, amiSecret: AMI_SECRET, agiPort, amiPort }).then((p) => {
+      t.teardown(() => p.stop());
+      return p;
+    }),
+    startWebsms(),
+  ]);
+
+  const phones = async (u: PbxUser): Promise<PbxUserWithPhones> => {
+    const pair = [
+      await startSipUa({ server: { host: '127.0.0.1', port: pbx.sipPort }, user: u.endpoint, password: u.password }),
+      await startSipUa({ server: { host: '127.0.0.1', port: pbx.sipPort }, user: u.endpoint, password: u.password }),
+    ] as [SipUa, SipUa];
+    for (const p of pair) t.teardown(() => p.close());
+    return { ...u, phones: pair };
+  };
+  const alice = await phones(users[0]!);
+  const bob = await phones(users[1]!);
+  const statuses = await Promise.all([...alice.phones, ...bob.phones].map((p) => p.register()));
+  if (statuses.some((st) => st !== 200)) throw new Error(`phones could not register: ${statuses.join(', ')}`);
 
   return {
     pbx,

@@ -34,6 +34,8 @@ export interface PbxOptions {
   amiSecret: string;
   /** Where websms's FastAGI server listens: extensions_local.conf WEBSMS_AGI. */
   agiPort: number;
+  /** AMI port (manager.conf); default: a free one. */
+  amiPort?: number;
 }
 
 export interface Pbx {
@@ -171,7 +173,7 @@ process.once('exit', () => {
 
 export async function startPbx(o: PbxOptions): Promise<Pbx> {
   const dir = tempDir('websms-asterisk-');
-  const [sipPort, amiPort] = [await freePort('udp'), await freePort('tcp')];
+  const [sipPort, amiPort] = [await freePort('udp'), o.amiPort ?? (await freePort('tcp'))];
   const etc = writeRunFolder(dir, o, sipPort, amiPort);
   const conf = path.join(etc, 'asterisk.conf');
   const [cmd, ...prefix] = o.build.command;
