@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startItspDouble, twilioLike, type ItspDouble } from '../doubles/itsp-server.js';
 import { startSipUa, type SipUa } from '../doubles/sip-ua.js';
 import type { AsteriskBuild } from './asterisk-build.js';
-import { freePort, startPbx, type Pbx, type PbxUser } from './asterisk.js';
+import { freePort, startPbx, type Pbx, type PbxOptions, type PbxUser } from './asterisk.js';
 import { AMI_SECRET, post, spawnDaemon, until, writeConfig, type Child } from './stack.js';
 import { tempDir } from './tmp.js';
 
@@ -48,10 +48,22 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: { users?: PbxUser[]; websms?: string } = {}): Promise<PbxStack> {
+export interface PbxStackOptions {
+  /** Users besides alice and bob. */
+  users?: PbxUser[];
+  /** Settings of alice and bob (a mailbox, a trunk). */
+  alice?: Partial<PbxUser>;
+  bob?: Partial<PbxUser>;
+  /** More lines for websms.conf's interface section. */
+  websms?: string;
+  /** Passed to startPbx. */
+  pbx?: Pick<PbxOptions, 'endpoints' | 'dialTimeout' | 'mailcmd'>;
+}
+
+export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxStackOptions = {}): Promise<PbxStack> {
   const users: PbxUser[] = [
-    { endpoint: 'alice', number: '+46701111111', password: 'alice-Passw0rd' },
-    { endpoint: 'bob', number: '+46702222222', password: 'bob-Passw0rd' },
+    { endpoint: 'alice', number: '+46701111111', password: 'alice-Passw0rd', ...o.alice },
+    { endpoint: 'bob', number: '+46702222222', password: 'bob-Passw0rd', ...o.bob },
     ...(o.users ?? []),
   ];
   const agiPort = await freePort('tcp'); // fixed, so that a restarted websms is found where the dialplan looks
@@ -88,7 +100,7 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: { user
 
   // Both at once: websms retries the AMI until Asterisk answers, as it does in production.
   const [pbx] = await Promise.all([
-    startPbx({ build, users, amiSecret: AMI_SECRET, agiPort, amiPort }).then((p) => {
+    startPbx({ build, users, amiSecret: AMI_SECRET, agiPort, amiPort, ...o.pbx }).then((p) => {
       t.teardown(() => p.stop());
       return p;
     }),
