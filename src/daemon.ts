@@ -27,6 +27,7 @@ import { reloadPlan } from './reload.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsReader } from './store/stats.js';
 import { startApi } from './api/server.js';
+import { createVoicemailStore } from './voicemail/store.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
@@ -164,6 +165,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       texts: createTextStore(db),
       stats,
       outbound,
+      voicemail: createVoicemailStore(db),
       probe: createWriteProbe(db),
       sender: { health: () => sender.health() },
       ami,

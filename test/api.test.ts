@@ -1,6 +1,7 @@
 // The management API against the real daemon: every route, its successes and
 // its errors, each answer checked against the OpenAPI document's schema for
 // that route and status; the document itself checked against OpenAPI 3.1.
+import { createVoicemailStore } from '../src/voicemail/store.js';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
@@ -173,6 +174,7 @@ test('/metrics serves what the metrics source renders, with its content type', a
     texts: createTextStore(s.daemon.db),
     stats: createStatsReader(s.daemon.db),
     outbound: s.daemon.outbound,
+    voicemail: createVoicemailStore(s.daemon.db),
     probe: createWriteProbe(s.daemon.db),
     sender: s.daemon.sender,
     ami: s.daemon.ami,

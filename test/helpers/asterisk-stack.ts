@@ -6,12 +6,14 @@
 // teardown by PID.
 
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
+import { readVoicemailMail } from '../../src/voicemail/mail.js';
 import { startItspDouble, twilioLike, type ItspDouble } from '../doubles/itsp-server.js';
 import { startSipUa, type SipUa } from '../doubles/sip-ua.js';
 import type { AsteriskBuild } from './asterisk-build.js';
 import { freePort, startPbx, type Pbx, type PbxOptions, type PbxUser } from './asterisk.js';
-import { AMI_SECRET, post, spawnDaemon, until, writeConfig, type Child } from './stack.js';
+import { AMI_SECRET, MAIN, post, spawnDaemon, until, writeConfig, type Child } from './stack.js';
 import { tempDir } from './tmp.js';
 
 /** The ITSP's side of texts: the sender of inbound texts, the recipient of outbound ones. */
@@ -36,6 +38,11 @@ export interface PbxStack {
   webhook(to: string, body: string, id: string, from?: string): Promise<number>;
   /** The inbound table, read from the database file. */
   inbound(): Array<{ id: number; state: string; body: string }>;
+  /** Voicemail e-mails websms stored: MiniVM's mailcmd is `websms voicemail-mail` with this stack's configuration. */
+  voicemail: {
+    stored(): StoredVoicemail[];
+    waitForMail(n?: number, timeoutMs?: number): Promise<StoredVoicemail>;
+  };
 }
 
 // websms children still running when the test process ends without its teardown.
@@ -57,7 +64,17 @@ export interface PbxStackOptions {
   /** More lines for websms.conf's interface section. */
   websms?: string;
   /** Passed to startPbx. */
-  pbx?: Pick<PbxOptions, 'endpoints' | 'dialTimeout' | 'mailcmd'>;
+  pbx?: Pick<PbxOptions, 'endpoints' | 'dialTimeout' | 'mailcmd' | 'traceDialplan'>;
+}
+
+/** A voicemail e-mail websms stored (db/014), with its attachment decoded. */
+export interface StoredVoicemail {
+  id: number;
+  recipient: string;
+  state: string;
+  /** The e-mail as stored. */
+  text: string;
+  attachment: Buffer;
 }
 
 export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxStackOptions = {}): Promise<PbxStack> {
@@ -68,6 +85,7 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
   ];
   const agiPort = await freePort('tcp'); // fixed, so that a restarted websms is found where the dialplan looks
   const amiPort = await freePort('tcp');
+  const apiPort = await freePort('tcp'); // fixed too: MiniVM's mail command finds the daemon there
   const itsp = await startItspDouble({ default: twilioLike() });
   t.teardown(() => itsp.stop());
   const dir = tempDir();
@@ -75,6 +93,7 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
     dir,
     amiPort,
     agi: `listen = 127.0.0.1:${agiPort}`,
+    api: `listen = 127.0.0.1:${apiPort}`,
     general: 'default_interface = itsp',
     outbound: 'retry_min = 50ms\nretry_max = 200ms',
     interfaces: `[itsp]\nfield_id = MessageSid\nsend_url = ${itsp.url}/send\nsend_id_field = sid\nrate = 0\nrate_per_number = 0\n${o.websms ?? ''}`,
@@ -100,7 +119,21 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
 
   // Both at once: websms retries the AMI until Asterisk answers, as it does in production.
   const [pbx] = await Promise.all([
-    startPbx({ build, users, amiSecret: AMI_SECRET, agiPort, amiPort, ...o.pbx }).then((p) => {
+    startPbx({
+      build,
+      users,
+      amiSecret: AMI_SECRET,
+      agiPort,
+      amiPort,
+      // as docs/dialplan.md says, with this stack's configuration and run folder; in a script,
+      // because MiniVM cuts mailcmd at 159 characters (app_minivm.c: global_mailcmd[160])
+      mailcmd: (run) => {
+        const script = path.join(run, 'websms-voicemail-mail');
+        fs.writeFileSync(script, `#!/bin/sh\nWEBSMS_CONFIG='${conf}' exec '${process.execPath}' '${MAIN}' voicemail-mail --spool '${run}/var/spool/voicemail' "$@"\n`, { mode: 0o755 });
+        return script;
+      },
+      ...o.pbx,
+    }).then((p) => {
       t.teardown(() => p.stop());
       return p;
     }),
@@ -133,6 +166,16 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
       const r = await post(`http://127.0.0.1:${child.port}/sms/in/itsp`, { To: to, From: from, Body: body, MessageSid: id });
       return r.status;
     },
+    voicemail: {
+      stored: () => storedVoicemail(path.join(dir, 'var', 'websms.db')),
+      async waitForMail(n = 1, timeoutMs = 15_000) {
+        const rows = await until(() => {
+          const r = storedVoicemail(path.join(dir, 'var', 'websms.db'));
+          return r.length >= n && r;
+        }, timeoutMs, `${n} voicemail e-mail(s) stored by websms`);
+        return rows[n - 1]!;
+      },
+    },
     inbound() {
       const db = new Database(path.join(dir, 'var', 'websms.db'), { readonly: true });
       try {
@@ -142,4 +185,17 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
       }
     },
   };
+}
+
+function storedVoicemail(file: string): StoredVoicemail[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT id, recipient, state, message FROM voicemail ORDER BY id').all() as Array<{ id: number; recipient: string; state: string; message: Buffer }>;
+    return rows.map((r) => {
+      const m = readVoicemailMail(r.message);
+      return { id: r.id, recipient: r.recipient, state: r.state, text: r.message.toString('latin1'), attachment: m.recording ?? Buffer.alloc(0) };
+    });
+  } finally {
+    db.close();
+  }
 }

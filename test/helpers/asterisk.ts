@@ -44,8 +44,10 @@ export interface PbxOptions {
   endpoints?: string;
   /** extensions_local.conf DIAL_TIMEOUT: seconds a user's phones ring. */
   dialTimeout?: number;
-  /** minivm.conf mailcmd: the command MiniVM pipes each voicemail e-mail to. */
-  mailcmd?: string;
+  /** Dialplan steps in var/log/full ("Executing [...]", verbose level 3), so a test can see where a call is. */
+  traceDialplan?: boolean;
+  /** minivm.conf mailcmd: the command MiniVM pipes each voicemail e-mail to; a function gets the run folder. */
+  mailcmd?: string | ((dir: string) => string);
 }
 
 export interface Pbx {
@@ -145,7 +147,7 @@ function writeRunFolder(dir: string, o: PbxOptions, sipPort: number, amiPort: nu
   fs.writeFileSync(at('pjsip_transport.conf'), `[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:${sipPort}\n`);
   fs.writeFileSync(at('pjsip_endpoint.conf'), endpointsConf(o.users) + (o.endpoints ?? ''));
   if (o.dialTimeout !== undefined) edit(at('extensions_local.conf'), /^DIAL_TIMEOUT = .*$/m, `DIAL_TIMEOUT = ${o.dialTimeout}`);
-  if (o.mailcmd !== undefined) edit(at('minivm.conf'), /^mailcmd = .*$/m, `mailcmd = ${o.mailcmd}`);
+  if (o.mailcmd !== undefined) edit(at('minivm.conf'), /^mailcmd = .*$/m, `mailcmd = ${typeof o.mailcmd === 'string' ? o.mailcmd : o.mailcmd(dir)}`);
   edit(at('manager.conf'), /^port = \d+$/m, `port = ${amiPort}`);
   edit(at('manager.conf'), /^;secret =.*$/m, `secret = ${o.amiSecret}`);
   edit(at('extensions_local.conf'), /^WEBSMS_AGI = .*$/m, `WEBSMS_AGI = 127.0.0.1:${o.agiPort}`);
@@ -174,7 +176,7 @@ documentation_language = en_US
 `,
   );
   fs.copyFileSync(MODULES_CONF, at('modules.conf'));
-  fs.writeFileSync(at('logger.conf'), '[general]\ndateformat = %F %T.%3q\n\n[logfiles]\nfull => notice,warning,error,verbose\n');
+  fs.writeFileSync(at('logger.conf'), `[general]\ndateformat = %F %T.%3q\n\n[logfiles]\nfull => notice,warning,error,${o.traceDialplan ? 'verbose(3)' : 'verbose'}\n`);
   // Files Asterisk warns about at start when they are missing.
   for (const f of ['acl.conf', 'ccss.conf', 'cdr.conf', 'cel.conf', 'features.conf', 'udptl.conf', 'pjproject.conf', 'pjsip_notify.conf']) {
     fs.writeFileSync(at(f), '');
