@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { normalizeNumber } from '../numbers/normalize.js';
 import { checkApiText, type Refusal } from '../outbound/checks.js';
 import { loggablePath } from '../http/paths.js';
+import { redactorFor } from '../redact.js';
 import type { InterfaceHealth } from '../outbound/sender.js';
 import type { OutboundStore } from '../store/outbound.js';
 import type { StatsReader } from '../store/stats.js';
@@ -118,6 +119,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const config = deps.config();
   const now = deps.now ?? Date.now;
   const token = config.api.token;
+  // A path in an answer or a log line may hold a token a client put there by mistake.
+  const redact = redactorFor(config);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -313,7 +316,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   // ---- everything else ---------------------------------------------------
   app.use((req, res) => {
-    const path = loggablePath(req.path, []);
+    const path = redact(loggablePath(req.path, []));
     log.warn({ ip: req.socket.remoteAddress, method: req.method, path }, 'API: no such path');
     sendError(res, new ApiError(404, 'not_found', `no API route ${req.method} ${path.slice(0, 100)}; the routes are in /api/openapi.json`));
   });

@@ -472,7 +472,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret, unless its name looks like a credential (with key, token, secret, pass, pwd, auth, sig, cred or session in it): such a value is hidden by check-config and in logs, like a credential in a send_url query. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_extra_unicode: key(
