@@ -7,8 +7,6 @@
 // every configured secret taken out, in the text's history, the API's
 // interface health and the log; the ITSP's raw answer only at debug.
 
-import type { HttpResult } from './http.js';
-
 export type FailureKind = 'number' | 'refused' | 'account' | 'unreachable' | 'provider' | 'busy' | 'setup' | 'expired' | 'undelivered';
 
 interface Wording {
@@ -51,11 +49,6 @@ const ACCOUNT_WORDS =
 // The sending number is the account's (not the sender's) to fix.
 const SENDER_WORDS = /['"]from['"]|\b(sender|originator|caller ?id|from (number|address)|source (number|address))\b/i;
 const NUMBER_WORDS = /['"]to['"]|\b(number|recipient|destination|msisdn|phone|dst|landline|unsubscribed|opt(ed)?[ -]?out|blacklist\w*|blocked|unreachable)\b/i;
-
-/** A failure to talk to the ITSP at all (timeout, refused, DNS, TLS): unreachable, whatever the code. */
-export function transportFailure(_code: Extract<HttpResult, { ok: false }>['code']): FailureKind {
-  return 'unreachable';
-}
 
 /**
  * An ITSP's answer that is not a success: `retry` and `permanent` as the

@@ -23,7 +23,7 @@ import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
 import type { Notifier } from './notify.js';
 import type { ItspOutcome, Metrics } from '../metrics.js';
-import { answerFailure, finalReason, shortReason, transportFailure, type FailureKind } from './failure.js';
+import { answerFailure, finalReason, shortReason, type FailureKind } from './failure.js';
 import { noRedaction, type Redact } from '../redact.js';
 
 export interface Sender {
@@ -272,7 +272,8 @@ export function createSender(deps: {
       } else {
         outcome = { kind: 'retry', reason: res.reason };
         measured = res.code;
-        kind = transportFailure(res.code);
+        // Timeout, refused, DNS or TLS: to the sender all the same; the detail tells them apart.
+        kind = 'unreachable';
       }
     } catch (err) {
       // An adapter that cannot build the request (a key it cannot read): a setting to fix, not the sender's problem.
