@@ -34,6 +34,7 @@ import { createMediaStore } from './media/store.js';
 import { createMediaWorker, type MediaWorker } from './media/worker.js';
 import { mediaHandler } from './media/serve.js';
 import { createMediaRetention } from './media/retention.js';
+import { redactorFor, type Redact } from './redact.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -68,6 +69,11 @@ const STOP_SEND_MS = 5000;
 const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // From here on every log line, and every failure detail stored with a text,
+  // has the configured secrets taken out (src/redact.ts); a reload adds its own.
+  let redactNow = redactorFor(config);
+  const redact: Redact = (s) => redactNow(s);
+  log.redact = redact;
   const db = openDatabase(config.general.database);
   let current = config;
   const store = createInboundStore(db, {
@@ -113,11 +119,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const makeSender = async (c: Config): Promise<Sender> => {
     const waiting = outbound.counts();
     return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics })
+      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics, redact })
       : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }), redact });
   // Texts that arrive in parts: one reassembly for the life of the process (its timer survives reloads).
   const reassembly = createReassembly({
     parts: createPartsStore(db, {
@@ -248,6 +254,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         const plan = reloadPlan(current, next);
         // Keep what only a restart can change; take everything else.
         const merged: Config = plan.merged;
+        redactNow = redactorFor(current, merged);
         log.level = merged.general.logLevel;
         // Deliverer and AMI hold this object: their limits change in place.
         Object.assign(current.ami, merged.ami);

@@ -14,6 +14,8 @@ import { NumberError, TextError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalizeNumber } from '../numbers/normalize.js';
 import { checkApiText, type Refusal } from '../outbound/checks.js';
+import { loggablePath } from '../http/paths.js';
+import { redactorFor } from '../redact.js';
 import type { InterfaceHealth } from '../outbound/sender.js';
 import type { OutboundStore } from '../store/outbound.js';
 import type { StatsReader } from '../store/stats.js';
@@ -117,6 +119,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const config = deps.config();
   const now = deps.now ?? Date.now;
   const token = config.api.token;
+  // A path in an answer or a log line may hold a token a client put there by mistake.
+  const redact = redactorFor(config);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -130,7 +134,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (OPEN_PATHS.has(req.path) && isLoopback(ip)) return next();
     const m = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
     if (m && sameSecret(m[1]!, token)) return next();
-    log.warn({ ip, method: req.method, path: req.path.slice(0, 200), given: m ? 'wrong token' : 'no token' }, 'API request refused: not authorised');
+    log.warn({ ip, method: req.method, path: loggablePath(req.path, []), given: m ? 'wrong token' : 'no token' }, 'API request refused: not authorised');
     res.set('www-authenticate', 'Bearer realm="websms"');
     sendError(res, new ApiError(401, 'unauthorized', m ? 'the bearer token is not the one configured ([api] token)' : 'send Authorization: Bearer <[api] token>'));
   });
@@ -312,8 +316,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   // ---- everything else ---------------------------------------------------
   app.use((req, res) => {
-    log.warn({ ip: req.socket.remoteAddress, method: req.method, path: req.path.slice(0, 200) }, 'API: no such path');
-    sendError(res, new ApiError(404, 'not_found', `no API route ${req.method} ${req.path.slice(0, 100)}; the routes are in /api/openapi.json`));
+    const path = redact(loggablePath(req.path, []));
+    log.warn({ ip: req.socket.remoteAddress, method: req.method, path }, 'API: no such path');
+    sendError(res, new ApiError(404, 'not_found', `no API route ${req.method} ${path.slice(0, 100)}; the routes are in /api/openapi.json`));
   });
   app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (res.headersSent) return;
@@ -324,7 +329,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (type === 'entity.too.large') return sendError(res, new ApiError(413, 'too_large', `the request body is larger than ${config.general.maxRequestBytes} bytes`));
     if (type === 'entity.parse.failed') return sendError(res, bad('the request body is not valid JSON'));
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, new ApiError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON'));
-    log.error({ err, method: req.method, path: req.path.slice(0, 200) }, 'unhandled error in an API request');
+    log.error({ err, method: req.method, path: loggablePath(req.path, []) }, 'unhandled error in an API request');
     sendError(res, new ApiError(500, 'internal', 'internal error; the log says more'));
   });
   return app;

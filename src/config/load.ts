@@ -208,6 +208,7 @@ export function loadConfig(opts: LoadOptions): Config {
       retentionMs: m.retention,
       maxHoldMs: m.max_hold,
       fetchTimeoutMs: m.fetch_timeout,
+      fetchAllow: m.fetch_allow,
       attempts: m.attempts,
       retryMinMs: m.retry_min,
       retryMaxMs: m.retry_max,

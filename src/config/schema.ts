@@ -113,10 +113,10 @@ function list(raw: string): string[] {
 }
 
 /** Comma-separated CIDRs, normalised to address/prefix; "any" only where allowed. */
-function cidrs(opts: { any: boolean }): Parser<string[]> {
+function cidrs(opts: { any: boolean; empty?: boolean }): Parser<string[]> {
   return (raw) => {
     const items = list(raw);
-    if (items.length === 0 && opts.any) return bad('needs at least one address or CIDR, or "any"');
+    if (items.length === 0 && opts.any && !opts.empty) return bad('needs at least one address or CIDR, or "any"');
     const out: string[] = [];
     for (const item of items) {
       if (opts.any && item.toLowerCase() === 'any') {
@@ -472,7 +472,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret, unless its name looks like a credential (with key, token, secret, pass, pwd, auth, sig, cred or session in it): such a value is hidden by check-config and in logs, like a credential in a send_url query. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_extra_unicode: key(
@@ -653,6 +653,12 @@ export const MEDIA_KEYS = {
     'A text with media waits at most this long for them; then it is delivered with a note for each item not fetched yet.',
   ),
   fetch_timeout: key(duration(100, 600_000), '30s', 'One attempt to fetch a media item, all of it, within this time.'),
+  fetch_allow: key(
+    cidrs({ any: true, empty: true }),
+    '',
+    'Addresses outside the public internet media may be fetched from (a provider or media server on your own network): addresses or CIDRs, comma-separated, or "any"; the key may repeat. Empty: media are fetched from public addresses only, so that whoever can post a webhook cannot make websms request loopback, private or link-local addresses (docs/media.md).',
+    { list: true, example: '10.20.0.0/16' },
+  ),
   attempts: key(integer(1, 100), '4', 'Attempts to fetch a media item before the text notes that it could not be fetched (never beyond max_hold).'),
   retry_min: key(duration(1, TIMER_MAX), '2s', 'Shortest wait before fetching a media item again; doubling with jitter up to retry_max.'),
   retry_max: key(duration(1, TIMER_MAX), '30s', 'Longest wait between fetch attempts.'),

@@ -177,6 +177,8 @@ export interface MediaConfig {
   maxHoldMs: number;
   /** One fetch, all of it, within this time (ms). */
   fetchTimeoutMs: number;
+  /** CIDRs outside the public internet media may be fetched from; empty: public addresses only. */
+  fetchAllow: string[];
   /** Fetch attempts per item. */
   attempts: number;
   /** Backoff between fetch attempts (ms). */
