@@ -131,9 +131,13 @@ export function decodeCursor(s: string): Cursor | undefined {
 export interface ListQuery {
   direction?: Direction;
   state?: TextState;
+  /** Any of these states (fixed words, never input); with `state`, both must hold. */
+  states?: readonly TextState[];
   interface?: string;
   /** Matches the sender or the recipient; already normalised. */
   number?: string;
+  /** One conversation: texts between the user's number and the other party's (both normalised). */
+  between?: { local: string; remote: string };
   /** Searched for in bodies (case-insensitive for ASCII letters). */
   q?: string;
   /** Created at or after / before (ms). */
@@ -260,8 +264,14 @@ export function createTextStore(db: Db): TextStore {
     };
     if (before !== undefined) add('id < ?', before);
     if (q.state !== undefined) add('state = ?', q.state);
+    if (q.states !== undefined) add(`state IN ${statesSql(q.states)}`);
     if (q.interface !== undefined) add('interface = ?', q.interface);
     if (q.number !== undefined) add('(sender = ? OR recipient = ?)', q.number, q.number);
+    // The user's number is the recipient of an inbound text and the sender of an outbound one.
+    if (q.between !== undefined) {
+      if (t.direction === 'in') add('recipient = ? AND sender = ?', q.between.local, q.between.remote);
+      else add('sender = ? AND recipient = ?', q.between.local, q.between.remote);
+    }
     if (q.q !== undefined) add(`body LIKE ? ESCAPE '\\'`, likePattern(q.q));
     if (q.since !== undefined) add(`${t.created} >= ?`, q.since);
     if (q.until !== undefined) add(`${t.created} < ?`, q.until);
