@@ -326,3 +326,20 @@ test('websms web-password prints a scrypt hash that checks the password, and [we
   const c = loadConfig({ file: path.join(dir, 'none.conf'), env: { WEBSMS_WEB_PASSWORD: hash }, explicit: false });
   t.is(c.web.password, hash);
 });
+
+test('the start-up line says where the page is; a page off loopback is warned about', async (t) => {
+  const ws = await startWebStack(t);
+  const line = ws.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => String(r.msg).startsWith('websms started:'))!;
+  t.is(line.page, `${ws.api}/web/`);
+  t.regex(String(line.msg), new RegExp(`; the web page on ${ws.api}/web/; sending through home, office$`));
+
+  const { configWarnings } = await import('../src/config/warnings.js');
+  const dir = tempDir();
+  const file = path.join(dir, 'websms.conf');
+  const hash = (await import('../src/web/password.js')).hashPassword('a long secret phrase', { ln: 10 });
+  fs.writeFileSync(file, `[api]\nlisten = 0.0.0.0:8081\ntoken = api-token-0123456789abcdef\n[web]\npassword = ${await hash}\n`);
+  const codes = configWarnings(loadConfig({ file, env: {}, explicit: true })).map((w) => w.code);
+  t.true(codes.includes('web_off_loopback'));
+  fs.writeFileSync(file, `[web]\npassword = ${await hash}\n`);
+  t.false(configWarnings(loadConfig({ file, env: {}, explicit: true })).map((w) => w.code).includes('web_off_loopback'));
+});

@@ -129,7 +129,7 @@ export function createWebPage(deps: WebDeps): WebPage {
     next();
   });
 
-  const json = express.json({ limit: '64kb', strict: true });
+  const json = express.json({ limit: deps.config().general.maxRequestBytes, strict: true });
   /** A change: signed in (or signing in), JSON, and the page's CSRF token in X-CSRF-Token. */
   const change = (expected: (req: express.Request) => string | undefined): express.RequestHandler => (req, _res, next) => {
     const want = expected(req);

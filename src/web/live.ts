@@ -41,6 +41,7 @@ export function createLiveFeed(deps: { db: Db; log: Logger; intervalMs?: number 
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const [res, signedIn] of open) {
       if (!signedIn()) {
+        open.delete(res);
         res.end('event: signed-out\ndata: {}\n\n');
         continue;
       }
@@ -68,7 +69,7 @@ export function createLiveFeed(deps: { db: Db; log: Logger; intervalMs?: number 
     last = read();
     timer = setInterval(check, deps.intervalMs ?? 1000);
     keepalive = setInterval(() => {
-      for (const res of open.keys()) res.write(': still here\n\n');
+      for (const res of open.keys()) if (!res.writableEnded) res.write(': still here\n\n');
     }, KEEPALIVE_MS);
     timer.unref();
     keepalive.unref();
