@@ -343,3 +343,25 @@ test('the start-up line says where the page is; a page off loopback is warned ab
   fs.writeFileSync(file, `[web]\npassword = ${await hash}\n`);
   t.false(configWarnings(loadConfig({ file, env: {}, explicit: true })).map((w) => w.code).includes('web_off_loopback'));
 });
+
+test('a text waiting to go out is cancelled from the page: never sent again, and a finished one cannot be', async (t) => {
+  const ws = await startWebStack(t, { itsp: { status: 503, body: { message: 'Service Unavailable' } }, outbound: 'retry_min = 10m\nretry_max = 20m\nmax_attempts = 5\nnotify = none' });
+  const c = await signedIn(ws);
+  const sent = await c.call('POST', 'texts', { json: { to: ANNA, body: 'later' }, headers: { 'x-csrf-token': c.csrf } });
+  t.is(sent.status, 201);
+  await ws.itsp.waitForRequests(1);
+  await until(() => count(ws, `outbound WHERE state = 'queued' AND attempts = 1`) === 1, 5000, 'the first attempt recorded');
+  const waiting = await c.call('GET', 'queue?which=waiting&interface=home');
+  t.like(waiting.body.texts[0], { id: 'out-1', state: 'queued', interface: 'home', attempts: 1 });
+  t.is((await c.call('GET', 'queue?which=waiting&interface=office')).body.texts.length, 0);
+
+  const cancel = await c.call('POST', 'texts/out-1/cancel', { headers: { 'x-csrf-token': c.csrf } });
+  t.is(cancel.status, 200);
+  t.is(cancel.body.text.state, 'cancelled');
+  const again = await c.call('POST', 'texts/out-1/cancel', { headers: { 'x-csrf-token': c.csrf } });
+  t.is(again.status, 409);
+  t.regex(again.body.error.reason, /out-1 is cancelled; only a queued or waiting text can be cancelled/);
+  t.is((await c.call('POST', 'texts/out-99/retry', { headers: { 'x-csrf-token': c.csrf } })).status, 404);
+  t.is((await c.call('GET', 'queue?which=waiting')).body.texts.length, 0);
+  t.is(ws.itsp.requests.length, 1);
+});

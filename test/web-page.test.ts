@@ -164,6 +164,7 @@ browserTest('a text that comes in while the page is open appears without a reloa
   const item = page.getByRole('link', { name: new RegExp(`^\\${BOB}`) });
   await item.getByText('Are you there?').waitFor();
   await item.getByText('1 unread').waitFor();
+  await page.locator('#announce').getByText(`New text from ${BOB}: Are you there?`).waitFor();
 
   await item.click();
   await page.getByRole('log').getByText('Are you there?').waitFor();
@@ -223,7 +224,7 @@ browserTest('behind a TLS reverse proxy under a sub-path: relative links, a Secu
 
   await page.locator('#live[data-state="on"]').waitFor();
   await ws.textIn(ANNA, HOME, 'through the proxy');
-  await page.getByText('through the proxy').waitFor();
+  await page.getByRole('link', { name: new RegExp(`^\\${ANNA}`) }).getByText('through the proxy').waitFor();
   // Everything the page asked for went through the prefix.
   t.true(proxy.seen.length > 5);
   t.true(proxy.seen.every((s) => / \/web\//.test(s)), proxy.seen.join('\n'));

@@ -27,6 +27,7 @@ async function listPane(ctx, el, params, current) {
   const several = numbers.length > 1;
   let shown = [];
   let next = null;
+  let loaded = false;
   const items = h('ul', { class: 'conversations', 'aria-label': 'Conversations, newest first' });
   const more = h('button', { type: 'button', class: 'more', hidden: true }, 'More conversations');
   const empty = h('p', { class: 'empty', hidden: true }, params.number ? `No texts to or from ${params.number} yet.` : 'No texts yet.');
@@ -62,12 +63,26 @@ async function listPane(ctx, el, params, current) {
     replace(items, shown.map(item));
     empty.hidden = shown.length > 0;
     more.hidden = next === null;
+    // The unread counts in the number choice follow too.
+    const total = ctx.totalUnread();
+    filter.options[0].textContent = `All your numbers${total > 0 ? ` (${total} unread)` : ''}`;
+    for (const n of ctx.session.numbers) {
+      const o = [...filter.options].find((x) => x.value === n.number);
+      if (o) o.textContent = numberLabel(n);
+    }
   };
   const load = async (reset) => {
     const limit = reset ? Math.min(100, Math.max(PAGE, shown.length)) : PAGE;
     const page = await get('conversations', { number: params.number, limit, cursor: reset ? undefined : next });
+    if (reset && loaded && !current) {
+      // Texts that came in since the list was last drawn, read out (an open conversation reads out its own).
+      const before = new Map(shown.map((c) => [`${c.local}|${c.remote}`, c.last?.id]));
+      const arrived = page.conversations.filter((c) => c.last && c.last.direction === 'in' && before.get(`${c.local}|${c.remote}`) !== c.last.id);
+      if (arrived.length > 0) ctx.announce(arrived.map((c) => `New text from ${c.remote}: ${preview(c.last)}`).join(' '));
+    }
     shown = reset ? page.conversations : [...shown, ...page.conversations];
     next = page.next;
+    loaded = true;
     render();
   };
   more.addEventListener('click', () => void load(false).catch(ctx.fail));
