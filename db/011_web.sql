@@ -9,7 +9,12 @@
 -- read_markers: what a person has seen on the page: the newest inbound text
 --   of the conversation they saw. Unread = inbound texts after it.
 -- inbound_thread, outbound_thread: one conversation's texts newest first, and
---   the unread count, without scanning the table.
+--   the unread count, without scanning the table. They index the pair as one
+--   expression, local || ' ' || remote (a local number never has a space),
+--   and queries must write it the same way: plain (recipient, sender, id)
+--   indexes were chosen by SQLite for the duplicate check and the queues'
+--   queries too, which then scanned a whole conversation per text (webhooks
+--   100 times slower), instead of the narrow indexes made for them.
 --
 -- Triggers are dropped with their table: a later migration that rebuilds
 -- inbound or outbound must create these again (and those of 005).
@@ -31,8 +36,8 @@ CREATE TABLE read_markers (
   PRIMARY KEY (local, remote)
 ) WITHOUT ROWID;
 
-CREATE INDEX inbound_thread ON inbound (recipient, sender, id);
-CREATE INDEX outbound_thread ON outbound (sender, recipient, id);
+CREATE INDEX inbound_thread ON inbound (recipient || ' ' || sender, id);
+CREATE INDEX outbound_thread ON outbound (sender || ' ' || recipient, id);
 
 INSERT INTO conversations (local, remote, last_at, last_in, last_out)
   SELECT local, remote, max(at), max(last_in), max(last_out) FROM (
@@ -59,12 +64,12 @@ END;
 -- Purge: a conversation without any text left goes too.
 CREATE TRIGGER inbound_conversation_delete AFTER DELETE ON inbound BEGIN
   DELETE FROM conversations WHERE local = OLD.recipient AND remote = OLD.sender
-    AND NOT EXISTS (SELECT 1 FROM inbound WHERE recipient = OLD.recipient AND sender = OLD.sender)
-    AND NOT EXISTS (SELECT 1 FROM outbound WHERE sender = OLD.recipient AND recipient = OLD.sender);
+    AND NOT EXISTS (SELECT 1 FROM inbound WHERE recipient || ' ' || sender = OLD.recipient || ' ' || OLD.sender)
+    AND NOT EXISTS (SELECT 1 FROM outbound WHERE sender || ' ' || recipient = OLD.recipient || ' ' || OLD.sender);
 END;
 
 CREATE TRIGGER outbound_conversation_delete AFTER DELETE ON outbound BEGIN
   DELETE FROM conversations WHERE local = OLD.sender AND remote = OLD.recipient
-    AND NOT EXISTS (SELECT 1 FROM inbound WHERE recipient = OLD.sender AND sender = OLD.recipient)
-    AND NOT EXISTS (SELECT 1 FROM outbound WHERE sender = OLD.sender AND recipient = OLD.recipient);
+    AND NOT EXISTS (SELECT 1 FROM inbound WHERE recipient || ' ' || sender = OLD.sender || ' ' || OLD.recipient)
+    AND NOT EXISTS (SELECT 1 FROM outbound WHERE sender || ' ' || recipient = OLD.sender || ' ' || OLD.recipient);
 END;

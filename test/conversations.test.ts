@@ -9,6 +9,10 @@ import { createConversationStore } from '../src/store/conversations.js';
 import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
 import { createOutboundStore, type NewOutbound } from '../src/store/outbound.js';
 import { createTextStore } from '../src/store/texts.js';
+import { createEventLog } from '../src/store/events.js';
+import { createHousekeeping } from '../src/store/housekeeping.js';
+import { createStatsReader } from '../src/store/stats.js';
+import { createMediaStore } from '../src/media/store.js';
 import { migrationsUpTo } from './helpers/db.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -135,7 +139,46 @@ test('migration 011 over a database with texts: every conversation found, the ol
   // New texts after the migration are unread, and the thread is read through its index.
   await s.inbound.enqueue(inMsg(ANNA, HOME, 'after'));
   t.is(s.conversations.get(HOME, ANNA)?.unread, 1);
-  const plan = (s.db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM inbound WHERE recipient = ? AND sender = ? ORDER BY id DESC LIMIT 30`).all(HOME, ANNA) as { detail: string }[]).map((r) => r.detail).join('\n');
+  const plan = (s.db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM inbound WHERE recipient || ' ' || sender = ? ORDER BY id DESC LIMIT 30`).all(`${HOME} ${ANNA}`) as { detail: string }[]).map((r) => r.detail).join('\n');
   t.regex(plan, /inbound_thread/);
   s.db.close();
+});
+
+test('the thread indexes serve only the queries written for them: duplicate checks, queues and deliveries keep their own indexes', (t) => {
+  // With plain (recipient, sender, id) indexes SQLite took them for the
+  // duplicate check of every webhook, which then scanned the whole
+  // conversation: webhooks ran 100 times slower. Every statement the stores
+  // prepare is planned here against the full schema.
+  const db = openDatabase(path.join(tempDir(), 'websms.db'));
+  const seen: string[] = [];
+  const prepare = db.prepare.bind(db);
+  (db as { prepare: unknown }).prepare = (sql: string) => {
+    seen.push(sql);
+    return prepare(sql);
+  };
+  const texts = createTextStore(db);
+  createInboundStore(db, { dedupWindowMs: 1000 });
+  createOutboundStore(db);
+  createMediaStore(db);
+  createStatsReader(db);
+  createEventLog(db);
+  createHousekeeping(db);
+  const conversations = createConversationStore(db, texts);
+  texts.list({ limit: 5, number: ANNA, q: 'x' });
+  texts.list({ limit: 5, states: ['queued', 'failed'], interface: 'i' });
+  texts.list({ limit: 5, between: { local: HOME, remote: ANNA } });
+  conversations.list({ limit: 5 });
+  (db as { prepare: unknown }).prepare = prepare;
+
+  const mine = (sql: string): boolean => sql.includes(" || ' ' || ");
+  t.true(seen.filter(mine).length >= 3, 'the thread queries were prepared');
+  for (const sql of seen.filter((q) => /^\s*(SELECT|UPDATE|DELETE|INSERT)/i.test(q))) {
+    // Every parameter bound to null: the plan does not depend on the values.
+    const named = [...new Set([...sql.matchAll(/[@$]([A-Za-z_]\w*)/g)].map((m) => m[1]!))];
+    const args = named.length > 0 ? [Object.fromEntries(named.map((n) => [n, null]))] : Array.from(sql.matchAll(/\?/g), () => null);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    const usesThread = /inbound_thread|outbound_thread/.test(plan);
+    t.is(usesThread, mine(sql) && /inbound|outbound/.test(sql) && !/^\s*INSERT/i.test(sql), `${sql.replace(/\s+/g, ' ').slice(0, 120)}\n  -> ${plan}`);
+  }
+  db.close();
 });

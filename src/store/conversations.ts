@@ -56,8 +56,9 @@ interface Row {
   unread: number;
 }
 
+// The unread count reads the thread index (db/011_web.sql): the key written as it is indexed.
 const SELECT = `SELECT c.local, c.remote, c.last_at, c.last_in, c.last_out,
-    (SELECT count(*) FROM inbound i WHERE i.recipient = c.local AND i.sender = c.remote AND i.id > coalesce(r.read_in, 0)) AS unread
+    (SELECT count(*) FROM inbound i WHERE i.recipient || ' ' || i.sender = c.local || ' ' || c.remote AND i.id > coalesce(r.read_in, 0)) AS unread
   FROM conversations c LEFT JOIN read_markers r ON r.local = c.local AND r.remote = c.remote`;
 
 export function createConversationStore(db: Db, texts: Pick<TextStore, 'get'>): ConversationStore {
