@@ -56,9 +56,13 @@ interface Row {
   unread: number;
 }
 
-// The unread count reads the thread index (db/011_web.sql): the key written as it is indexed.
+// The unread count reads the thread index (db/011_web.sql), with the key
+// written as it is indexed, and only for a conversation whose newest inbound
+// text is past its marker: most are read, and cost nothing.
 const SELECT = `SELECT c.local, c.remote, c.last_at, c.last_in, c.last_out,
-    (SELECT count(*) FROM inbound i WHERE i.recipient || ' ' || i.sender = c.local || ' ' || c.remote AND i.id > coalesce(r.read_in, 0)) AS unread
+    CASE WHEN c.last_in > coalesce(r.read_in, 0)
+      THEN (SELECT count(*) FROM inbound i WHERE i.recipient || ' ' || i.sender = c.local || ' ' || c.remote AND i.id > coalesce(r.read_in, 0))
+      ELSE 0 END AS unread
   FROM conversations c LEFT JOIN read_markers r ON r.local = c.local AND r.remote = c.remote`;
 
 export function createConversationStore(db: Db, texts: Pick<TextStore, 'get'>): ConversationStore {
