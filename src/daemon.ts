@@ -35,6 +35,12 @@ import { createMediaWorker, type MediaWorker } from './media/worker.js';
 import { mediaHandler } from './media/serve.js';
 import { createMediaRetention } from './media/retention.js';
 import { redactorFor, type Redact } from './redact.js';
+import { createConversationStore } from './store/conversations.js';
+import { createWebPage } from './web/app.js';
+import { loadAssets } from './web/assets.js';
+import { createLiveFeed } from './web/live.js';
+import { createSessions } from './web/sessions.js';
+import { createSignInLimit } from './web/sign-in-limit.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -74,6 +80,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let redactNow = redactorFor(config);
   const redact: Redact = (s) => redactNow(s);
   log.redact = redact;
+  // The web page's files are part of the package: missing ones stop the start before anything opens.
+  const assets = loadAssets();
   const db = openDatabase(config.general.database);
   let current = config;
   const store = createInboundStore(db, {
@@ -164,20 +172,39 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let agi: FastAgiServer | undefined;
   // The management API: up first (its /readyz says what is still missing), down first.
   let api: HttpServer;
+  const texts = createTextStore(db);
+  const onQueued = (direction: 'in' | 'out'): void => (direction === 'out' ? sender.kick() : deliverer.kick());
+  const senderHealth = { health: () => sender.health() };
+  const webLog = log.child({ mod: 'web' });
+  // The web page of conversations, on the same listener as the API (src/web/).
+  const page = createWebPage({
+    config: () => current,
+    texts,
+    conversations: createConversationStore(db, texts),
+    media: mediaStore,
+    actions: { config: () => current, texts, outbound, onQueued, log: webLog, now: Date.now },
+    interfaces: { config: () => current, stats, sender: senderHealth, ami },
+    live: createLiveFeed({ db, log: webLog }),
+    sessions: createSessions(),
+    signInLimit: createSignInLimit(),
+    assets,
+    log: webLog,
+    now: Date.now,
+  });
   try {
     api = await startApi({
       config: () => current,
-      texts: createTextStore(db),
+      texts,
       stats,
       outbound,
       probe: createWriteProbe(db),
-      sender: { health: () => sender.health() },
+      sender: senderHealth,
       ami,
       fastagiListening: () => agi?.listening() ?? false,
-      onQueued: (direction) => (direction === 'out' ? sender.kick() : deliverer.kick()),
+      onQueued,
       log: log.child({ mod: 'api' }),
       metrics,
-    });
+    }, page.handle);
   } catch (err) {
     db.close();
     throw err;
@@ -284,7 +311,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       stopping ??= (async () => {
         log.info({}, 'stopping: no new webhooks or hand-offs');
         await reloading;
-        // Stop taking texts first, then commit what is batched.
+        // Stop taking texts first, then commit what is batched. Open pages' event streams end first, or they would hold the close for its grace time.
+        page.close();
         await api.close();
         await Promise.all([http.close(), agi!.close()]);
         store.flush();

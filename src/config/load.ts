@@ -19,6 +19,7 @@ import {
   INTERFACE_NAME,
   MEDIA_KEYS,
   OUTBOUND_KEYS,
+  WEB_KEYS,
   defaultOf,
   fieldOf,
   secretEnvName,
@@ -117,6 +118,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
   const api = readSection('api', API_KEYS, fixed.get('api'), env, report);
   const media = readSection('media', MEDIA_KEYS, fixed.get('media'), env, report);
+  const web = readSection('web', WEB_KEYS, fixed.get('web'), env, report);
   const ifaces =
     ifaceSections.length > 0
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
@@ -135,7 +137,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const problems = report.list();
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const settings = [general, ami, agi, outbound, api, media].map((r) => settingsOf(r, false));
+  const settings = [general, ami, agi, outbound, api, media, web].map((r) => settingsOf(r, false));
   settings.push(...ifaces.map((r) => settingsOf(r, true)));
 
   const g = general.values;
@@ -212,6 +214,10 @@ export function loadConfig(opts: LoadOptions): Config {
       attempts: m.attempts,
       retryMinMs: m.retry_min,
       retryMaxMs: m.retry_max,
+    },
+    web: {
+      password: web.values.password,
+      sessionLifetimeMs: web.values.session_lifetime,
     },
     interfaces: ifaces.map((r): InterfaceConfig => {
       const i = r.values;
@@ -310,6 +316,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     outbound: mask(config.outbound, OUTBOUND_KEYS),
     api: mask(config.api, API_KEYS),
     media: mask(config.media, MEDIA_KEYS),
+    web: mask(config.web, WEB_KEYS),
     interfaces: config.interfaces.map((i) => {
       const m = mask(i, INTERFACE_KEYS);
       if (i.token === '') return m;

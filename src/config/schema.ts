@@ -9,6 +9,7 @@ import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
 import type { Charset, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
 import { DEFAULT_MEDIA_TYPES, unservableReason } from '../media/content-types.js';
+import { parsePasswordHash } from '../web/password.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Parsers of secret keys must never put the value into their reason. */
@@ -598,6 +599,23 @@ export const API_KEYS = {
   ),
 } satisfies Schema;
 
+/** A scrypt hash as `websms web-password` prints it; empty: the web page is off. */
+const passwordHash: Parser<string> = (raw) => {
+  if (raw === '') return ok(raw);
+  const r = parsePasswordHash(raw);
+  return r.ok ? ok(raw) : bad(r.reason);
+};
+
+export const WEB_KEYS = {
+  password: key(
+    passwordHash,
+    '',
+    'The web page of conversations (on the management listener, [api] listen, at /web/): the hash of its password or token, as "websms web-password" prints it; better kept in WEBSMS_WEB_PASSWORD. Empty: the page is off.',
+    { secret: true },
+  ),
+  session_lifetime: key(duration(5 * 60_000, 30 * 86_400_000), '12h', 'A sign-in on the web page lasts this long; then the page asks for the password again.'),
+} satisfies Schema;
+
 /** The base of the media links: http(s), no credentials, query or fragment; a trailing "/" is dropped. */
 const mediaUrl: Parser<string> = (raw) => {
   const r = sendUrl(raw);
@@ -672,6 +690,7 @@ export const FIXED_SECTIONS = {
   outbound: OUTBOUND_KEYS,
   api: API_KEYS,
   media: MEDIA_KEYS,
+  web: WEB_KEYS,
 } as const;
 export type FixedSection = keyof typeof FIXED_SECTIONS;
 

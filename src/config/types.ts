@@ -115,6 +115,7 @@ export interface Config {
   outbound: OutboundConfig;
   api: ApiConfig;
   media: MediaConfig;
+  web: WebConfig;
   interfaces: InterfaceConfig[];
   /**
    * Every key of every section as websms.conf spells it, with where its value
@@ -157,6 +158,14 @@ export interface ApiConfig {
   listenPort: number;
   /** Bearer token; empty when none. Never logged. */
   token: string;
+}
+
+/** [web]: the web page of conversations on the management listener (src/web/). */
+export interface WebConfig {
+  /** scrypt hash of the password (src/web/password.ts); empty: the page is off. Never logged. */
+  password: string;
+  /** How long a sign-in lasts (ms). */
+  sessionLifetimeMs: number;
 }
 
 /** [media]: pictures and other media of inbound texts (MMS), fetched, kept and served as links. */
