@@ -76,7 +76,7 @@ async function withPicture(t: ExecutionContext): Promise<WebStack> {
   const media = await startMediaServer();
   t.teardown(() => media.stop());
   media.set('/view.png', { type: 'image/png', body: landscapePng(200, 120) });
-  const ws = await startWebStack(t, { general: '[media]\npublic_url = https://sms.example.org/media\nretry_min = 20ms\nretry_max = 50ms' });
+  const ws = await startWebStack(t, { general: '[media]\npublic_url = https://sms.example.org/media\nfetch_allow = 127.0.0.1\nretry_min = 20ms\nretry_max = 50ms' });
   ws.ami.addEndpoint(HOME, 'home', ['sip:home@127.0.0.1:5062']);
   await ws.textIn(ANNA, HOME, 'Hi! Are we still on for Saturday?');
   await ws.daemon.store.enqueue({
@@ -188,7 +188,8 @@ browserTest('a failed text is retried from the page and goes out', async (t) => 
   await signIn(page, ws.page);
   await page.getByRole('link', { name: 'Queue' }).click();
   await page.getByRole('link', { name: 'Failed' }).click();
-  await page.getByText('400: The To number is not a mobile number').waitFor();
+  // The page shows the reason a person can act on (src/outbound/failure.ts), not the ITSP's words.
+  await page.getByText('the provider refused the number', { exact: false }).first().waitFor();
   refuse = false;
   await page.getByRole('button', { name: 'Retry text out-1' }).click();
   await ws.itsp.waitForRequests(2);

@@ -36,7 +36,7 @@ const ws = await startWebStack(undefined, {
     return refuse(req);
   },
   outbound: 'retry_min = 20m\nretry_max = 40m\nmax_attempts = 5\nnotify = none',
-  general: `[media]\npublic_url = https://sms.example.org/media\nretry_min = 20ms\nretry_max = 50ms`,
+  general: `[media]\npublic_url = https://sms.example.org/media\nfetch_allow = 127.0.0.1\nretry_min = 20ms\nretry_max = 50ms`,
 });
 ws.ami.addEndpoint(HOME, 'home', ['sip:home@127.0.0.1:5062']);
 // The office phone is not registered: its texts wait for it.
