@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { openDatabase, type Db } from '../src/store/db.js';
 import { createInboundStore, INBOUND_QUEUE_SQL, type InboundStore, type NewInbound } from '../src/store/inbound.js';
 import { createOutboundStore, OUTBOUND_QUEUE_SQL, type NewOutbound, type OutboundStore } from '../src/store/outbound.js';
+import { OUTBOUND_PAST_AGE_SQL } from '../src/store/housekeeping.js';
 import { createTextStore } from '../src/store/texts.js';
 import { startItspDouble } from './doubles/itsp-server.js';
 import { migrationsUpTo } from './helpers/db.js';
@@ -119,6 +120,18 @@ test('the claim and next-due reads are index lookups of the heads, never a scan 
     t.false(plan.some((l) => l.startsWith('SCAN') || l.includes('TEMP B-TREE')), `${name}: ${plan.join(' | ')}`);
     // The texts are reached by id only.
     for (const l of plan.filter((x) => / m /.test(` ${x} `))) t.regex(l, /^SEARCH m USING INTEGER PRIMARY KEY/);
+  }
+  db.close();
+});
+
+test('expiry, every minute, reads the texts on their way, not the whole history', (t) => {
+  const db = openDatabase(':memory:');
+  for (const [name, sql, index] of [
+    ['inbound expiry', INBOUND_QUEUE_SQL.expire, 'inbound_active'],
+    ['outbound expiry', OUTBOUND_PAST_AGE_SQL, 'outbound_active'],
+  ] as const) {
+    const plan = planOf(db, sql).join(' | ');
+    t.regex(plan, new RegExp(`^SCAN (inbound|outbound) USING INDEX ${index}`), `${name}: ${plan}`);
   }
   db.close();
 });

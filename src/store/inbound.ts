@@ -193,16 +193,22 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
 }
 
 /**
- * The queue's two reads, both of inbound_heads' `due` index (a test checks
- * their query plans): the due heads, earliest first, joined to their rows by
- * id; and the earliest time a head falls due. A text behind its
- * conversation's head is in neither: it is due when the head finishes, and
- * the head's outcome starts the next scan.
+ * The queue's reads (a test checks their query plans). The two that run on
+ * every scan read inbound_heads' `due` index: the due heads, earliest first,
+ * joined to their rows by id; and the earliest time a head falls due. A text
+ * behind its conversation's head is in neither: it is due when the head
+ * finishes, and the head's outcome starts the next scan.
  */
 export const INBOUND_QUEUE_SQL = {
   due: `SELECT m.* FROM inbound_heads h CROSS JOIN inbound m ON m.id = h.head_id
          WHERE h.due IS NOT NULL AND h.due <= ? ORDER BY h.due, h.head_id LIMIT ?`,
   nextDue: 'SELECT due AS t FROM inbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
+  // Expiry, every minute, looks at every text still to be delivered, behind a
+  // head or not: the texts in inbound_active, not the whole history. The
+  // first state term is that index's own, word for word, which is what lets
+  // SQLite use it.
+  expire: `SELECT * FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state <> 'sending'
+             AND COALESCE(retried_at, received_at) < ?`,
 } as const;
 
 export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: () => number }): InboundStore {
@@ -259,9 +265,7 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     `INSERT INTO events (direction, text_id, at, kind, detail)
      SELECT 'in', id, ?, 'interrupted', 'websms stopped while delivering it; queued again' FROM inbound WHERE state = 'sending'`,
   );
-  const expireSelect = db.prepare<[number], InboundRow>(
-    `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND COALESCE(retried_at, received_at) < ?`,
-  );
+  const expireSelect = db.prepare<[number], InboundRow>(INBOUND_QUEUE_SQL.expire);
   const nextDue = db.prepare<[], { t: number }>(INBOUND_QUEUE_SQL.nextDue);
   const countStmt = db.prepare<[], { state: InboundState; n: number }>(
     'SELECT state, COUNT(*) AS n FROM inbound GROUP BY state',
