@@ -112,7 +112,7 @@ function config(dir: string, itspPort: number, extra: string): string {
   fs.writeFileSync(
     file,
     `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\ndefault_interface = itsp\n` +
-      `[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n` +
+      `[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n` +
       `[itsp]\nsend_url = http://127.0.0.1:${itspPort}/send\nsend_id_field = sid\nrate_per_number = 0\n${extra}\n`,
   );
   return file;

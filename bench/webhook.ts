@@ -166,7 +166,7 @@ async function withAmi(dir: string, name: string, body: () => string, backlog: n
   const ami = await startProc([AMI, 'bench', '+46812345678=alice=sip:alice@127.0.0.1:5062', `${BLOCKED.recipient}=bob`], portLine, 'stdout');
   const file = path.join(dir, `${name}.db`);
   const conf = path.join(dir, `${name}.conf`);
-  fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${file}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
+  fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${file}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
   if (backlog > 0) prefillBlocked(file, backlog);
   const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], daemonReady, 'stderr');
   try {
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
 
     // 2. websms, AMI absent: pure webhook -> durable commit.
     const conf = path.join(dir, 'websms.conf');
-    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
+    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
     const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
     const idleRss = rssMb(d.proc.pid!);
     const w = await load(d.port, '/sms/in/default', d.proc.pid!);
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
     const ami = await startAmiDouble({ secret: 'bench' });
     ami.addEndpoint('+46812345678', 'alice', ['sip:alice@127.0.0.1:5062']);
     const conf2 = path.join(dir, 'websms2.conf');
-    fs.writeFileSync(conf2, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms2.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
+    fs.writeFileSync(conf2, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms2.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
     const d2 = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf2], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
     await ami.waitFor(() => ami.sessions.some((s) => s.authenticated), 10_000);
     const samples: number[] = [];
