@@ -1,6 +1,13 @@
 // The outbound queue: texts handed off by the dialplan, stored before the
 // dialplan hears QUEUED, kept until an ITSP accepted them (and later reports
 // on them) or they finally fail.
+//
+// A conversation (sender and recipient) goes out in hand-off order, one text
+// at a time: only its first unfinished text, its head, may be sent. The
+// heads live in outbound_heads, kept by triggers in the transaction of every
+// change to the texts (db/013_queue_heads.sql explains how), so finding the
+// due texts and the next wake-up is one read of that table's `due` index,
+// however many texts wait behind a head.
 
 import type { Db } from './db.js';
 import { createEventLog } from './events.js';
@@ -86,6 +93,17 @@ export interface OutboundStore {
   flush(): void;
 }
 
+/**
+ * The queue's two reads, both of outbound_heads' `due` index (a test checks
+ * their query plans): the due heads, earliest first, joined to their rows by
+ * id; and the earliest time a head falls due.
+ */
+export const OUTBOUND_QUEUE_SQL = {
+  due: `SELECT m.* FROM outbound_heads h CROSS JOIN outbound m ON m.id = h.head_id
+         WHERE h.due IS NOT NULL AND h.due <= ? ORDER BY h.due, h.head_id LIMIT ?`,
+  nextDue: 'SELECT due AS t FROM outbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
+} as const;
+
 export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
   const now = opts.now ?? Date.now;
   const events = createEventLog(db);
@@ -101,14 +119,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     },
     { expected: opts.expectedWriters },
   );
-  const dueStmt = db.prepare<[number, number], OutboundRow>(
-    `SELECT * FROM outbound m
-      WHERE m.state = 'queued' AND m.next_attempt_at <= ?
-        AND NOT EXISTS (SELECT 1 FROM outbound p
-                         WHERE p.sender = m.sender AND p.recipient = m.recipient AND p.id < m.id
-                           AND p.state IN ('queued', 'sending'))
-      ORDER BY m.next_attempt_at, m.id LIMIT ?`,
-  );
+  const dueStmt = db.prepare<[number, number], OutboundRow>(OUTBOUND_QUEUE_SQL.due);
   const sendingStmt = db.prepare<[number, number], { attempts: number; interface: string }>(
     `UPDATE outbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'
      RETURNING attempts, interface`,
@@ -136,15 +147,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     `INSERT INTO events (direction, text_id, at, kind, detail)
      SELECT 'out', id, ?, 'interrupted', 'websms stopped while sending it; queued again' FROM outbound WHERE state = 'sending'`,
   );
-  // Only texts first in their conversation (see the same query in inbound.ts).
-  const nextDue = db.prepare<[], { t: number }>(
-    `SELECT m.next_attempt_at AS t FROM outbound m
-      WHERE m.state = 'queued'
-        AND NOT EXISTS (SELECT 1 FROM outbound p
-                         WHERE p.sender = m.sender AND p.recipient = m.recipient AND p.id < m.id
-                           AND p.state IN ('queued', 'sending'))
-      ORDER BY m.next_attempt_at LIMIT 1`,
-  );
+  const nextDue = db.prepare<[], { t: number }>(OUTBOUND_QUEUE_SQL.nextDue);
   const countStmt = db.prepare<[], { state: OutboundState; n: number }>('SELECT state, COUNT(*) AS n FROM outbound GROUP BY state');
 
   const markMany = db.transaction((ids: number[], t: number) => {
