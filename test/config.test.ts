@@ -182,6 +182,25 @@ const DEFAULTS: Config = {
     retryMinMs: 2000,
     retryMaxMs: 30_000,
   },
+  email: {
+    users: [],
+    unreachedAfterMs: 15 * 60_000,
+    copy: 'none',
+    failures: true,
+    from: '',
+    fromName: 'websms',
+    replyTo: '',
+    replySubaddress: false,
+    smtp: { host: '', port: 587, tls: 'starttls', username: '', password: '', timeoutMs: 30_000 },
+    caFile: '',
+    minivmFile: '/etc/asterisk/minivm.conf',
+    attachMaxBytes: 10 * 1024 * 1024,
+    retryMinMs: 30_000,
+    retryMaxMs: 30 * 60_000,
+    maxAgeMs: 3 * 86_400_000,
+    replyListen: undefined,
+    imap: { host: '', port: 993, tls: 'tls', username: '', password: '', mailbox: 'INBOX', pollMs: 60_000 },
+  },
   interfaces: [DEFAULT_INTERFACE],
 };
 
@@ -197,7 +216,7 @@ test('settings: every key as the file spells it, where it came from, secrets hid
   const file = conf('[general]\ncountry_code = 47\n\n[ami]\nsecret = file-secret-xyz\n[itsp]\nallow = 10.0.0.0/8\nallow = any\nusername = itsp\n');
   const c = loadConfig({ file, env: { WEBSMS_ITSP_PASSWORD: 'env-pass-xyz', WEBSMS_ITSP_SEND_BEARER: '' }, explicit: true });
   const by = (name: string) => c.settings!.find((s) => s.name === name)!;
-  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['itsp', true]]);
+  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['email', false], ['itsp', true]]);
   t.deepEqual(by('general').keys.country_code, { value: '47', source: 'file', line: 2 });
   t.deepEqual(by('general').keys.listen, { value: '127.0.0.1:8080', source: 'default' });
   t.deepEqual(by('ami').keys.secret, { value: '(set)', source: 'file', line: 5 });
