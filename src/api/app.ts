@@ -31,6 +31,7 @@ import {
 } from '../store/texts.js';
 import { providerList } from '../../providers/index.js';
 import { ApiError, sendError, type ApiErrorCode } from './errors.js';
+import type { EmailStatus } from '../email/status.js';
 import { openApiDocument } from './openapi.js';
 
 export interface MetricsSource {
@@ -54,6 +55,8 @@ export interface ApiDeps {
   onQueued: (direction: 'in' | 'out') => void;
   log: Logger;
   metrics: MetricsSource;
+  /** Texts by e-mail: configuration, outbox, replies (src/email/status.ts). */
+  email?: () => EmailStatus;
   now?: () => number;
 }
 
@@ -304,6 +307,11 @@ export function createApiApp(deps: ApiDeps): express.Express {
       }),
       ami: { connected: deps.ami.connected },
     });
+  }).all(only('GET'));
+
+  app.route('/api/email').get((_req, res) => {
+    if (!deps.email) throw new ApiError(404, 'not_found', 'this websms does not send e-mail');
+    res.json({ email: deps.email() });
   }).all(only('GET'));
 
   app.route('/api/providers').get((_req, res) => {
