@@ -1,0 +1,352 @@
+// Texts by e-mail, end to end in a real daemon: a mail server that speaks
+// SMTP on loopback (smtp-server, STARTTLS with a throwaway CA, a login),
+// every e-mail parsed with mailparser; the AMI double as Asterisk, the ITSP
+// double as the provider, the media double holding pictures; replies sent
+// over SMTP to websms's own loopback listener.
+import test, { type ExecutionContext } from 'ava';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import nodemailer from 'nodemailer';
+import type { MediaRef } from '../providers/types.js';
+import { runAgi } from './doubles/agi-client.js';
+import { hasOpenssl, makeTestCa, startItspDouble, twilioLike, type ItspDouble, type TestCa } from './doubles/itsp-server.js';
+import { pictureBytes, startMediaServer, type MediaServer } from './doubles/media-server.js';
+import { startSmtpDouble, type CapturedMail, type SmtpDouble } from './doubles/smtp-server.js';
+import { sleep, startStack, until, type Stack } from './helpers/stack.js';
+import { tempDir } from './helpers/tmp.js';
+
+const ALICE = '+46812345678';
+const ALICE_MAIL = 'alice@example.org';
+const BOB = '+46701234567';
+const SMTP_USER = 'websms@pbx.example.org';
+const SMTP_PASSWORD = 'smtp-s3cret-never-logged';
+const FROM = 'sms@pbx.example.org';
+const REPLY_TO = 'sms-reply@pbx.example.org';
+
+let ca: TestCa | undefined;
+function testCa(): TestCa {
+  ca ??= makeTestCa(tempDir());
+  return ca;
+}
+
+interface EmailStack extends Stack {
+  smtp: SmtpDouble;
+  itsp: ItspDouble;
+  media: MediaServer;
+  /** The reply listener's port. */
+  replies: number;
+  /** An inbound text to Alice, as the webhook would store it. */
+  text(body: string, refs?: MediaRef[]): Promise<number>;
+  outbox(): Array<Record<string, any>>;
+}
+
+async function setup(t: ExecutionContext, email = '', o: { outbound?: string; itsp?: string } = {}): Promise<EmailStack> {
+  const c = testCa();
+  const smtp = await startSmtpDouble({ cert: c.certFile, key: c.keyFile, user: { username: SMTP_USER, password: SMTP_PASSWORD } });
+  const itsp = await startItspDouble({ default: twilioLike() });
+  const media = await startMediaServer();
+  const s = await startStack({
+    general: `default_interface = itsp
+[media]
+public_url = https://sms.example.org/media
+retry_min = 20ms
+retry_max = 50ms
+
+[email]
+${mergeLines(`user = ${ALICE} ${ALICE_MAIL}
+from = ${FROM}
+reply_to = ${REPLY_TO}
+smtp_host = 127.0.0.1
+smtp_port = ${smtp.port}
+smtp_tls = starttls
+smtp_username = ${SMTP_USER}
+smtp_password = ${SMTP_PASSWORD}
+ca_file = ${c.caFile}
+unreached_after = 1s
+retry_min = 1s
+retry_max = 1s
+reply_listen = 127.0.0.1:0
+copy = none`, email)}
+`,
+    outbound: o.outbound ?? 'retry_min = 50ms\nretry_max = 100ms\nmax_attempts = 2',
+    interfaces: `[itsp]
+send_url = ${itsp.url}/send
+send_id_field = sid
+number = ${ALICE}
+rate = 0
+rate_per_number = 0
+${o.itsp ?? ''}
+`,
+  });
+  t.teardown(async () => {
+    await s.stop();
+    await Promise.all([smtp.stop(), itsp.stop(), media.stop()]);
+  });
+  const replies = s.daemon.email.listenerPort!;
+  return {
+    ...s,
+    smtp,
+    itsp,
+    media,
+    replies,
+    text: async (body, refs) => {
+      const { id } = await s.daemon.store.enqueue({ interface: 'itsp', providerId: undefined, sender: BOB, recipient: ALICE, body, parts: 1, media: refs });
+      // As the webhook does once a text is stored.
+      s.daemon.deliverer.kick();
+      return id;
+    },
+    outbox: () => {
+      const db = new Database(path.join(s.dir, 'var', 'websms.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT * FROM email_outbox ORDER BY id').all() as Array<Record<string, any>>;
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+/** Lines of extra replace the lines of base with the same key; the rest are added. */
+function mergeLines(base: string, extra: string): string {
+  const key = (l: string): string => l.split('=')[0]!.trim();
+  const extras = extra.split('\n').filter((l) => l.includes('='));
+  const keys = new Set(extras.map(key));
+  return [...base.split('\n').filter((l) => !keys.has(key(l))), ...extras].join('\n');
+}
+
+const skipWithoutOpenssl = hasOpenssl() ? test : test.skip;
+
+/** Sends a reply to websms's listener as a mail server would deliver it. */
+async function reply(port: number, mail: { from: string; to?: string; inReplyTo?: string; references?: string; text: string; headers?: Record<string, string> }) {
+  const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, logger: false });
+  return client.sendMail({
+    from: mail.from,
+    to: mail.to ?? REPLY_TO,
+    subject: 'Re: Text from you',
+    text: mail.text,
+    ...(mail.inReplyTo ? { inReplyTo: mail.inReplyTo } : {}),
+    ...(mail.references ? { references: mail.references } : {}),
+    ...(mail.headers ? { headers: mail.headers } : {}),
+  });
+}
+
+const messageIdOf = (m: CapturedMail): string => m.parsed.messageId!;
+
+skipWithoutOpenssl('a text no phone takes is e-mailed after unreached_after, with its picture attached, and stays queued for the phone', async (t) => {
+  const s = await setup(t);
+  // Alice's endpoint exists but no phone is registered: the dialplan reports NO_CONTACTS.
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  const picture = pictureBytes(3000, 7);
+  s.media.set('/pic', { body: picture });
+  const id = await s.text('Dinner at 6?', [{ url: `${s.media.url}/pic`, contentType: 'image/jpeg' }]);
+  const received = s.daemon.store.get(id)!.received_at;
+
+  const mail = await s.smtp.waitFor(() => true);
+  t.true(mail.receivedAt - received >= 1000, `not before unreached_after (after ${mail.receivedAt - received} ms)`);
+  t.true(mail.secure, 'over STARTTLS');
+  t.is(mail.user, SMTP_USER, 'logged in');
+  t.deepEqual(mail.envelope.to, [ALICE_MAIL]);
+  const p = mail.parsed;
+  t.is(p.from?.value[0]?.address, FROM);
+  t.is(p.replyTo?.value[0]?.address, REPLY_TO);
+  t.is(p.subject, `Text from ${BOB} (not on your phone yet)`);
+  t.regex(p.text!, /^Dinner at 6\?\nPicture: https:\/\/sms\.example\.org\/media\/[A-Za-z0-9_-]{32}\.jpg\n/);
+  t.regex(p.text!, /No phone has taken this text for 1 second\(s\) \(no registered phone\); it stays queued/);
+  t.regex(p.text!, /Reply to this e-mail to text \+46701234567/);
+  t.regex(p.messageId!, /^<[a-z2-7]{26}\.websms@pbx\.example\.org>$/);
+  t.is(p.attachments.length, 1);
+  t.is(p.attachments[0]!.contentType, 'image/jpeg');
+  t.is(p.attachments[0]!.filename, 'picture-1.jpg');
+  t.deepEqual(p.attachments[0]!.content, picture);
+
+  // The text is not affected: it still waits for the phone, and gets there when one registers.
+  t.is(s.daemon.store.get(id)!.state, 'waiting');
+  s.ami.register('alice', 'sip:alice@127.0.0.1:5062');
+  const d = await s.ami.waitForDelivery((x) => x.body.toString('utf8').startsWith('Dinner at 6?'));
+  t.truthy(d);
+  await until(() => s.daemon.store.get(id)?.state === 'delivered');
+  await sleep(1500);
+  t.is(s.smtp.mails.length, 1, 'e-mailed once');
+  const events = (await (await fetch(`${s.api}/api/texts/in-${id}`)).json()) as { events: { kind: string; detail: string }[] };
+  t.true(events.events.some((e) => e.kind === 'emailed' && e.detail === `unreached e-mail sent to ${ALICE_MAIL}`), 'the text\'s history says it was e-mailed');
+  t.false(s.logs.some((l) => l.includes(SMTP_PASSWORD)), 'the SMTP password is never logged');
+  t.false(s.logs.some((l) => l.includes('Dinner at 6')), 'nor the body at debug level');
+});
+
+skipWithoutOpenssl('a text delivered in time is not e-mailed; one the dialplan gives up on is e-mailed at once', async (t) => {
+  const s = await setup(t, 'unreached_after = 30s');
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  const ok = await s.text('on time');
+  await until(() => s.daemon.store.get(ok)?.state === 'delivered');
+  // A number without an endpoint: the dialplan reports FAILED (no endpoint has this number).
+  const lost = (await s.daemon.store.enqueue({ interface: 'itsp', providerId: undefined, sender: BOB, recipient: '+46812340000', body: 'nobody', parts: 1 })).id;
+  s.daemon.deliverer.kick();
+  await until(() => s.daemon.store.get(lost)?.state === 'undeliverable');
+  t.is(s.smtp.mails.length, 0, 'a number without an address is not e-mailed');
+
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  s.ami.onOriginate = () => ({ kind: 'status', status: 'FAILED' });
+  const failing = await s.text('phones refuse it');
+  await until(() => s.daemon.store.get(failing)?.state === 'undeliverable');
+  const mail = await s.smtp.waitFor(() => true, 5000);
+  t.is(mail.parsed.subject, `Text from ${BOB} (not delivered to your phone)`);
+  t.regex(mail.parsed.text!, /Your phones could not take this text/);
+  await sleep(1200);
+  t.is(s.smtp.mails.length, 1);
+});
+
+skipWithoutOpenssl('copy = all: every text to and from the user is copied by e-mail, in one thread per conversation', async (t) => {
+  const s = await setup(t, 'copy = all\nunreached_after = off');
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  const id = await s.text('first');
+  await until(() => s.daemon.store.get(id)?.state === 'delivered');
+  const first = await s.smtp.waitFor((m) => m.parsed.subject === `Text from ${BOB}`);
+  t.regex(first.parsed.text!, /^first\n\n-- \nFrom \+46701234567 to your number \+46812345678/);
+  t.is(first.parsed.inReplyTo, undefined);
+
+  const handoff = await runAgi({
+    port: s.daemon.agiPort,
+    exten: BOB,
+    variables: { 'MESSAGE(body)': 'my answer', 'MESSAGE(from)': `"Alice" <sip:${ALICE}@pbx.example>`, 'MESSAGE(to)': `pjsip:${BOB}@pbx.example`, WEBSMS_INDEX: '' },
+  });
+  t.is(handoff.set.get('WEBSMS_STATUS'), 'QUEUED');
+  const sent = await s.smtp.waitFor((m) => m.parsed.subject === `Text to ${BOB}`);
+  t.regex(sent.parsed.text!, /^my answer\n\n-- \nYou texted \+46701234567 from your number \+46812345678/);
+  t.is(sent.parsed.inReplyTo, messageIdOf(first), 'threaded under the earlier e-mail of the conversation');
+  t.is(sent.parsed.references, messageIdOf(first));
+  await s.itsp.waitForRequests(1);
+});
+
+skipWithoutOpenssl('a text the user sent that finally fails is e-mailed to the user', async (t) => {
+  const s = await setup(t, 'unreached_after = off');
+  s.itsp.setDefault({ status: 400, body: { message: 'The number is not a valid mobile number', code: 21614 } });
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  await runAgi({
+    port: s.daemon.agiPort,
+    exten: BOB,
+    variables: { 'MESSAGE(body)': 'will not arrive', 'MESSAGE(from)': `"Alice" <sip:${ALICE}@pbx.example>`, 'MESSAGE(to)': `pjsip:${BOB}@pbx.example`, WEBSMS_INDEX: '' },
+  });
+  const mail = await s.smtp.waitFor((m) => m.parsed.subject === `Not sent: your text to ${BOB}`);
+  t.regex(mail.parsed.text!, /^Your text to \+46701234567, written .* UTC, was not sent: it failed \(.+\)\.\n\n> will not arrive\n/);
+  // The phone is told too, as before ([outbound] notify = failures).
+  await s.ami.waitForDelivery((d) => d.body.toString('utf8').startsWith(`Not sent to ${BOB}`));
+});
+
+skipWithoutOpenssl('the SMTP server is down: the e-mail waits and is tried again; the text is not affected', async (t) => {
+  const s = await setup(t, 'copy = received\nunreached_after = off');
+  await s.smtp.down();
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  const id = await s.text('while the mail server is down');
+  await until(() => s.daemon.store.get(id)?.state === 'delivered', 10_000, 'the text delivered');
+  const row = await until(() => s.outbox().find((r) => r.attempts >= 1 && r.state === 'queued'), 10_000, 'a failed attempt');
+  t.regex(row.reason, /cannot connect to the SMTP server 127\.0\.0\.1:\d+/);
+  const status = (await (await fetch(`${s.api}/api/email`)).json()) as { email: { outbox: { queued: number }; lastError: { reason: string } | null; pausedUntil: string | null } };
+  t.is(status.email.outbox.queued, 1);
+  t.regex(status.email.lastError!.reason, /cannot connect/);
+  const metrics = await (await fetch(`${s.api}/metrics`)).text();
+  t.regex(metrics, /websms_email_outbox\{state="queued"\} 1/);
+  t.regex(metrics, /websms_emails_total\{kind="copy",outcome="retry"\} [1-9]/);
+
+  await s.smtp.up();
+  const mail = await s.smtp.waitFor(() => true, 10_000);
+  t.is(mail.parsed.subject, `Text from ${BOB}`);
+  await until(() => s.outbox()[0]?.state === 'sent');
+  t.is(s.outbox().length, 1);
+  t.is(s.smtp.mails.length, 1);
+  t.is(s.daemon.store.get(id)!.state, 'delivered', 'the text went its way all along');
+});
+
+skipWithoutOpenssl('a refused e-mail (550) fails without retries; a temporary one (451) is tried again', async (t) => {
+  const s = await setup(t, 'copy = received\nunreached_after = off');
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  s.smtp.failNext(1, 451, '4.7.1 Try again later');
+  await s.text('one');
+  await s.smtp.waitFor(() => true, 10_000);
+  t.is(s.outbox()[0]!.attempts, 2);
+  s.smtp.failNext(1, 550, '5.1.1 No such user here');
+  await s.text('two');
+  const row = await until(() => s.outbox().find((r) => r.state === 'failed'), 10_000, 'a failed e-mail');
+  t.regex(row.reason, /550|No such user/);
+  t.is(row.attempts, 1);
+});
+
+skipWithoutOpenssl('a reply to the e-mail, over the loopback SMTP listener, goes out as a text to the sender through the ITSP', async (t) => {
+  const s = await setup(t);
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  await s.text('Are you coming?');
+  const mail = await s.smtp.waitFor(() => true);
+  const answer = await reply(s.replies, {
+    from: `Alice <${ALICE_MAIL}>`,
+    inReplyTo: messageIdOf(mail),
+    references: messageIdOf(mail),
+    text: `Yes, at 6!\n\nAlice\n-- \nAlice Example, +46 8 123 456 78\n\nOn Mon, 1 Jan 2025 at 12:00, websms <${FROM}> wrote:\n> Are you coming?\n> \n> -- \n> From ${BOB}`,
+  });
+  t.regex(answer.response, /^250 2\.0\.0 queued as text out-\d+ to \+46701234567/);
+  const req = await s.itsp.waitFor(() => true);
+  const form = new URLSearchParams(req.rawBody.toString('utf8'));
+  t.is(form.get('Body'), 'Yes, at 6!\n\nAlice');
+  t.is(form.get('To'), BOB);
+  t.is(form.get('From'), ALICE);
+  const outId = Number(/out-(\d+)/.exec(answer.response)![1]);
+  const text = (await (await fetch(`${s.api}/api/texts/out-${outId}`)).json()) as { text: { state: string }; events: { kind: string; detail: string }[] };
+  t.true(text.events.some((e) => e.kind === 'email_reply' && e.detail === `from an e-mail reply by ${ALICE_MAIL}`));
+
+  // The same reply again (the mail server delivers it twice): one text.
+  const again = await reply(s.replies, { from: ALICE_MAIL, inReplyTo: messageIdOf(mail), text: 'Yes, at 6!', headers: { 'Message-ID': answer.messageId } });
+  t.regex(again.response, /^250 2\.0\.0 this reply was taken before/);
+  await sleep(300);
+  t.is(s.itsp.requests.length, 1);
+
+  // An out-of-office answer is dropped.
+  const auto = await reply(s.replies, { from: ALICE_MAIL, inReplyTo: messageIdOf(mail), text: 'I am away until Monday.', headers: { 'Auto-Submitted': 'auto-replied' } });
+  t.regex(auto.response, /^250 2\.0\.0 an automatic reply/);
+  await sleep(300);
+  t.is(s.itsp.requests.length, 1);
+  const metrics = await (await fetch(`${s.api}/metrics`)).text();
+  t.regex(metrics, /websms_email_replies_total\{outcome="queued"\} 1/);
+});
+
+skipWithoutOpenssl('a reply not from the configured address is refused, and the log says so; so is one that answers nothing', async (t) => {
+  const s = await setup(t);
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  await s.text('Hello');
+  const mail = await s.smtp.waitFor(() => true);
+  const err = await reply(s.replies, { from: 'mallory@example.net', inReplyTo: messageIdOf(mail), text: 'send money' }).then(
+    () => undefined,
+    (e: { responseCode?: number; response?: string }) => e,
+  );
+  t.is(err?.responseCode, 550);
+  t.regex(err?.response ?? '', /5\.7\.1 not texted: it is from mallory@example\.net, not from alice@example\.org/);
+  t.true(s.logs.some((l) => l.includes('e-mail reply refused') && l.includes('mallory@example.net') && l.includes('wrong') === false), 'the refusal is logged');
+  t.false(s.logs.some((l) => l.includes('send money')), 'without the body');
+
+  const orphan = await reply(s.replies, { from: ALICE_MAIL, inReplyTo: '<nothing.we.sent@example.org>', text: 'hello?' }).catch((e: { responseCode?: number; response?: string }) => e);
+  t.is((orphan as { responseCode?: number }).responseCode, 550);
+  t.regex((orphan as { response?: string }).response ?? '', /not a reply to an e-mail from websms/);
+
+  // A stranger's recipient is not taken at all.
+  const elsewhere = await reply(s.replies, { from: ALICE_MAIL, to: 'postmaster@pbx.example.org', inReplyTo: messageIdOf(mail), text: 'x' }).catch((e: { responseCode?: number }) => e);
+  t.is((elsewhere as { responseCode?: number }).responseCode, 550);
+
+  await sleep(300);
+  t.is(s.itsp.requests.length, 0, 'nothing was sent');
+  const db = new Database(path.join(s.dir, 'var', 'websms.db'), { readonly: true });
+  t.is((db.prepare('SELECT COUNT(*) AS n FROM outbound').get() as { n: number }).n, 0);
+  db.close();
+});
+
+skipWithoutOpenssl('a reply the checks refuse is bounced with the reason; the subaddress token maps a reply without In-Reply-To', async (t) => {
+  const s = await setup(t, 'reply_subaddress = yes', { itsp: 'charset = gsm' });
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  await s.text('Hi');
+  const mail = await s.smtp.waitFor(() => true);
+  const replyTo = mail.parsed.replyTo!.value[0]!.address!;
+  t.regex(replyTo, /^sms-reply\+[a-z2-7]{26}@pbx\.example\.org$/);
+  const bad = await reply(s.replies, { from: ALICE_MAIL, to: replyTo, text: 'Smile 😀' }).catch((e: { responseCode?: number; response?: string }) => e);
+  t.is((bad as { responseCode?: number }).responseCode, 550);
+  t.regex((bad as { response?: string }).response ?? '', /cannot be texted to \+46701234567: .*GSM/);
+  const ok = await reply(s.replies, { from: ALICE_MAIL, to: replyTo, text: 'Smile' });
+  t.regex(ok.response, /^250/);
+  const req = await s.itsp.waitFor(() => true);
+  t.is(new URLSearchParams(req.rawBody.toString('utf8')).get('Body'), 'Smile');
+});
