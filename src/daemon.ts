@@ -145,7 +145,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: emailLog,
     onOutcome: (kind, outcome) => metrics.emails.inc({ kind: emailKindLabel(kind), outcome }),
   });
-  const repliesOn = (c: Config): boolean => c.email.users.length > 0 && (c.email.replyListen !== undefined || c.email.imap.host !== '');
+  const repliesOn = (c: Config): boolean => c.email.users.length > 0 && (c.email.replyListen !== null || c.email.imap.host !== '');
   const emailWatch = createEmailWatch({
     db,
     store: emailStore,
@@ -249,7 +249,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       throw err;
     }
     const l = config.email.replyListen;
-    if (l !== undefined && config.email.users.length > 0) {
+    if (l !== null && config.email.users.length > 0) {
       try {
         replyListener = await startReplyListener({ host: l.host, port: l.port, intake, email: () => current.email, log: emailLog.child({ part: 'listener' }) });
       } catch (err) {

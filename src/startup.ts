@@ -51,7 +51,7 @@ export function startupLine(config: Config, ports: BoundPorts): { fields: Fields
   if (e.users.length > 0) {
     const smtp = hostPort(e.smtp.host, e.smtp.port);
     const replies = [
-      ...(e.replyListen !== undefined ? [`SMTP on ${hostPort(e.replyListen.host, ports.replies ?? e.replyListen.port)}`] : []),
+      ...(e.replyListen !== null ? [`SMTP on ${hostPort(e.replyListen.host, ports.replies ?? e.replyListen.port)}`] : []),
       ...(e.imap.host !== '' ? [`mailbox ${e.imap.mailbox} at ${e.imap.host}`] : []),
     ];
     fields.email = { users: e.users.length, smtp, replies: replies.length > 0 ? replies : 'off' };

@@ -198,7 +198,7 @@ const DEFAULTS: Config = {
     retryMinMs: 30_000,
     retryMaxMs: 30 * 60_000,
     maxAgeMs: 3 * 86_400_000,
-    replyListen: undefined,
+    replyListen: null,
     imap: { host: '', port: 993, tls: 'tls', username: '', password: '', mailbox: 'INBOX', pollMs: 60_000 },
   },
   interfaces: [DEFAULT_INTERFACE],
@@ -394,6 +394,7 @@ token = abcdefghijklmnop_-.~
       retryMinMs: 1000,
       retryMaxMs: 5000,
     },
+    email: DEFAULTS.email,
     interfaces: [
       {
         name: 'itsp1',
@@ -719,7 +720,7 @@ test('unknown keys in the new sections; keys that live in several sections', (t)
   t.is(p.length, 3, p.join('\n'));
   t.true(p[0]!.endsWith(':2: unknown key "alow" in [agi]; did you mean "allow"?'));
   t.true(p[1]!.endsWith(':4: unknown key "retry_mn" in [outbound]; did you mean "retry_min"?'));
-  t.true(p[2]!.endsWith(':6: unknown key "max_age" in [general]; "max_age" belongs in [ami] or [outbound]'));
+  t.true(p[2]!.endsWith(':6: unknown key "max_age" in [general]; "max_age" belongs in [ami] or [outbound] or [email]'));
 });
 
 // ---- interfaces: sending ------------------------------------------------

@@ -228,9 +228,9 @@ export function loadConfig(opts: LoadOptions): Config {
       replySubaddress: e.reply_subaddress === 'yes',
       smtp: {
         host: e.smtp_host,
-        // 465 is the port of TLS from the start (RFC 8314) when none was chosen.
-        port: e.smtp_tls === 'tls' && email.line.smtp_port === undefined && email.minivm.smtp_port === undefined ? 465 : e.smtp_port,
-        tls: e.smtp_tls,
+        // The usual port of the TLS mode when none was chosen: submission 587, implicit TLS 465 (RFC 8314), plain 25.
+        port: e.smtp_port !== 0 ? e.smtp_port : e.smtp_tls === 'tls' ? 465 : e.smtp_tls === 'none' ? 25 : 587,
+        tls: e.smtp_tls === '' ? 'starttls' : e.smtp_tls,
         username: e.smtp_username,
         password: e.smtp_password,
         timeoutMs: e.smtp_timeout,
@@ -241,10 +241,10 @@ export function loadConfig(opts: LoadOptions): Config {
       retryMinMs: e.retry_min,
       retryMaxMs: e.retry_max,
       maxAgeMs: e.max_age,
-      replyListen: e.reply_listen,
+      replyListen: e.reply_listen ?? null,
       imap: {
         host: e.imap_host,
-        port: e.imap_tls === 'starttls' && email.line.imap_port === undefined ? 143 : e.imap_port,
+        port: e.imap_port !== 0 ? e.imap_port : e.imap_tls === 'tls' ? 993 : 143,
         tls: e.imap_tls,
         username: e.imap_username,
         password: e.imap_password,

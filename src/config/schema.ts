@@ -685,7 +685,7 @@ const address = (empty: boolean): Parser<string> => (raw) => {
 /** "+12025550160 john.doe@example.com": a user's number (E.164, as PrivateDial's hint_exten) and its address. */
 const emailUser: Parser<EmailUser[]> = (raw) => {
   if (raw === '') return ok([]);
-  const m = /^(\S+)[\s,]+(\S+)$/.exec(raw.trim());
+  const m = /^([^\s,]+)[\s,]+([^\s,]+)$/.exec(raw.trim());
   if (!m) return bad(`"${raw}" is not "<number> <address>", such as +12025550160 john.doe@example.com`);
   const [, number, addr] = m as unknown as [string, string, string];
   if (!/^\+[1-9][0-9]{1,14}$/.test(number)) return bad(`"${number}" is not a number in E.164 with "+" (as the user's hint_exten), such as +12025550160`);
@@ -700,6 +700,13 @@ function durationOrOff(min: number, max: number): Parser<number> {
 }
 
 const yesNo = oneOf(['yes', 'no'] as const, 'value');
+
+/** A port, or empty (0) for "the usual one". */
+const portOrEmpty: Parser<number> = (raw) => (raw === '' ? ok(0) : port(raw));
+
+function emptyOr<T extends string>(p: Parser<T>): Parser<T | ''> {
+  return (raw) => (raw === '' ? ok('' as const) : p(raw));
+}
 
 export const EMAIL_KEYS = {
   user: key(
@@ -738,12 +745,12 @@ export const EMAIL_KEYS = {
     'SMTP server the e-mails are sent through. Empty: the one in minivm.conf\'s mailcmd (minivm-send -H host:port, or sendmail: this host\'s own mail server on 127.0.0.1:25).',
     { example: 'mail.example.org', field: 'smtp.host' },
   ),
-  smtp_port: key(port, '587', 'Its port: 587 (submission, STARTTLS); 465 is taken when smtp_tls = tls and no port is set.', { field: 'smtp.port' }),
+  smtp_port: key(portOrEmpty, '', 'Its port. Empty: 587 (submission) with smtp_tls = starttls, 465 with tls, 25 with none (or minivm.conf\'s).', { example: '587', field: 'smtp.port' }),
   smtp_tls: key(
-    oneOf<EmailTls>(['starttls', 'tls', 'none'], 'TLS mode'),
-    'starttls',
-    'starttls (the connection must be upgraded to TLS), tls (TLS from the start) or none (only to a loopback address). Certificates are always verified.',
-    { field: 'smtp.tls' },
+    emptyOr(oneOf<EmailTls>(['starttls', 'tls', 'none'], 'TLS mode')),
+    '',
+    'starttls (the connection must be upgraded to TLS), tls (TLS from the start) or none (only to a loopback address). Certificates are always verified. Empty: starttls (or minivm.conf\'s).',
+    { example: 'starttls', field: 'smtp.tls' },
   ),
   smtp_username: key(text({ empty: true, pattern: /^[^\s\p{Cc}]{1,256}$/u, rule: 'no spaces or control characters' }), '', 'SMTP user. Empty: no login.', {
     example: 'sms@example.org',
@@ -782,7 +789,7 @@ export const EMAIL_KEYS = {
     example: 'mail.example.org',
     field: 'imap.host',
   }),
-  imap_port: key(port, '993', 'Its port: 993 (TLS); 143 with imap_tls = starttls.', { field: 'imap.port' }),
+  imap_port: key(portOrEmpty, '', 'Its port. Empty: 993 with imap_tls = tls, 143 with starttls or none.', { example: '993', field: 'imap.port' }),
   imap_tls: key(oneOf<EmailTls>(['tls', 'starttls', 'none'], 'TLS mode'), 'tls', 'tls, starttls, or none (only to a loopback address). Certificates are always verified.', {
     field: 'imap.tls',
   }),

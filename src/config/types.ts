@@ -231,8 +231,8 @@ export interface EmailConfig {
   retryMinMs: number;
   retryMaxMs: number;
   maxAgeMs: number;
-  /** The loopback SMTP listener replies are delivered to; undefined: none. */
-  replyListen: { host: string; port: number } | undefined;
+  /** The loopback SMTP listener replies are delivered to; null: none. */
+  replyListen: { host: string; port: number } | null;
   imap: {
     /** Empty: replies are not read from a mailbox. */
     host: string;
