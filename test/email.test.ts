@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runAgi } from './doubles/agi-client.js';
 import { pictureBytes } from './doubles/media-server.js';
+import { runCli } from './helpers/cli.js';
 import { sleep, until } from './helpers/stack.js';
 import { ALICE, ALICE_MAIL, BOB, FROM, REPLY_TO, SMTP_PASSWORD, SMTP_USER, hasOpenssl, messageIdOf, reply, setupEmail as setup } from './helpers/email.js';
 
@@ -231,4 +232,41 @@ skipWithoutOpenssl('a reply the checks refuse is bounced with the reason; the su
   t.regex(ok.response, /^250/);
   const req = await s.itsp.waitFor(() => true);
   t.is(new URLSearchParams(req.rawBody.toString('utf8')).get('Body'), 'Smile');
+});
+
+skipWithoutOpenssl('doctor logs in to the SMTP server without sending, names the reply listener and the outbox; a wrong password is a failure', async (t) => {
+  const s = await setup(t);
+  const file = path.join(s.dir, 'websms.conf');
+  const env = { WEBSMS_API_URL: s.api };
+  const ok = await runCli(['--config', file, 'doctor', '--json', '--timeout', '5'], { env });
+  const body = JSON.parse(ok.stdout) as { checks: { check: string; status: string; detail: string }[] };
+  const mail = body.checks.filter((c) => c.check.startsWith('e-mail'));
+  t.deepEqual(mail.map((c) => [c.check, c.status]), [['e-mail', 'ok'], ['e-mail SMTP', 'ok'], ['e-mail outbox', 'ok'], ['e-mail replies', 'ok']], JSON.stringify(mail));
+  t.regex(mail[1]!.detail, /127\.0\.0\.1:\d+ answers, TLS verified, login accepted \(nothing was sent\)/);
+  t.is(s.smtp.mails.length, 0, 'nothing was sent');
+  t.regex(mail[3]!.detail, /the reply listener answers on 127\.0\.0\.1:\d+/);
+
+  const wrong = await runCli(['--config', file, 'doctor', '--timeout', '5'], { env: { ...env, WEBSMS_EMAIL_SMTP_PASSWORD: 'not-the-password' } });
+  t.regex(wrong.stdout, /^ {2}fail {2}e-mail SMTP: the SMTP server 127\.0\.0\.1:\d+ refused the login of websms@pbx\.example\.org: .*535/m);
+  t.false(wrong.stdout.includes('not-the-password') || wrong.stdout.includes(SMTP_PASSWORD), 'no password in the output');
+  t.is(wrong.code, 1);
+
+  // websms email: from the daemon, or from the database when it does not answer.
+  s.ami.addEndpoint(ALICE, 'alice', []);
+  await s.text('for the outbox');
+  await s.smtp.waitFor(() => true);
+  const shown = await runCli(['--config', file, 'email'], { env });
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, /^Users: +\+46812345678 -> alice@example\.org$/m);
+  t.regex(shown.stdout, /^Replies: +SMTP listener on 127\.0\.0\.1:\d+$/m);
+  t.regex(shown.stdout, /^Outbox: +0 waiting, 0 sending, 1 sent, 0 given up$/m);
+  t.regex(shown.stdout, /^1 +unreached +sent +1 +in-1 +alice@example\.org/m);
+  const offline = await runCli(['--config', file, 'email', '--json'], { env: { WEBSMS_API_URL: 'http://127.0.0.1:9' } });
+  t.is(offline.code, 0, offline.stderr);
+  t.regex(offline.stderr, /read .*websms\.db directly instead/);
+  const j = JSON.parse(offline.stdout) as { from: string; email: { outbox: { sent: number }; smtp: { login: boolean } } };
+  t.is(j.from, 'db');
+  t.is(j.email.outbox.sent, 1);
+  t.true(j.email.smtp.login);
+  t.false(offline.stdout.includes(SMTP_PASSWORD));
 });
