@@ -38,9 +38,9 @@ import { createOutboundWriter } from './store/outbound.js';
 import { createEmailStore, type EmailStore } from './email/store.js';
 import { createEmailSender, type EmailSender } from './email/sender.js';
 import { createEmailWatch, type EmailWatch } from './email/watch.js';
-import { createReplyIntake, type ReplyIntake } from './email/replies.js';
-import { startReplyListener, type ReplyListener } from './email/listener.js';
-import { createImapReader, type ImapReader } from './email/imap.js';
+import type { ReplyIntake } from './email/replies.js';
+import type { ReplyListener } from './email/listener.js';
+import type { ImapReader } from './email/imap.js';
 import { emailStatus } from './email/status.js';
 import { emailKindLabel } from './metrics.js';
 
@@ -59,7 +59,7 @@ export interface Daemon {
   media: MediaWorker;
   sender: Sender;
   /** Texts by e-mail (src/email/): the outbox and its worker, the watch for texts to mail, the reply intake. */
-  email: { store: EmailStore; sender: EmailSender; watch: EmailWatch; intake: ReplyIntake; listenerPort: number | undefined; imap(): ImapReader | undefined };
+  email: { store: EmailStore; sender: EmailSender; watch: EmailWatch; listenerPort: number | undefined; imap(): ImapReader | undefined };
   agiPort: number;
   db: Db;
   jobs: Jobs;
@@ -155,19 +155,22 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log: emailLog,
     onQueued: () => emailSender.kick(),
   });
-  const intake = createReplyIntake({
-    db,
-    store: emailStore,
-    write: createOutboundWriter(db),
-    config: () => current,
-    log: emailLog.child({ part: 'replies' }),
-    onQueued: () => sender.kick(),
-    onNotice: () => emailSender.kick(),
-    onOutcome: (o) => metrics.emailReplies.inc({ outcome: o.status }),
-  });
-  const startImap = (c: Config): ImapReader | undefined => {
+  // Reading replies brings mailparser, smtp-server and imapflow (about 50 MB resident together): loaded only when replies are read.
+  let intake: ReplyIntake | undefined;
+  const replyIntake = async (): Promise<ReplyIntake> =>
+    (intake ??= (await import('./email/replies.js')).createReplyIntake({
+      db,
+      store: emailStore,
+      write: createOutboundWriter(db),
+      config: () => current,
+      log: emailLog.child({ part: 'replies' }),
+      onQueued: () => sender.kick(),
+      onNotice: () => emailSender.kick(),
+      onOutcome: (o) => metrics.emailReplies.inc({ outcome: o.status }),
+    }));
+  const startImap = async (c: Config): Promise<ImapReader | undefined> => {
     if (c.email.users.length === 0 || c.email.imap.host === '') return undefined;
-    const reader = createImapReader({ email: () => current.email, intake, log: emailLog.child({ part: 'imap' }) });
+    const reader = (await import('./email/imap.js')).createImapReader({ email: () => current.email, intake: await replyIntake(), log: emailLog.child({ part: 'imap' }) });
     reader.start();
     return reader;
   };
@@ -251,7 +254,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const l = config.email.replyListen;
     if (l !== null && config.email.users.length > 0) {
       try {
-        replyListener = await startReplyListener({ host: l.host, port: l.port, intake, email: () => current.email, log: emailLog.child({ part: 'listener' }) });
+        const { startReplyListener } = await import('./email/listener.js');
+        replyListener = await startReplyListener({ host: l.host, port: l.port, intake: await replyIntake(), email: () => current.email, log: emailLog.child({ part: 'listener' }) });
       } catch (err) {
         await Promise.all([http.close(), agi.close()]);
         throw err;
@@ -271,7 +275,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   reassembly.schedule();
   emailSender.start();
   emailWatch.start();
-  imap = startImap(config);
+  imap = await startImap(config);
 
   const jobs = startJobs({
     inbound: store,
@@ -307,7 +311,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     get sender() {
       return sender;
     },
-    email: { store: emailStore, sender: emailSender, watch: emailWatch, intake, listenerPort: replyListener?.port, imap: () => imap },
+    email: { store: emailStore, sender: emailSender, watch: emailWatch, listenerPort: replyListener?.port, imap: () => imap },
     db,
     jobs,
     reload(next) {
@@ -336,7 +340,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         // Another mailbox (or none): the reader starts over with the new settings.
         if (JSON.stringify([merged.email.imap, merged.email.caFile, merged.email.users.length > 0]) !== imapBefore) {
           await imap?.stop();
-          imap = stopping ? undefined : startImap(merged);
+          imap = stopping ? undefined : await startImap(merged);
         }
         emailSender.kick();
         for (const w of configWarnings(merged)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import { retryDelay } from '../backoff.js';
 import type { EmailConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { EmailSendError, createSmtpClient, type SmtpClient } from './smtp.js';
+import { EmailSendError } from './errors.js';
+import type { SmtpClient } from './smtp.js';
 import { attachmentsOf, headersOf, type EmailStore, type OutboxRow } from './store.js';
 
 export interface EmailSenderHealth {
@@ -39,14 +40,15 @@ export function createEmailSender(deps: {
   log: Logger;
   /** Counts each attempt's outcome by the e-mail's kind. */
   onOutcome?: (kind: string, outcome: EmailOutcome) => void;
-  /** The SMTP client for a configuration (a test may wrap it); made again when [email] changes. */
-  client?: (cfg: EmailConfig) => SmtpClient;
+  /** The SMTP client for a configuration; made again when [email] changes. Default: nodemailer, loaded at the first e-mail. */
+  client?: (cfg: EmailConfig) => SmtpClient | Promise<SmtpClient>;
   now?: () => number;
 }): EmailSender {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
-  const makeClient = deps.client ?? createSmtpClient;
-  let client: { key: string; smtp: SmtpClient } | undefined;
+  // nodemailer is about 15 MB resident: loaded only once there is an e-mail to send.
+  const makeClient = deps.client ?? (async (cfg: EmailConfig): Promise<SmtpClient> => (await import('./smtp.js')).createSmtpClient(cfg));
+  let client: { key: string; smtp: Promise<SmtpClient> } | undefined;
   let running = false;
   let busy: Promise<void> | undefined;
   let again = false;
@@ -55,10 +57,10 @@ export function createEmailSender(deps: {
   const health: EmailSenderHealth = { lastError: null, lastSentAt: null, pausedUntil: null };
 
   /** The client for the configuration in force: a reload with other SMTP settings gets a new one. */
-  function smtp(cfg: EmailConfig): SmtpClient {
+  function smtp(cfg: EmailConfig): Promise<SmtpClient> {
     const key = JSON.stringify([cfg.smtp, cfg.from, cfg.fromName, cfg.caFile]);
     if (client?.key !== key) {
-      client = { key, smtp: makeClient(cfg) };
+      client = { key, smtp: Promise.resolve(makeClient(cfg)) };
       pausedUntil = 0;
     }
     return client.smtp;
@@ -113,7 +115,7 @@ export function createEmailSender(deps: {
     const gone = all.length - attachments.length;
     const text = (row.body ?? '') + (gone > 0 ? `\n\n(${gone} attachment(s) no longer kept by websms)` : '');
     try {
-      const reply = await smtp(cfg).send({ to: row.recipient, subject: row.subject, text, headers: headersOf(row), attachments });
+      const reply = await (await smtp(cfg)).send({ to: row.recipient, subject: row.subject, text, headers: headersOf(row), attachments });
       const t = now();
       store.sent(row.id, t);
       health.lastError = null;

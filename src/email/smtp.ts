@@ -10,8 +10,10 @@ import os from 'node:os';
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { EmailConfig } from '../config/types.js';
-import { WebsmsError } from '../errors.js';
+import { EmailSendError } from './errors.js';
 import type { EmailAttachment, EmailHeaders } from './message.js';
+
+export { EmailSendError };
 
 export interface OutgoingEmail {
   to: string;
@@ -19,22 +21,6 @@ export interface OutgoingEmail {
   text: string;
   headers: EmailHeaders;
   attachments: EmailAttachment[];
-}
-
-/**
- * Why an e-mail was not taken. `permanent`: the server refused this e-mail
- * (5xx to its sender, recipient or content): sending it again would not help.
- * Anything else (no connection, TLS, login, 4xx, a timeout) is tried again.
- */
-export class EmailSendError extends WebsmsError {
-  constructor(
-    readonly reason: string,
-    readonly permanent: boolean,
-    /** nodemailer's code (ECONNECTION, EAUTH, ETLS, ...) or the SMTP reply code. */
-    readonly detail: string,
-  ) {
-    super('email_send', reason);
-  }
 }
 
 export interface SmtpClient {

@@ -56,9 +56,12 @@ export function createEmailWatch(deps: {
   const now = deps.now ?? Date.now;
   let timer: NodeJS.Timeout | undefined;
 
+  // Those mailed already are left out here, not by a lookup each: a phone off for a week may leave hundreds waiting.
   const openFor = db.prepare<[string, number], InboundRow>(
-    `SELECT * FROM inbound WHERE recipient = ? AND state IN ('queued', 'sending', 'waiting')
-        AND COALESCE(retried_at, received_at) <= ? AND media_due IS NULL ORDER BY id`,
+    `SELECT * FROM inbound i WHERE i.recipient = ? AND i.state IN ('queued', 'sending', 'waiting')
+        AND COALESCE(i.retried_at, i.received_at) <= ? AND i.media_due IS NULL
+        AND NOT EXISTS (SELECT 1 FROM email_outbox o WHERE o.kind IN ('unreached', 'copy') AND o.ref = 'in-' || i.id)
+      ORDER BY i.id`,
   );
   const eventsAfter = db.prepare<[number, number], { id: number; direction: 'in' | 'out'; text_id: number; kind: string }>(
     `SELECT id, direction, text_id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?`,
