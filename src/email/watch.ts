@@ -33,6 +33,8 @@ export interface EmailWatch {
 const SCAN_MS = 1000;
 /** Rows read per cursor and scan: a backlog is worked off over several scans. */
 const BATCH = 200;
+/** E-mails queued by one scan at most. */
+const MAX_QUEUED = 50;
 /** Earlier e-mails of a conversation named in References. */
 const REFERENCES = 10;
 
@@ -57,11 +59,11 @@ export function createEmailWatch(deps: {
   let timer: NodeJS.Timeout | undefined;
 
   // Those mailed already are left out here, not by a lookup each: a phone off for a week may leave hundreds waiting.
-  const openFor = db.prepare<[string, number], InboundRow>(
+  const openFor = db.prepare<[string, number, number], InboundRow>(
     `SELECT * FROM inbound i WHERE i.recipient = ? AND i.state IN ('queued', 'sending', 'waiting')
         AND COALESCE(i.retried_at, i.received_at) <= ? AND i.media_due IS NULL
         AND NOT EXISTS (SELECT 1 FROM email_outbox o WHERE o.kind IN ('unreached', 'copy') AND o.ref = 'in-' || i.id)
-      ORDER BY i.id`,
+      ORDER BY i.id LIMIT ?`,
   );
   const eventsAfter = db.prepare<[number, number], { id: number; direction: 'in' | 'out'; text_id: number; kind: string }>(
     `SELECT id, direction, text_id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?`,
@@ -115,11 +117,18 @@ export function createEmailWatch(deps: {
     return queue(unreachedEmail(row, user.address, deps.media.itemsOf(row.id), context(config, user, row.sender)), t);
   }
 
-  function scan(t = now()): number {
+  /**
+   * One scan, in one transaction: whatever it queues and however far the
+   * cursors move, one commit (one fsync). At most MAX_QUEUED e-mails a scan,
+   * so a backlog (a phone off for a week) never holds the event loop long;
+   * the rest follow a second later.
+   */
+  function scanOnce(t: number): number {
     const config = deps.config();
     const e = config.email;
     const users = new Map(e.users.map((u) => [u.number, u]));
     let queued = 0;
+    const full = (): boolean => queued >= MAX_QUEUED;
     if (users.size === 0) {
       // Nobody to e-mail: the cursors keep up, so that turning e-mail on later does not mail what happened meanwhile.
       for (const name of ['events', 'in', 'out'] as const) move(name, cursor(name), maxOf[name].get()?.m ?? 0);
@@ -129,7 +138,10 @@ export function createEmailWatch(deps: {
     // Texts still open past unreached_after.
     if (e.unreachedAfterMs > 0) {
       for (const user of e.users) {
-        for (const row of openFor.all(user.number, t - e.unreachedAfterMs)) if (unreached(row, user, config, t)) queued++;
+        for (const row of openFor.all(user.number, t - e.unreachedAfterMs, MAX_QUEUED)) {
+          if (full()) break;
+          if (unreached(row, user, config, t)) queued++;
+        }
       }
     }
 
@@ -137,7 +149,7 @@ export function createEmailWatch(deps: {
     let start = cursor('events');
     let pos = start;
     for (const ev of eventsAfter.all(pos, BATCH)) {
-      pos = ev.id;
+      if (full()) break;
       if (ev.direction === 'in' && (ev.kind === 'undeliverable' || ev.kind === 'expired') && e.unreachedAfterMs > 0) {
         const row = inboundById.get(ev.text_id);
         const user = row && users.get(row.recipient);
@@ -149,12 +161,14 @@ export function createEmailWatch(deps: {
           if (queue(failureEmail(row, user.address, context(config, user, row.recipient)), t)) queued++;
         }
       }
+      pos = ev.id;
     }
     move('events', start, pos);
 
     // Copies: a text with pictures is copied once they are fetched (or given up), and the ones after it wait for it.
     start = pos = cursor('in');
     for (const row of inboundAfter.all(pos, BATCH)) {
+      if (full()) break;
       const user = e.copy !== 'none' ? users.get(row.recipient) : undefined;
       if (user && !isNotice(row)) {
         if (row.media_due !== null) break;
@@ -167,6 +181,7 @@ export function createEmailWatch(deps: {
     move('in', start, pos);
     start = pos = cursor('out');
     for (const row of outboundAfter.all(pos, BATCH)) {
+      if (full()) break;
       const user = e.copy === 'all' ? users.get(row.sender) : undefined;
       // A reply the user wrote by e-mail is not mailed back to it.
       if (user && !store.has('copy', textRef('out', row.id)) && !store.isReplyText(row.id)) {
@@ -175,7 +190,12 @@ export function createEmailWatch(deps: {
       pos = row.id;
     }
     move('out', start, pos);
+    return queued;
+  }
+  const scanTx = db.transaction(scanOnce);
 
+  function scan(t = now()): number {
+    const queued = scanTx(t);
     if (queued > 0) deps.onQueued();
     return queued;
   }
