@@ -8,6 +8,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runAgi } from './doubles/agi-client.js';
 import { pictureBytes } from './doubles/media-server.js';
+import { loadConfig } from '../src/config/load.js';
+import { startDaemon } from '../src/daemon.js';
+import { createLogger } from '../src/log.js';
 import { runCli } from './helpers/cli.js';
 import { sleep, until } from './helpers/stack.js';
 import { ALICE, ALICE_MAIL, BOB, FROM, REPLY_TO, SMTP_PASSWORD, SMTP_USER, hasOpenssl, messageIdOf, reply, setupEmail as setup } from './helpers/email.js';
@@ -43,7 +46,8 @@ skipWithoutOpenssl('a text no phone takes is e-mailed after unreached_after, wit
   t.deepEqual(p.attachments[0]!.content, picture);
 
   // The text is not affected: it still waits for the phone, and gets there when one registers.
-  t.is(s.daemon.store.get(id)!.state, 'waiting');
+  // (Between attempts it waits; during one it is being delivered again.)
+  t.true(['waiting', 'sending', 'queued'].includes(s.daemon.store.get(id)!.state), s.daemon.store.get(id)!.state);
   s.ami.register('alice', 'sip:alice@127.0.0.1:5062');
   const d = await s.ami.waitForDelivery((x) => x.body.toString('utf8').startsWith('Dinner at 6?'));
   t.truthy(d);
@@ -269,4 +273,24 @@ skipWithoutOpenssl('doctor logs in to the SMTP server without sending, names the
   t.is(j.email.outbox.sent, 1);
   t.true(j.email.smtp.login);
   t.false(offline.stdout.includes(SMTP_PASSWORD));
+});
+
+skipWithoutOpenssl('an e-mail waiting in the outbox survives a restart, and is sent once the server is back', async (t) => {
+  const s = await setup(t, 'copy = received\nunreached_after = off\nretry_min = 1h\nretry_max = 1h');
+  await s.smtp.down();
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  const id = await s.text('across a restart');
+  await until(() => s.outbox().find((r) => r.attempts >= 1 && r.state === 'queued'), 10_000, 'a failed attempt');
+  await s.daemon.stop();
+  await s.smtp.up();
+  // The next start tries at once (the pause was the old process's), then the outbox is empty.
+  const config = loadConfig({ file: path.join(s.dir, 'websms.conf'), env: {}, explicit: true });
+  const logs: string[] = [];
+  const again = await startDaemon(config, createLogger('debug', {}, (l) => logs.push(l)));
+  t.teardown(() => again.stop());
+  await s.smtp.waitFor(() => true, 10_000);
+  await until(() => s.outbox()[0]?.state === 'sent');
+  t.is(s.smtp.mails.length, 1);
+  t.is(s.outbox().length, 1, 'not queued again by the new process');
+  t.is(again.store.get(id)!.state, 'delivered');
 });

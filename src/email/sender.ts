@@ -60,6 +60,8 @@ export function createEmailSender(deps: {
   function smtp(cfg: EmailConfig): Promise<SmtpClient> {
     const key = JSON.stringify([cfg.smtp, cfg.from, cfg.fromName, cfg.caFile]);
     if (client?.key !== key) {
+      // Other settings (a fixed password, another server): what waits is tried with them at once.
+      if (client !== undefined && store.dueNow(now()) > 0) log.info({}, 'SMTP settings changed: e-mails waiting are tried again now');
       client = { key, smtp: Promise.resolve(makeClient(cfg)) };
       pausedUntil = 0;
     }
@@ -154,6 +156,9 @@ export function createEmailSender(deps: {
       running = true;
       const n = store.resumeInterrupted(now());
       if (n > 0) log.info({ emails: n }, 'e-mails interrupted by a restart are queued again');
+      // The backoff of the process before is not this one's: after a restart (the server fixed, say) what waits is tried now.
+      const waiting = store.dueNow(now());
+      if (waiting > 0) log.info({ emails: waiting }, 'e-mails waiting in the outbox are tried now');
       kick();
     },
     async stop(timeoutMs = 5000) {

@@ -65,6 +65,8 @@ export interface EmailStore {
   fail(id: number, reason: string, now: number): void;
   /** E-mails left 'sending' by a previous process go back to the queue. */
   resumeInterrupted(now: number): number;
+  /** Every e-mail waiting falls due now (a start, new SMTP settings); returns how many. */
+  dueNow(now: number): number;
   nextDueAt(): number | undefined;
   get(id: number): OutboxRow | undefined;
   counts(): Record<OutboxState, number>;
@@ -125,6 +127,7 @@ export function createEmailStore(db: Db): EmailStore {
   const retryStmt = db.prepare(`UPDATE email_outbox SET state = 'queued', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('sending', 'queued')`);
   const failStmt = db.prepare(`UPDATE email_outbox SET state = 'failed', reason = ?, updated_at = ? WHERE id = ? AND state IN ('sending', 'queued')`);
   const resumeStmt = db.prepare(`UPDATE email_outbox SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const dueNowStmt = db.prepare(`UPDATE email_outbox SET next_attempt_at = ?, updated_at = ? WHERE state = 'queued' AND next_attempt_at > ?`);
   const nextStmt = db.prepare<[], { t: number }>(`SELECT next_attempt_at AS t FROM email_outbox WHERE state = 'queued' ORDER BY next_attempt_at LIMIT 1`);
   const countStmt = db.prepare<[], { state: OutboxState; n: number }>('SELECT state, COUNT(*) AS n FROM email_outbox GROUP BY state');
   const oldestStmt = db.prepare<[], { t: number | null }>(`SELECT MIN(created_at) AS t FROM email_outbox WHERE state IN ('queued', 'sending')`);
@@ -197,6 +200,7 @@ export function createEmailStore(db: Db): EmailStore {
       textEvent(row, t, 'email_failed', `${row!.kind} e-mail to ${row!.recipient} not sent: ${reason}`);
     }),
     resumeInterrupted: (t) => resumeStmt.run(t, t).changes,
+    dueNow: (t) => dueNowStmt.run(t, t, t).changes,
     nextDueAt: () => nextStmt.get()?.t,
     get: (id) => getStmt.get(id),
     counts() {
