@@ -4,6 +4,7 @@
 // double as the provider, the media double holding pictures; replies sent
 // over SMTP to websms's own loopback listener.
 import test from 'ava';
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runAgi } from './doubles/agi-client.js';
@@ -293,4 +294,18 @@ skipWithoutOpenssl('an e-mail waiting in the outbox survives a restart, and is s
   t.is(s.smtp.mails.length, 1);
   t.is(s.outbox().length, 1, 'not queued again by the new process');
   t.is(again.store.get(id)!.state, 'delivered');
+});
+
+skipWithoutOpenssl('a reload with the right SMTP port sends what waits at once, without a restart', async (t) => {
+  const s = await setup(t, 'copy = received\nunreached_after = off\nretry_min = 1h\nretry_max = 1h\nsmtp_port = 9');
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  await s.text('before the fix');
+  await until(() => s.outbox().find((r) => r.attempts >= 1 && r.state === 'queued'), 10_000, 'a failed attempt');
+  const file = path.join(s.dir, 'websms.conf');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^smtp_port = 9$/m, `smtp_port = ${s.smtp.port}`));
+  const plan = await s.daemon.reload(loadConfig({ file, env: {}, explicit: true }));
+  t.true(plan.applied.includes('[email] smtp_*'), plan.applied.join(', '));
+  const mail = await s.smtp.waitFor(() => true, 10_000);
+  t.is(mail.parsed.subject, `Text from ${BOB}`);
+  t.true(s.logs.some((l) => l.includes('SMTP settings changed: e-mails waiting are tried again now')));
 });

@@ -48,7 +48,8 @@ export function createEmailSender(deps: {
   const now = deps.now ?? Date.now;
   // nodemailer is about 15 MB resident: loaded only once there is an e-mail to send.
   const makeClient = deps.client ?? (async (cfg: EmailConfig): Promise<SmtpClient> => (await import('./smtp.js')).createSmtpClient(cfg));
-  let client: { key: string; smtp: Promise<SmtpClient> } | undefined;
+  let settingsKey: string | undefined;
+  let client: Promise<SmtpClient> | undefined;
   let running = false;
   let busy: Promise<void> | undefined;
   let again = false;
@@ -56,16 +57,20 @@ export function createEmailSender(deps: {
   let pausedUntil = 0;
   const health: EmailSenderHealth = { lastError: null, lastSentAt: null, pausedUntil: null };
 
-  /** The client for the configuration in force: a reload with other SMTP settings gets a new one. */
-  function smtp(cfg: EmailConfig): Promise<SmtpClient> {
+  /** New SMTP settings (a reload): the old client goes, a pause ends, and what waits is tried with them at once. */
+  function settings(cfg: EmailConfig): void {
     const key = JSON.stringify([cfg.smtp, cfg.from, cfg.fromName, cfg.caFile]);
-    if (client?.key !== key) {
-      // Other settings (a fixed password, another server): what waits is tried with them at once.
-      if (client !== undefined && store.dueNow(now()) > 0) log.info({}, 'SMTP settings changed: e-mails waiting are tried again now');
-      client = { key, smtp: Promise.resolve(makeClient(cfg)) };
-      pausedUntil = 0;
-    }
-    return client.smtp;
+    if (key === settingsKey) return;
+    if (settingsKey !== undefined && store.dueNow(now()) > 0) log.info({}, 'SMTP settings changed: e-mails waiting are tried again now');
+    settingsKey = key;
+    client = undefined;
+    pausedUntil = 0;
+  }
+
+  /** The client for the configuration in force, made at the first e-mail. */
+  function smtp(cfg: EmailConfig): Promise<SmtpClient> {
+    settings(cfg);
+    return (client ??= Promise.resolve(makeClient(cfg)));
   }
 
   function arm(): void {
@@ -96,10 +101,11 @@ export function createEmailSender(deps: {
 
   async function drain(): Promise<void> {
     while (running) {
-      const t = now();
-      if (pausedUntil > t) return;
       const cfg = deps.config();
       if (cfg.smtp.host === '') return;
+      settings(cfg);
+      const t = now();
+      if (pausedUntil > t) return;
       const [row] = store.claimDue(t, 1);
       if (!row) return;
       if (row.created_at + cfg.maxAgeMs < t) {
@@ -126,6 +132,8 @@ export function createEmailSender(deps: {
       deps.onOutcome?.(row.kind, 'sent');
       log.info({ email: row.id, kind: row.kind, ref: row.ref, to: row.recipient, attachments: attachments.length, reply: reply.slice(0, 80) }, 'e-mail sent');
     } catch (err) {
+      // Not an answer of the server (the client could not be made: an unreadable ca_file): made again next time.
+      if (!(err instanceof EmailSendError)) client = undefined;
       const e = err instanceof EmailSendError ? err : new EmailSendError(`could not send the e-mail: ${(err as Error).message}`, false, 'error');
       const t = now();
       health.lastError = { reason: e.reason, at: t };
