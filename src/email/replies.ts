@@ -65,7 +65,7 @@ function automatic(mail: ParsedMail): boolean {
   const auto = h('auto-submitted');
   if (auto !== '' && auto !== 'no') return true;
   if (['bulk', 'junk', 'list', 'auto_reply'].includes(h('precedence'))) return true;
-  return mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond') || h('x-auto-response-suppress') === 'all';
+  return mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond');
 }
 
 function addresses(a: AddressObject | AddressObject[] | undefined): string[] {

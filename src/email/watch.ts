@@ -65,6 +65,7 @@ export function createEmailWatch(deps: {
         AND NOT EXISTS (SELECT 1 FROM email_outbox o WHERE o.kind IN ('unreached', 'copy') AND o.ref = 'in-' || i.id)
       ORDER BY i.id LIMIT ?`,
   );
+  // events.id is a rowid: only a purge of the very newest events could let an id come again (behind the cursor).
   const eventsAfter = db.prepare<[number, number], { id: number; direction: 'in' | 'out'; text_id: number; kind: string }>(
     `SELECT id, direction, text_id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?`,
   );
