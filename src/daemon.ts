@@ -43,6 +43,13 @@ import type { ReplyListener } from './email/listener.js';
 import type { ImapReader } from './email/imap.js';
 import { emailStatus } from './email/status.js';
 import { emailKindLabel } from './metrics.js';
+import { redactorFor, type Redact } from './redact.js';
+import { createConversationStore } from './store/conversations.js';
+import { createWebPage } from './web/app.js';
+import { loadAssets } from './web/assets.js';
+import { createLiveFeed } from './web/live.js';
+import { createSessions } from './web/sessions.js';
+import { createSignInLimit } from './web/sign-in-limit.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -79,6 +86,13 @@ const STOP_SEND_MS = 5000;
 const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // From here on every log line, and every failure detail stored with a text,
+  // has the configured secrets taken out (src/redact.ts); a reload adds its own.
+  let redactNow = redactorFor(config);
+  const redact: Redact = (s) => redactNow(s);
+  log.redact = redact;
+  // The web page's files are part of the package: missing ones stop the start before anything opens.
+  const assets = loadAssets();
   const db = openDatabase(config.general.database);
   let current = config;
   const store = createInboundStore(db, {
@@ -131,11 +145,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const makeSender = async (c: Config): Promise<Sender> => {
     const waiting = outbound.counts();
     return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics })
+      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics, redact })
       : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }), redact });
 
   // Texts by e-mail: every e-mail waits in the outbox until the SMTP server takes it; the texts are not affected.
   const emailLog = log.child({ mod: 'email' });
@@ -215,21 +229,40 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let agi: FastAgiServer | undefined;
   // The management API: up first (its /readyz says what is still missing), down first.
   let api: HttpServer;
+  const texts = createTextStore(db);
+  const onQueued = (direction: 'in' | 'out'): void => (direction === 'out' ? sender.kick() : deliverer.kick());
+  const senderHealth = { health: () => sender.health() };
+  const webLog = log.child({ mod: 'web' });
+  // The web page of conversations, on the same listener as the API (src/web/).
+  const page = createWebPage({
+    config: () => current,
+    texts,
+    conversations: createConversationStore(db, texts),
+    media: mediaStore,
+    actions: { config: () => current, texts, outbound, onQueued, log: webLog, now: Date.now },
+    interfaces: { config: () => current, stats, sender: senderHealth, ami },
+    live: createLiveFeed({ db, log: webLog }),
+    sessions: createSessions(),
+    signInLimit: createSignInLimit(),
+    assets,
+    log: webLog,
+    now: Date.now,
+  });
   try {
     api = await startApi({
       config: () => current,
-      texts: createTextStore(db),
+      texts,
       stats,
       outbound,
       probe: createWriteProbe(db),
-      sender: { health: () => sender.health() },
+      sender: senderHealth,
       ami,
       fastagiListening: () => agi?.listening() ?? false,
-      onQueued: (direction) => (direction === 'out' ? sender.kick() : deliverer.kick()),
+      onQueued,
       log: log.child({ mod: 'api' }),
       metrics,
       email: () => emailStatus(current, emailStore, emailSender.health(), imap?.health(), replyListener?.port),
-    });
+    }, page.handle);
   } catch (err) {
     db.close();
     throw err;
@@ -321,6 +354,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         const plan = reloadPlan(current, next);
         // Keep what only a restart can change; take everything else.
         const merged: Config = plan.merged;
+        redactNow = redactorFor(current, merged);
         log.level = merged.general.logLevel;
         // Deliverer and AMI hold this object: their limits change in place.
         Object.assign(current.ami, merged.ami);
@@ -357,7 +391,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       stopping ??= (async () => {
         log.info({}, 'stopping: no new webhooks or hand-offs');
         await reloading;
-        // Stop taking texts first, then commit what is batched.
+        // Stop taking texts first, then commit what is batched. Open pages' event streams end first, or they would hold the close for its grace time.
+        page.close();
         await api.close();
         await Promise.all([http.close(), agi!.close(), replyListener?.close(), imap?.stop()]);
         emailWatch.stop();

@@ -5,6 +5,7 @@
 import cron from 'node-cron';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
+import { finalReason } from './outbound/failure.js';
 import type { Notifier } from './outbound/notify.js';
 import type { MediaRetention } from './media/retention.js';
 import type { Housekeeping } from './store/housekeeping.js';
@@ -49,8 +50,8 @@ export function startJobs(deps: JobDeps): Jobs {
     for (const r of gone) log.warn({ id: r.id, to: r.recipient }, 'inbound text expired: not delivered within [ami] max_age');
     const stale = housekeeping.outboundPastAge(now - config.outbound.maxAgeMs);
     for (const row of stale) {
-      const reason = 'no ITSP accepted it in time';
-      outbound.fail(row.id, 'expired', reason, now);
+      const reason = finalReason('expired');
+      outbound.fail(row.id, 'expired', reason, now, 'no ITSP accepted it within [outbound] max_age');
       const fresh = outbound.get(row.id);
       if (fresh?.state === 'expired') {
         notifier.notify(fresh, 'expired', reason);

@@ -85,6 +85,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'install the PrivateDial dialplan into /etc/asterisk, or check dialplan files',
     run: async (ctx) => (await import('./cli/dialplan.js')).dialplanCommand(ctx),
   },
+  'web-password': {
+    synopsis: 'web-password',
+    summary: 'the hash of a password for the web page ([web] password)',
+    run: async (ctx) => (await import('./cli/web-password.js')).webPasswordCommand(ctx),
+  },
   version: {
     synopsis: 'version',
     summary: 'the version of websms',
@@ -121,7 +126,7 @@ running.
 
 ${exitCodes([
   [0, 'success'],
-  [1, 'a check found problems (doctor, dialplan check), or dialplan install kept files you changed'],
+  [1, 'a check found problems (doctor, dialplan check), dialplan install kept files you changed, or web-password was interrupted'],
   [64, 'usage error: unknown command or option, a missing or bad argument'],
   [65, 'the daemon refused the request: a bad number or text, or a text in a state that does not allow it'],
   [66, 'no such text, database or directory'],

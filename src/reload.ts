@@ -46,10 +46,10 @@ export function reloadPlan(now: Config, next: Config): ReloadPlan {
   const needRestart = new Set<string>();
   const merged: Config = structuredClone(next);
 
-  for (const section of ['general', 'ami', 'agi', 'api', 'outbound', 'media', 'email'] as const) {
+  for (const section of ['general', 'ami', 'agi', 'api', 'outbound', 'media', 'web', 'email'] as const) {
     const before = now[section] as unknown as Record<string, unknown>;
     const after = merged[section] as unknown as Record<string, unknown>;
-    const fixed: string[] = section === 'outbound' ? [] : RESTART_ONLY[section];
+    const fixed: string[] = section === 'outbound' || section === 'web' ? [] : RESTART_ONLY[section];
     for (const field of Object.keys(after)) {
       if (same(before[field], after[field])) continue;
       const name = `[${section}] ${keyName(field)}`;

@@ -448,3 +448,61 @@ test('the asterisk-manager library logs in, pings and receives events', async (t
   await ami.waitFor(() => seen.find((e) => e.event === 'ContactStatus'));
   t.true(seen.some((e) => e.event === 'FullyBooted'));
 });
+
+test('AstDB over AMI: DBPut, DBDel and DBDelTree need write system, DBGet system or reporting (main/db.c)', async (t) => {
+  const shipped = await withDouble(t, { writePerms: ['originate', 'reporting'] }); // as manager.conf ships
+  const c0 = await loggedIn(shipped);
+  c0.action([['Action', 'DBPut'], ['ActionID', 'p0'], ['Family', 'f'], ['Key', 'k'], ['Val', 'v']]);
+  t.is((await c0.response('p0')).get('Message'), 'Permission denied');
+  c0.close();
+
+  const ami = await withDouble(t, { writePerms: ['originate', 'reporting', 'system'] });
+  const c = await loggedIn(ami);
+  c.action([['Action', 'DBPut'], ['ActionID', 'p'], ['Family', 'websms_delivered'], ['Key', '86400/1-1.1'], ['Val', '123']]);
+  t.is((await c.response('p')).get('Message'), 'Updated database successfully');
+  t.is(ami.astdb.get('/websms_delivered/86400/1-1.1'), '123');
+  c.action([['Action', 'DBGet'], ['ActionID', 'g'], ['Family', 'websms_delivered'], ['Key', '86400/1-1.1']]);
+  t.is((await c.response('g')).get('EventList'), 'start');
+  t.is((await c.wait((m) => m.get('Event') === 'DBGetResponse')).get('Val'), '123');
+  await c.wait((m) => m.get('Event') === 'DBGetComplete');
+  c.action([['Action', 'DBGet'], ['ActionID', 'g2'], ['Family', 'websms_delivered'], ['Key', 'nope']]);
+  t.is((await c.response('g2')).get('Message'), 'Database entry not found');
+  c.action([['Action', 'DBDelTree'], ['ActionID', 'dt'], ['Family', 'websms_delivered'], ['Key', '86400']]);
+  t.is((await c.response('dt')).get('Message'), 'Key tree deleted successfully');
+  t.is(ami.astdb.size, 0);
+  c.action([['Action', 'DBDel'], ['ActionID', 'd'], ['Family', 'websms_delivered'], ['Key', '86400/1-1.1']]);
+  t.is((await c.response('d')).get('Message'), 'Database entry not found');
+  c.close();
+});
+
+test('the delivery record: a message with WEBSMS_RECORD is shown once; handed over again it is reported DELIVERED with Repeat: yes', async (t) => {
+  const ami = await withDouble(t);
+  ami.addEndpoint('+46701234567', 'alice', ['sip:alice@h1', 'sip:alice@h2']);
+  const c = await loggedIn(ami);
+  const day = Math.floor(Date.now() / 86_400_000) * 86_400; // a record of an old day would be pruned at once
+  const vars = ['WEBSMS_ID=7.1', `WEBSMS_RECORD=${day}/99-7.1`, 'WEBSMS_KEEP=777600', 'WEBSMS_BODY_PARTS=1', `WEBSMS_BODY_1=${Buffer.from('once').toString('base64')}`];
+  c.action(originate('r1', '+46701234567', vars));
+  const firstReport = await c.wait((m) => m.get('Event') === 'UserEvent' && m.get('Id') === '7.1');
+  t.is(firstReport.get('Status'), 'DELIVERED');
+  t.is(firstReport.get('Contacts'), '2');
+  t.is(firstReport.get('Repeat'), undefined);
+  c.action(originate('r2', '+46701234567', vars));
+  const again = await c.wait((m) => m.get('Event') === 'UserEvent' && m.get('Id') === '7.1' && m !== firstReport);
+  t.is(again.get('Status'), 'DELIVERED');
+  t.is(again.get('Repeat'), 'yes');
+  t.is(again.get('Contacts'), '0');
+  t.regex(again.get('FirstDelivered') ?? '', /^\d+$/);
+  t.deepEqual(ami.phones, { 'sip:alice@h1': ['once'], 'sip:alice@h2': ['once'] });
+  // Without WEBSMS_RECORD (an older websms, a SIP trunk's text): no record, shown each time.
+  c.action(originate('r3', '+46701234567', ['WEBSMS_ID=8.1', 'WEBSMS_BODY_PARTS=1', `WEBSMS_BODY_1=${Buffer.from('twice').toString('base64')}`]));
+  c.action(originate('r4', '+46701234567', ['WEBSMS_ID=8.1', 'WEBSMS_BODY_PARTS=1', `WEBSMS_BODY_1=${Buffer.from('twice').toString('base64')}`]));
+  await ami.waitFor(() => ami.phones['sip:alice@h1']?.length === 3);
+  t.deepEqual(ami.phones['sip:alice@h1'], ['once', 'twice', 'twice']);
+  // NO_CONTACTS records nothing.
+  ami.addEndpoint('+46709999999', 'bob', []);
+  c.action(originate('r5', '+46709999999', ['WEBSMS_ID=9.1', `WEBSMS_RECORD=${day}/99-9.1`]));
+  t.is((await c.wait((m) => m.get('Id') === '9.1')).get('Status'), 'NO_CONTACTS');
+  t.false(ami.astdb.has(`/websms_delivered/${day}/99-9.1`));
+  t.true(ami.astdb.has(`/websms_delivered/${day}/99-7.1`));
+  c.close();
+});

@@ -178,10 +178,12 @@ const DEFAULTS: Config = {
     retentionMs: 30 * 86_400_000,
     maxHoldMs: 120_000,
     fetchTimeoutMs: 30_000,
+    fetchAllow: [],
     attempts: 4,
     retryMinMs: 2000,
     retryMaxMs: 30_000,
   },
+  web: { password: '', sessionLifetimeMs: 12 * 3_600_000 },
   email: {
     users: [],
     unreachedAfterMs: 15 * 60_000,
@@ -216,7 +218,7 @@ test('settings: every key as the file spells it, where it came from, secrets hid
   const file = conf('[general]\ncountry_code = 47\n\n[ami]\nsecret = file-secret-xyz\n[itsp]\nallow = 10.0.0.0/8\nallow = any\nusername = itsp\n');
   const c = loadConfig({ file, env: { WEBSMS_ITSP_PASSWORD: 'env-pass-xyz', WEBSMS_ITSP_SEND_BEARER: '' }, explicit: true });
   const by = (name: string) => c.settings!.find((s) => s.name === name)!;
-  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['email', false], ['itsp', true]]);
+  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['web', false], ['email', false], ['itsp', true]]);
   t.deepEqual(by('general').keys.country_code, { value: '47', source: 'file', line: 2 });
   t.deepEqual(by('general').keys.listen, { value: '127.0.0.1:8080', source: 'default' });
   t.deepEqual(by('ami').keys.secret, { value: '(set)', source: 'file', line: 5 });
@@ -310,6 +312,9 @@ attempts = 2
 retry_min = 1s
 retry_max = 5s
 
+[web]
+session_lifetime = 2h
+
 [itsp1]
 provider = generic
 path = /hooks/itsp1
@@ -390,10 +395,12 @@ token = abcdefghijklmnop_-.~
       retentionMs: 7 * 86_400_000,
       maxHoldMs: 30_000,
       fetchTimeoutMs: 10_000,
+      fetchAllow: [],
       attempts: 2,
       retryMinMs: 1000,
       retryMaxMs: 5000,
     },
+    web: { password: '', sessionLifetimeMs: 2 * 3_600_000 },
     email: DEFAULTS.email,
     interfaces: [
       {

@@ -66,6 +66,38 @@ test('SIGKILL under load: every text answered 2xx is in the database', async (t)
   t.is(stored.size, rows(dir).length, 'no duplicates stored');
 });
 
+test('SIGKILL with Originates in flight, then restart: each text is shown exactly once on each phone', async (t) => {
+  // Each call runs 200 ms after its Originate, so that at the kill some are
+  // shown with their report not yet recorded, and some are not yet shown.
+  const ami = await startAmiDouble({ secret: AMI_SECRET, originateDelayMs: 200 });
+  t.teardown(() => ami.stop());
+  const phones = ['sip:alice@127.0.0.1:5062', 'sip:alice@127.0.0.1:5064'];
+  ami.addEndpoint(ALICE, 'alice', phones);
+  const dir = tempDir();
+  const conf = writeConfig({ dir, amiPort: ami.port, ami: 'max_in_flight = 20\nreport_timeout = 60s\n' });
+  const first = await spawnDaemon(conf);
+  const url = `http://127.0.0.1:${first.port}/sms/in/default`;
+  const bodies = Array.from({ length: 60 }, (_, i) => `burst ${i}`);
+  // Distinct senders: distinct conversations, delivered side by side.
+  await Promise.all(bodies.map((body, i) => post(url, { To: ALICE, From: `+4670200${String(i).padStart(4, '0')}`, Body: body, MessageSid: `B${i}` })));
+  await ami.waitFor(() => ami.deliveries.length >= 10 && ami.originates.length > ami.deliveries.length / phones.length, 10_000);
+  first.proc.kill('SIGKILL');
+  await first.exited;
+  const sending = rows(dir).filter((r) => r.state === 'sending').length;
+  t.true(sending > 0, 'texts were in flight at the kill');
+
+  const second = await spawnDaemon(conf);
+  t.teardown(() => second.proc.kill('SIGKILL'));
+  await until(() => rows(dir).length === 60 && rows(dir).every((r) => r.state === 'delivered'), 20_000, 'all 60 delivered after the restart');
+  await new Promise((res) => setTimeout(res, 300));
+  for (const phone of phones) t.deepEqual([...ami.phones[phone]!].sort(), [...bodies].sort(), `${phone}: each text once`);
+  const repeats = ami.events.filter((e) => e.name === 'UserEvent' && e.fields.some(([k, v]) => k === 'Repeat' && v === 'yes')).length;
+  t.true(repeats > 0, 'some were handed over again and answered from the record');
+  t.true(ami.originates.length > 60, 'texts in flight were originated again after the restart');
+  second.proc.kill('SIGTERM');
+  t.is(await second.exited, 0);
+});
+
 test('a configuration error exits 78 with every problem listed and starts nothing', async (t) => {
   const dir = tempDir();
   const file = `${dir}/bad.conf`;

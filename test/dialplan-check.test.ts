@@ -189,3 +189,108 @@ test('formatFindings writes file:line: severity: message, one a line', (t) => {
   );
   t.is(formatFindings([]), '');
 });
+
+/**
+ * Every way through one extension: GotoIf takes both branches, While runs its
+ * body once or not at all, Return ends the way. Each way is the list of
+ * priorities it runs, as "App(data)". The variables in `tracked` are followed
+ * (set by Set(x=<something>), emptied by Set(x=) or Set(LOCAL(x)=)), so a
+ * GotoIf($["${x}" = ""]?label) on one of them takes only the branch it can;
+ * `decide` may settle other GotoIfs from the way so far (true: jump).
+ */
+function waysThrough(
+  ext: { priorities: Map<number, { app: string; data: string }>; labels: Map<string, { number: number }> },
+  tracked: string[] = [],
+  decide: (data: string, way: string[]) => boolean | undefined = () => undefined,
+): string[][] {
+  const at = (label: string): number => ext.labels.get(label)?.number ?? Number(label);
+  const endOfLoop = (from: number): number => {
+    for (let p = from + 1, depth = 0; ext.priorities.has(p); p++) {
+      const app = ext.priorities.get(p)!.app.toLowerCase();
+      if (app === 'while') depth++;
+      if (app === 'endwhile' && depth-- === 0) return p + 1;
+    }
+    throw new Error('While without EndWhile');
+  };
+  const ways: string[][] = [];
+  const walk = (p: number, seen: string[], set: ReadonlySet<string>): void => {
+    const pri = ext.priorities.get(p);
+    if (!pri) return void ways.push(seen);
+    const step = [...seen, `${pri.app}(${pri.data})`];
+    const app = pri.app.toLowerCase();
+    if (app === 'set') {
+      const m = /^(?:LOCAL\()?([A-Za-z_]+)\)?=(.*)$/.exec(pri.data);
+      if (m && tracked.includes(m[1]!)) {
+        const next = new Set(set);
+        if (m[2] === '') next.delete(m[1]!);
+        else next.add(m[1]!);
+        return walk(p + 1, step, next);
+      }
+    }
+    if (app === 'return' || app === 'hangup') return void ways.push(step);
+    if (app === 'goto') return walk(at(pri.data), step, set);
+    if (app === 'gotoif') {
+      const target = at(pri.data.slice(pri.data.lastIndexOf('?') + 1));
+      const empty = /^\$\["\$\{([A-Za-z_]+)\}" = ""\]\?/.exec(pri.data)?.[1];
+      if (empty !== undefined && tracked.includes(empty)) return walk(set.has(empty) ? p + 1 : target, step, set);
+      const jump = decide(pri.data, seen);
+      if (jump !== undefined) return walk(jump ? target : p + 1, step, set);
+      walk(target, step, set);
+      return walk(p + 1, step, set);
+    }
+    if (app === 'while') {
+      walk(p + 1, step, set);
+      return walk(endOfLoop(p), step, set);
+    }
+    walk(p + 1, step, set);
+  };
+  walk(1, [], new Set());
+  return ways;
+}
+
+test('sub_text_term: the delivery record is looked up under the lock, written only after a MessageSend succeeded, and the lock is always let go', (t) => {
+  const { dialplan } = loadDialplan(SHIPPED);
+  const s = dialplan.contexts.get('sub_text_term')!.extensions.find((e) => e.name === 's')!;
+  // No MessageSend ran: nothing was sent.
+  const ways = waysThrough(s, ['record', 'lock'], (data, way) => (data === '$[${sent} = 0]?unlock' ? !way.some((x) => x.startsWith('MessageSend(')) : undefined));
+  t.true(ways.length > 10, `${ways.length} ways`);
+  const index = (way: string[], re: RegExp): number => way.findIndex((x) => re.test(x));
+  let recorded = 0;
+  let repeated = 0;
+  for (const way of ways) {
+    const shown = `\n${way.join('\n')}`;
+    const locked = index(way, /^Set\(lock=websms_/);
+    const lookup = index(way, /DB_EXISTS\(\$\{record\}\)/);
+    const send = index(way, /^MessageSend\(/);
+    const write = index(way, /^Set\(DB\(\$\{record\}\)=/);
+    const repeat = index(way, /Repeat: yes/);
+    const reports = way.filter((x) => x.startsWith('UserEvent(')).length;
+    t.true(reports <= 1, `at most one report${shown}`);
+    if (lookup >= 0) t.true(locked >= 0 && locked < lookup, `looked up under the lock${shown}`);
+    if (locked >= 0) t.true(index(way, /UNLOCK\(\$\{lock\}\)/) > locked, `the lock let go${shown}`);
+    if (write >= 0) {
+      recorded++;
+      t.true(send >= 0 && send < write && lookup >= 0 && lookup < write, `recorded after a lookup and a send${shown}`);
+      t.true(way.indexOf('GotoIf($[${sent} = 0]?unlock)') < write, `only when a send succeeded${shown}`);
+    }
+    if (repeat >= 0) {
+      repeated++;
+      t.is(send, -1, `a repeat sends nothing${shown}`);
+    }
+    if (send >= 0 && lookup < 0) t.true(way.some((x) => x.includes('"${WEBSMS_RECORD}" = ""')), `sent without a lookup only when there is no record to keep${shown}`);
+  }
+  t.true(recorded > 0 && repeated > 0);
+});
+
+test('sub_prune_delivered removes whole days of records and their index entry, only once the day plus WEBSMS_KEEP is past', (t) => {
+  const { dialplan } = loadDialplan(SHIPPED);
+  const s = dialplan.contexts.get('sub_prune_delivered')!.extensions.find((e) => e.name === 's')!;
+  for (const way of waysThrough(s)) {
+    const del = way.findIndex((x) => x.startsWith('DBdeltree('));
+    if (del < 0) continue;
+    t.is(way[del], 'DBdeltree(websms_delivered/${day})');
+    t.true(way.slice(0, del).includes('GotoIf($[${day} + ${keep} >= ${EPOCH}]?next)'));
+    t.true(way.slice(0, del).includes('Set(GLOBAL(WEBSMS_PRUNED_AT)=${EPOCH})'), 'at most once an hour');
+    t.is(way[del + 1], 'Set(gone=${DB_DELETE(websms_delivered_days/${day})})');
+  }
+});

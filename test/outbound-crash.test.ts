@@ -50,3 +50,41 @@ test('SIGKILL after QUEUED: after restart the text is still sent, once', async (
   t.is(itsp.requests.length, 1);
   t.is(new URLSearchParams(itsp.requests[0]!.rawBody.toString()).get('Body'), 'survive SIGKILL');
 });
+
+test('SIGKILL while the ITSP holds the request: the text is sent again after restart with the same reference and idempotency key', async (t) => {
+  const ami = await startAmiDouble({ secret: AMI_SECRET });
+  t.teardown(() => ami.stop());
+  const itsp = await startItspDouble({ default: twilioLike() });
+  t.teardown(() => itsp.stop());
+  itsp.queue({ hang: true }); // the ITSP has the text and has not answered yet
+  const dir = tempDir();
+  const conf = writeConfig({
+    dir,
+    amiPort: ami.port,
+    general: 'default_interface = itsp',
+    outbound: 'retry_min = 50ms\nretry_max = 100ms',
+    interfaces: `[itsp]\nsend_url = ${itsp.url}/send\nsend_id_field = sid\nsend_reference_field = client_ref\nsend_idempotency_header = Idempotency-Key\nrate = 0\nrate_per_number = 0\n`,
+  });
+  const first = await spawnDaemon(conf);
+  const agiPort = Number(/"port":(\d+)/.exec(first.logs.find((l) => l.includes('FastAGI server listening')) ?? '')?.[1] ?? NaN);
+  const run = await runAgi({
+    port: agiPort,
+    exten: '+12025550160',
+    variables: { 'MESSAGE(body)': 'held by the ITSP', 'MESSAGE(from)': '<sip:+46812345678@pbx>', 'MESSAGE(to)': 'pjsip:+12025550160@pbx' },
+  });
+  t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
+  await itsp.waitForRequests(1, 10_000);
+  first.proc.kill('SIGKILL');
+  await first.exited;
+
+  const second = await spawnDaemon(conf);
+  t.teardown(() => second.proc.kill('SIGKILL'));
+  const [held, resent] = await itsp.waitForRequests(2, 10_000);
+  const key = held!.headers['idempotency-key'];
+  t.regex(String(key), /^websms-\d+$/, 'our reference, websms-<id>');
+  t.is(resent!.headers['idempotency-key'], key, 'the same key on the resend: an ITSP that honours it drops the second');
+  const ref = (r: typeof held) => new URLSearchParams(r!.rawBody.toString()).get('client_ref');
+  t.is(ref(held), key);
+  t.is(ref(resent), key);
+  t.is(new URLSearchParams(resent!.rawBody.toString()).get('Body'), 'held by the ITSP');
+});

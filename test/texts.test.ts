@@ -82,7 +82,9 @@ test('migration 004 keeps every row and the id counter, recreates every index, a
   });
   t.deepEqual(strip(db.prepare('SELECT * FROM inbound ORDER BY id').all()), before.inbound);
   t.deepEqual(strip(db.prepare('SELECT * FROM outbound ORDER BY id').all()), before.outbound);
-  t.deepEqual(indexes(db), before.indexes, 'the same indexes, defined the same way');
+  // Indexes that later migrations add (011: one conversation's texts, for the web page).
+  const later = new Set(['inbound_thread', 'outbound_thread']);
+  t.deepEqual(indexes(db).filter((i) => !later.has((i as { name: string }).name)), before.indexes, 'the same indexes, defined the same way');
   t.deepEqual(db.pragma('foreign_key_check'), []);
   t.is(db.pragma('integrity_check', { simple: true }), 'ok');
 

@@ -352,7 +352,7 @@ export const openApiDocument = {
           to: { type: 'string' },
           body: nullable('string', { description: 'null once removed by the retention job.' }),
           state: { type: 'string', enum: [...ALL_STATES] },
-          reason: nullable('string', { description: 'The last failure or waiting reason.' }),
+          reason: nullable('string', { description: 'The last failure or waiting reason, in words for the person who sent the text (for an outbound failure one of a few sentences, docs/outbound.md); the ITSP\'s own words are in the events.' }),
           attempts: { type: 'integer', minimum: 0 },
           parts: { type: 'integer', minimum: 0, description: 'SIP messages for an inbound text, SMS segments for an outbound one.' },
           providerId: nullable('string'),
@@ -443,7 +443,7 @@ export const openApiDocument = {
                 webhookPath: { type: 'string', description: 'The path ITSP webhooks post to (without the secret token, when there is one).' },
                 queued: { type: 'integer', minimum: 0, description: 'Outbound texts queued or being sent through it.' },
                 circuit: { type: ['string', 'null'], enum: ['closed', 'open', 'half-open', null], description: 'null when it does not send.' },
-                lastError: nullable('string', { description: 'The reason of the last failed send attempt.' }),
+                lastError: nullable('string', { description: 'What went wrong with the last failed send attempt, for the administrator: the HTTP status and the ITSP\'s words, or the network or TLS error; configured secrets replaced by (secret).' }),
                 lastErrorAt: nullable('string', { format: 'date-time' }),
                 rate: {
                   type: 'object',

@@ -5,6 +5,7 @@
 import type { Config, SectionSettings, Setting } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { out, parseCommand, printJson } from './command.js';
+import { redactorFor } from '../redact.js';
 import { readConfig } from './config.js';
 import { exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
@@ -36,7 +37,13 @@ export async function checkConfigCommand({ args, argv }: CommandContext): Promis
   if (!r.ok) return r.code;
   const config = r.config;
   const warnings = configWarnings(config);
-  const sections = config.settings ?? [];
+  // Secret keys are "(set)" already; a credential in a URL's query or a
+  // credential-like send_extra (src/redact.ts) is hidden the same way.
+  const redact = redactorFor(config);
+  const sections = (config.settings ?? []).map((sec) => ({
+    ...sec,
+    keys: Object.fromEntries(Object.entries(sec.keys).map(([k, v]) => [k, { ...v, value: redact(v.value) }])),
+  }));
   if (p.json) {
     printJson({
       file: config.file ?? null,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config, InterfaceConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { adapterFor } from '../../providers/index.js';
+import { redactorFor, type Redact } from '../redact.js';
 import { knownSchemaVersion, schemaVersion } from '../store/db.js';
 import { ApiRefused, apiRequest, apiTarget } from './api-client.js';
 
@@ -141,11 +142,13 @@ export function fastAgiFinding(config: Config, timeoutMs: number): Promise<Findi
 /** Each interface's send credentials, where its provider can check them without sending a text. */
 export async function interfaceFindings(config: Config, timeoutMs: number): Promise<Finding[]> {
   const out: Finding[] = [];
-  for (const i of config.interfaces) out.push(await interfaceFinding(i, timeoutMs));
+  // The provider's words about a refusal can echo a credential.
+  const redact = redactorFor(config);
+  for (const i of config.interfaces) out.push(await interfaceFinding(i, timeoutMs, redact));
   return out;
 }
 
-async function interfaceFinding(i: InterfaceConfig, timeoutMs: number): Promise<Finding> {
+async function interfaceFinding(i: InterfaceConfig, timeoutMs: number, redact: Redact): Promise<Finding> {
   const check = `interface ${i.name}`;
   if (i.send.url === '') return { check, status: 'ok', detail: `receives texts at ${i.path}; sends none (no send_url), so there are no send credentials to check` };
   const adapter = adapterFor(i.provider);
@@ -162,9 +165,9 @@ async function interfaceFinding(i: InterfaceConfig, timeoutMs: number): Promise<
     const r = await adapter.checkCredentials(i.send, timeoutMs);
     return r.ok
       ? { check, status: 'ok', detail: `${adapter.name} accepts the send credentials (${r.detail})` }
-      : { check, status: 'fail', detail: `${adapter.name} refuses the send credentials: ${r.reason}; check send_username/send_password/send_bearer` };
+      : { check, status: 'fail', detail: redact(`${adapter.name} refuses the send credentials: ${r.reason}; check send_username/send_password/send_bearer`) };
   } catch (err) {
-    return { check, status: 'fail', detail: `could not check the credentials with ${adapter.name}: ${(err as Error).message}` };
+    return { check, status: 'fail', detail: redact(`could not check the credentials with ${adapter.name}: ${(err as Error).message}`) };
   }
 }
 

@@ -20,6 +20,7 @@ import {
   MEDIA_KEYS,
   EMAIL_KEYS,
   OUTBOUND_KEYS,
+  WEB_KEYS,
   defaultOf,
   fieldOf,
   secretEnvName,
@@ -119,6 +120,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
   const api = readSection('api', API_KEYS, fixed.get('api'), env, report);
   const media = readSection('media', MEDIA_KEYS, fixed.get('media'), env, report);
+  const web = readSection('web', WEB_KEYS, fixed.get('web'), env, report);
   const email = readSection('email', EMAIL_KEYS, fixed.get('email'), env, report);
   const ifaces =
     ifaceSections.length > 0
@@ -139,7 +141,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const problems = report.list();
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const settings = [general, ami, agi, outbound, api, media, email].map((r) => settingsOf(r, false));
+  const settings = [general, ami, agi, outbound, api, media, web, email].map((r) => settingsOf(r, false));
   settings.push(...ifaces.map((r) => settingsOf(r, true)));
 
   const g = general.values;
@@ -213,9 +215,14 @@ export function loadConfig(opts: LoadOptions): Config {
       retentionMs: m.retention,
       maxHoldMs: m.max_hold,
       fetchTimeoutMs: m.fetch_timeout,
+      fetchAllow: m.fetch_allow,
       attempts: m.attempts,
       retryMinMs: m.retry_min,
       retryMaxMs: m.retry_max,
+    },
+    web: {
+      password: web.values.password,
+      sessionLifetimeMs: web.values.session_lifetime,
     },
     email: {
       users: e.user,
@@ -349,6 +356,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     outbound: mask(config.outbound, OUTBOUND_KEYS),
     api: mask(config.api, API_KEYS),
     media: mask(config.media, MEDIA_KEYS),
+    web: mask(config.web, WEB_KEYS),
     email: mask(config.email, EMAIL_KEYS),
     interfaces: config.interfaces.map((i) => {
       const m = mask(i, INTERFACE_KEYS);

@@ -9,6 +9,7 @@ import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
 import type { Charset, EmailCopy, EmailTls, EmailUser, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
 import { DEFAULT_MEDIA_TYPES, unservableReason } from '../media/content-types.js';
+import { parsePasswordHash } from '../web/password.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Parsers of secret keys must never put the value into their reason. */
@@ -113,10 +114,10 @@ function list(raw: string): string[] {
 }
 
 /** Comma-separated CIDRs, normalised to address/prefix; "any" only where allowed. */
-function cidrs(opts: { any: boolean }): Parser<string[]> {
+function cidrs(opts: { any: boolean; empty?: boolean }): Parser<string[]> {
   return (raw) => {
     const items = list(raw);
-    if (items.length === 0 && opts.any) return bad('needs at least one address or CIDR, or "any"');
+    if (items.length === 0 && opts.any && !opts.empty) return bad('needs at least one address or CIDR, or "any"');
     const out: string[] = [];
     for (const item of items) {
       if (opts.any && item.toLowerCase() === 'any') {
@@ -476,7 +477,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret, unless its name looks like a credential (with key, token, secret, pass, pwd, auth, sig, cred or session in it): such a value is hidden by check-config and in logs, like a credential in a send_url query. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_extra_unicode: key(
@@ -602,6 +603,23 @@ export const API_KEYS = {
   ),
 } satisfies Schema;
 
+/** A scrypt hash as `websms web-password` prints it; empty: the web page is off. */
+const passwordHash: Parser<string> = (raw) => {
+  if (raw === '') return ok(raw);
+  const r = parsePasswordHash(raw);
+  return r.ok ? ok(raw) : bad(r.reason);
+};
+
+export const WEB_KEYS = {
+  password: key(
+    passwordHash,
+    '',
+    'The web page of conversations (on the management listener, [api] listen, at /web/): the hash of its password or token, as "websms web-password" prints it; better kept in WEBSMS_WEB_PASSWORD. Empty: the page is off.',
+    { secret: true },
+  ),
+  session_lifetime: key(duration(5 * 60_000, 30 * 86_400_000), '12h', 'A sign-in on the web page lasts this long; then the page asks for the password again.'),
+} satisfies Schema;
+
 /** The base of the media links: http(s), no credentials, query or fragment; a trailing "/" is dropped. */
 const mediaUrl: Parser<string> = (raw) => {
   const r = sendUrl(raw);
@@ -657,6 +675,12 @@ export const MEDIA_KEYS = {
     'A text with media waits at most this long for them; then it is delivered with a note for each item not fetched yet.',
   ),
   fetch_timeout: key(duration(100, 600_000), '30s', 'One attempt to fetch a media item, all of it, within this time.'),
+  fetch_allow: key(
+    cidrs({ any: true, empty: true }),
+    '',
+    'Addresses outside the public internet media may be fetched from (a provider or media server on your own network): addresses or CIDRs, comma-separated, or "any"; the key may repeat. Empty: media are fetched from public addresses only, so that whoever can post a webhook cannot make websms request loopback, private or link-local addresses (docs/media.md).',
+    { list: true, example: '10.20.0.0/16' },
+  ),
   attempts: key(integer(1, 100), '4', 'Attempts to fetch a media item before the text notes that it could not be fetched (never beyond max_hold).'),
   retry_min: key(duration(1, TIMER_MAX), '2s', 'Shortest wait before fetching a media item again; doubling with jitter up to retry_max.'),
   retry_max: key(duration(1, TIMER_MAX), '30s', 'Longest wait between fetch attempts.'),
@@ -812,6 +836,7 @@ export const FIXED_SECTIONS = {
   outbound: OUTBOUND_KEYS,
   api: API_KEYS,
   media: MEDIA_KEYS,
+  web: WEB_KEYS,
   email: EMAIL_KEYS,
 } as const;
 export type FixedSection = keyof typeof FIXED_SECTIONS;

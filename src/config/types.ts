@@ -115,6 +115,7 @@ export interface Config {
   outbound: OutboundConfig;
   api: ApiConfig;
   media: MediaConfig;
+  web: WebConfig;
   email: EmailConfig;
   interfaces: InterfaceConfig[];
   /**
@@ -163,6 +164,14 @@ export interface ApiConfig {
   token: string;
 }
 
+/** [web]: the web page of conversations on the management listener (src/web/). */
+export interface WebConfig {
+  /** scrypt hash of the password (src/web/password.ts); empty: the page is off. Never logged. */
+  password: string;
+  /** How long a sign-in lasts (ms). */
+  sessionLifetimeMs: number;
+}
+
 /** [media]: pictures and other media of inbound texts (MMS), fetched, kept and served as links. */
 export interface MediaConfig {
   /** Base URL of the links put into texts, without a trailing "/"; empty: media are not fetched and the text says so. */
@@ -181,6 +190,8 @@ export interface MediaConfig {
   maxHoldMs: number;
   /** One fetch, all of it, within this time (ms). */
   fetchTimeoutMs: number;
+  /** CIDRs outside the public internet media may be fetched from; empty: public addresses only. */
+  fetchAllow: string[];
   /** Fetch attempts per item. */
   attempts: number;
   /** Backoff between fetch attempts (ms). */

@@ -1,11 +1,18 @@
 // Delivers stored inbound texts into Asterisk: one AMI Originate per SIP message
 // part into the text context, then waits for the dialplan's UserEvent report.
 //
-//   DELIVERED    -> next part, or the text is delivered
+//   DELIVERED    -> next part, or the text is delivered (also "Repeat: yes":
+//                   the dialplan had delivered it before and did not send it again)
 //   NO_CONTACTS  -> waits; due again when the endpoint registers or on a backoff timer
 //   FAILED       -> undeliverable, with the dialplan's reason
+//   BUSY         -> another hand-off of the same part held the dialplan's lock; tried again later
 //   Originate Response: Error / OriginateResponse Failure -> undeliverable
-//   no report in time, AMI trouble -> tried again later (at least once, never dropped)
+//   no report in time, AMI trouble -> tried again later (never dropped)
+//   AMI connection lost -> every text in flight is handed over again as soon as
+//                   it is back
+// Handing a part over again is safe: the dialplan records each part it
+// delivered (WEBSMS_RECORD, src/inbound/record.ts) and reports one it finds
+// recorded without showing it again.
 
 import type { AmiClient, AmiMessage } from '../asterisk/ami.js';
 import { encodeBody, splitForDelivery } from '../asterisk/encode.js';
@@ -14,6 +21,7 @@ import { AmiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { inboundAgeFrom, type InboundRow, type InboundStore } from '../store/inbound.js';
+import { deliveryRecord } from './record.js';
 import type { AmiConfig } from '../config/types.js';
 
 export interface Deliverer {
@@ -141,6 +149,7 @@ export function createDeliverer(deps: {
         'MESSAGE(from)': row.sender,
         WEBSMS_ID: websmsId,
         WEBSMS_INTERFACE: row.interface,
+        ...deliveryRecord(row, part, config.maxAgeMs),
         ...encodeBody(text),
       };
     } catch (err) {
@@ -234,6 +243,9 @@ export function createDeliverer(deps: {
       return;
     }
     if (status === 'DELIVERED') {
+      if ((ev.repeat ?? '').toLowerCase() === 'yes') {
+        log.info({ id, part, endpoint }, 'part shown before (the dialplan has its record); not sent again');
+      }
       settle(websmsId, () => {
         const r = store.partDelivered(id, part, endpoint, t);
         if (r?.state === 'delivered') log.info({ id, to: row.recipient, endpoint, parts: row.parts }, 'text delivered');
@@ -242,6 +254,10 @@ export function createDeliverer(deps: {
       const at = t + retryDelay(row.attempts);
       log.info({ id, endpoint, retryAt: new Date(at).toISOString() }, 'no phone registered; text waits');
       settle(websmsId, () => store.wait(id, endpoint || null, 'no registered phone', at, t));
+    } else if (status === 'BUSY') {
+      log.info({ id, part, endpoint }, 'another hand-off of this text was still being delivered; will look again');
+      retried(row);
+      settle(websmsId, () => store.retry(id, ev.reason || 'another delivery of this text was in progress', t + retryDelay(row.attempts), t));
     } else if (status === 'FAILED') {
       const reason = ev.reason || 'the dialplan could not deliver it';
       log.warn({ id, to: row.recipient, endpoint, reason }, 'text undeliverable');
@@ -267,6 +283,28 @@ export function createDeliverer(deps: {
 
   const onConnected = (): void => scan();
 
+  /**
+   * The reports of the texts in flight can no longer reach us (Asterisk
+   * sends a UserEvent to the sessions connected when it is raised). Waiting
+   * for the report timeout would hold their slots, and their conversations,
+   * for a minute after AMI is back; instead they are due at once and handed
+   * over again on reconnection. The dialplan reports any it delivered
+   * meanwhile from its record, without showing it again.
+   */
+  function onDisconnected(): void {
+    if (inflight.size === 0) return;
+    const t = now();
+    const lost = [...inflight.values()];
+    for (const e of lost) {
+      retried(e.row);
+      // Back in the place in the queue they had (they were taken before the
+      // texts still waiting), so they go first when AMI is back.
+      const due = Math.min(e.row.next_attempt_at, t);
+      settle(`${e.row.id}.${e.part}`, () => store.retry(e.row.id, 'AMI connection lost before the report', due, t));
+    }
+    log.warn({ texts: lost.length }, 'AMI connection lost with texts in flight; handing them over again once it is back');
+  }
+
   return {
     start() {
       if (running) return;
@@ -275,6 +313,7 @@ export function createDeliverer(deps: {
       if (n > 0) log.info({ texts: n }, 'resuming texts interrupted by a restart');
       ami.on('event', onEvent);
       ami.on('connected', onConnected);
+      ami.on('disconnected', onDisconnected);
       scan();
     },
     stop() {
@@ -282,6 +321,7 @@ export function createDeliverer(deps: {
       clearTimeout(timer);
       ami.off('event', onEvent);
       ami.off('connected', onConnected);
+      ami.off('disconnected', onDisconnected);
       for (const e of inflight.values()) clearTimeout(e.timer);
       inflight.clear();
     },

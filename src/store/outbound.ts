@@ -61,12 +61,17 @@ export interface OutboundStore {
   /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
   together(fn: () => void): void;
   sent(id: number, providerId: string | null, now: number): void;
-  retry(id: number, reason: string, at: number, now: number): void;
+  /**
+   * `reason` is the text's reason, for the person who sent it
+   * (src/outbound/failure.ts); `detail`, for whoever runs websms (the ITSP's
+   * words, secrets taken out), goes only into the text's history beside it.
+   */
+  retry(id: number, reason: string, at: number, now: number, detail?: string): void;
   /** Moves a text to another interface with a fresh attempt count. */
-  failover(id: number, toInterface: string, reason: string, now: number): void;
-  fail(id: number, state: 'failed' | 'expired', reason: string, now: number): void;
+  failover(id: number, toInterface: string, reason: string, now: number, detail?: string): void;
+  fail(id: number, state: 'failed' | 'expired', reason: string, now: number, detail?: string): void;
   /** Applies a delivery report; returns the row when it changed. */
-  report(iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, now: number): OutboundRow | undefined;
+  report(iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, now: number, detail?: string): OutboundRow | undefined;
   markNotified(id: number, state: string): void;
   get(id: number): OutboundRow | undefined;
   /** Texts left 'sending' by a previous process go back to the queue. */
@@ -186,21 +191,21 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
       const r = sentStmt.get(providerId, t, id);
       if (r) events.add('out', id, t, 'sent', `accepted by ${r.interface}${providerId !== null ? ` as ${providerId}` : ''}`);
     }),
-    retry: db.transaction((id: number, reason: string, at: number, t: number) => {
-      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('out', id, t, 'retry', `${reason}; next attempt at ${new Date(at).toISOString()}`);
+    retry: db.transaction((id: number, reason: string, at: number, t: number, detail?: string) => {
+      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('out', id, t, 'retry', `${withDetail(reason, detail)}; next attempt at ${new Date(at).toISOString()}`);
     }),
-    failover: db.transaction((id: number, to: string, reason: string, t: number) => {
-      if (failoverStmt.run(to, reason, t, t, id).changes > 0) events.add('out', id, t, 'failover', `to ${to} after ${reason}`);
+    failover: db.transaction((id: number, to: string, reason: string, t: number, detail?: string) => {
+      if (failoverStmt.run(to, reason, t, t, id).changes > 0) events.add('out', id, t, 'failover', `to ${to} after ${withDetail(reason, detail)}`);
     }),
-    fail: db.transaction((id: number, state: 'failed' | 'expired', reason: string, t: number) => {
-      if (failStmt.run(state, reason, t, id).changes > 0) events.add('out', id, t, state, reason);
+    fail: db.transaction((id: number, state: 'failed' | 'expired', reason: string, t: number, detail?: string) => {
+      if (failStmt.run(state, reason, t, id).changes > 0) events.add('out', id, t, state, withDetail(reason, detail));
     }),
-    report: db.transaction((iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, t: number) => {
+    report: db.transaction((iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, t: number, detail?: string) => {
       const row = byProvider.get(iface, providerId);
       if (!row || RANK[state] < RANK[row.state] || row.state === state) return undefined;
       if (RANK[row.state] === 2) return undefined;
       reportStmt.run(state, reason, t, row.id);
-      events.add('out', row.id, t, 'report', `${state}${reason !== null ? `: ${reason}` : ''}`);
+      events.add('out', row.id, t, 'report', `${state}${reason !== null ? `: ${withDetail(reason, detail)}` : detail ? `: ${detail}` : ''}`);
       return getStmt.get(row.id);
     }),
     markNotified: (id, state) => void notifiedStmt.run(state, id),
@@ -217,4 +222,9 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     },
     flush: () => commits.flush(),
   };
+}
+
+/** An event's text: the reason, and the detail behind it when there is one. */
+function withDetail(reason: string, detail: string | undefined): string {
+  return detail === undefined || detail === '' || detail === reason ? reason : `${reason} (${detail})`;
 }

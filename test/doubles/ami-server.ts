@@ -8,6 +8,12 @@
 // one-second sleep after a bad secret, and one session thread per connection
 // (a slow or hung action holds every later answer and event on that socket).
 //
+// It also keeps an AstDB (main/db.c: DBGet, DBPut, DBDel, DBDelTree over AMI,
+// with their write classes) and the dialplan's delivery record on it, as
+// sub_text_term and sub_prune_delivered do: a message whose WEBSMS_RECORD is
+// recorded is reported DELIVERED with "Repeat: yes" and never shown again.
+// `phones` says what each fake phone (contact) was shown.
+//
 // Internally header text is kept as latin1 "binary" strings so every byte
 // survives; what tests see (RecordedAction, OriginateRequest) is UTF-8.
 
@@ -15,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 
 export type ContactStatus = 'NonQualified' | 'Reachable' | 'Unreachable';
-export type ReportStatus = 'DELIVERED' | 'FAILED' | 'NO_CONTACTS';
+export type ReportStatus = 'DELIVERED' | 'FAILED' | 'NO_CONTACTS' | 'BUSY';
 
 export interface AmiDoubleOptions {
   username?: string; // 'websms' (matched case-insensitively, like Asterisk)
@@ -33,6 +39,8 @@ export interface AmiDoubleOptions {
   onOriginate?: (o: OriginateRequest) => OriginatePlan | undefined;
   /** The loaded dialplan ShowDialPlan reports; default DEFAULT_DIALPLAN plus contexts and answerContexts. */
   dialplan?: Dialplan;
+  /** Asterisk's clock (ms) for ${EPOCH}, the records' times and their pruning; default Date.now. */
+  clock?: () => number;
 }
 
 /** One priority of an extension (ListDialplan with Extension/Priority/Application/AppData). */
@@ -159,6 +167,20 @@ export interface AmiDouble {
   readonly deliveries: Delivery[];
   readonly events: EmittedEvent[];
   readonly sessions: SessionInfo[];
+  /**
+   * What each fake phone was shown: contact URI -> bodies (UTF-8), in order.
+   * A text shown once to a phone appears once in its list.
+   */
+  readonly phones: Record<string, string[]>;
+  /** AstDB: "/family/key" -> value, as main/db.c keeps it. */
+  readonly astdb: Map<string, string>;
+  /**
+   * Asterisk restarts: every session is closed and every call not yet run is
+   * dropped; AstDB is kept. With crash, writes made in the last second are
+   * lost too (main/db.c commits them from a sync thread that sleeps one
+   * second between commits). The listener stays open.
+   */
+  restart(opts?: { crash?: boolean }): void;
   onOriginate?: (o: OriginateRequest) => OriginatePlan | undefined;
   queuePlan(...plans: OriginatePlan[]): void;
   addEndpoint(number: string, endpoint: string, contacts?: string[]): void;
@@ -334,6 +356,7 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     answerContexts: opts.answerContexts ?? ['dp_entry_answer'],
     extenPattern: opts.extenPattern ?? /^\+?[0-9]+$/,
     banner: `Asterisk Call Manager/${opts.bannerVersion ?? '11.0.0'}\r\n`,
+    clock: opts.clock ?? Date.now,
   };
   const dialplan = new Map<string, DialplanEntry[]>(Object.entries(opts.dialplan ?? DEFAULT_DIALPLAN));
   if (!opts.dialplan) {
@@ -347,6 +370,9 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
   const actions: RecordedAction[] = [];
   const originates: OriginateRequest[] = [];
   const deliveries: Delivery[] = [];
+  const astdb = new Map<string, string>();
+  const astdbWrittenAt = new Map<string, number>(); // for a crash: what the sync thread had not committed
+  let prunedAt: number | undefined; // GLOBAL(WEBSMS_PRUNED_AT), seconds
   const events: EmittedEvent[] = [];
   const plans: OriginatePlan[] = [];
   const numbers = new Map<string, string>(); // number -> endpoint
@@ -516,6 +542,17 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
         if (!(s.write & bit('originate'))) return respond(s, m, 'Error', 'Permission denied'), true;
         await originate(s, m);
         return true;
+      case 'dbget':
+        // main/db.c registers DBGet with system|reporting, the others with system.
+        if (!(s.write & (bit('system') | bit('reporting')))) return respond(s, m, 'Error', 'Permission denied'), true;
+        dbGet(s, m);
+        return true;
+      case 'dbput':
+      case 'dbdel':
+      case 'dbdeltree':
+        if (!(s.write & bit('system'))) return respond(s, m, 'Error', 'Permission denied'), true;
+        dbChange(s, m, lc);
+        return true;
       case 'showdialplan':
         // pbx.c registers it with EVENT_FLAG_CONFIG | EVENT_FLAG_REPORTING: either write class will do.
         if (!(s.write & (bit('config') | bit('reporting')))) return respond(s, m, 'Error', 'Permission denied'), true;
@@ -555,6 +592,65 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     }
     changed();
     return true;
+  }
+
+  // ---- AstDB (main/db.c) ----------------------------------------------------
+  const dbKey = (family: string, key: string): string => `/${family}/${key}`;
+  function dbPut(full: string, value: string): void {
+    astdb.set(full, value);
+    astdbWrittenAt.set(full, cfg.clock());
+  }
+  /** ast_db_deltree: the key itself and everything below it; returns how many went. */
+  function dbDeltree(prefix: string): number {
+    let n = 0;
+    for (const k of [...astdb.keys()]) {
+      if (k === prefix || k.startsWith(`${prefix}/`)) {
+        astdb.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+  /** DB_KEYS(family): the names one level below, sorted as the SQL ORDER BY key gives them. */
+  function dbKeys(family: string): string[] {
+    const prefix = `/${family}/`;
+    const out = new Set<string>();
+    for (const k of [...astdb.keys()].sort()) if (k.startsWith(prefix)) out.add(k.slice(prefix.length).split('/')[0]!);
+    return [...out];
+  }
+  function dbGet(s: Session, m: Message): void {
+    const family = u8(header(m, 'Family'));
+    const key = u8(header(m, 'Key'));
+    if (!family) return respond(s, m, 'Error', 'No family specified.');
+    if (!key) return respond(s, m, 'Error', 'No key specified.');
+    const v = astdb.get(dbKey(family, key));
+    if (v === undefined) return respond(s, m, 'Error', 'Database entry not found');
+    const id = header(m, 'ActionID');
+    const idf: Array<[string, Val]> = id ? [['ActionID', Buffer.from(id, 'latin1')]] : [];
+    write(
+      s,
+      Buffer.concat([
+        serialize([['Response', 'Success'], ...idf, ['EventList', 'start'], ['Message', 'Result will follow']]),
+        serialize([['Event', 'DBGetResponse'], ['Family', family], ['Key', key], ['Val', v], ...idf]),
+        serialize([['Event', 'DBGetComplete'], ...idf, ['EventList', 'Complete'], ['ListItems', '1']]),
+      ]),
+    );
+  }
+  function dbChange(s: Session, m: Message, action: string): void {
+    const family = u8(header(m, 'Family'));
+    const key = u8(header(m, 'Key'));
+    if (!family) return respond(s, m, 'Error', action === 'dbput' ? 'No family specified' : 'No family specified.');
+    if (action === 'dbdeltree') {
+      const n = dbDeltree(key ? dbKey(family, key) : `/${family}`);
+      return respond(s, m, n > 0 ? 'Success' : 'Error', n > 0 ? 'Key tree deleted successfully' : 'Database entry not found');
+    }
+    if (!key) return respond(s, m, 'Error', action === 'dbput' ? 'No key specified' : 'No key specified.');
+    if (action === 'dbput') {
+      dbPut(dbKey(family, key), u8(header(m, 'Val')));
+      return respond(s, m, 'Success', 'Updated database successfully');
+    }
+    if (!astdb.delete(dbKey(family, key))) return respond(s, m, 'Error', 'Database entry not found');
+    respond(s, m, 'Success', 'Key deleted successfully');
   }
 
   // ---- ShowDialPlan (pbx.c manager_show_dialplan) ---------------------------
@@ -734,21 +830,51 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     broadcast('Newexten', 'dialplan', [...ctx, ['Priority', '2'], ['Application', 'Set'], ['AppData', Buffer.concat([Buffer.from('MESSAGE(body)='), body])], ...chan.slice(1)]);
     const from = get('MESSAGE(from)');
     const endpoint = numbers.get(o.exten);
+    const websmsId = u8(get('WEBSMS_ID').toString('latin1'));
+    const report = (fields: Array<[string, Val]>): void => {
+      if (plan.kind === 'noReport') return;
+      broadcast('UserEvent', 'user', [...chan.slice(0, 1), ['ChannelState', '6'], ['ChannelStateDesc', 'Up'], ['Context', o.context], ['Exten', o.exten], ...chan.slice(1), ['UserEvent', 'WebSMS'], ['Id', websmsId], ...fields]);
+    };
+    // sub_text_term: a message recorded as delivered is reported, not sent.
+    const recordVar = u8(get('WEBSMS_RECORD').toString('latin1'));
+    const record = websmsId && recordVar && endpoint ? dbKey('websms_delivered', recordVar) : undefined;
+    if (record !== undefined && astdb.has(record) && plan.kind !== 'status') {
+      changed();
+      return report([['Status', 'DELIVERED'], ['Endpoint', endpoint!], ['Contacts', '0'], ['Repeat', 'yes'], ['FirstDelivered', astdb.get(record)!]]);
+    }
     const contacts = endpoint ? contactsOf(endpoint) : [];
     let status: ReportStatus = !endpoint ? 'FAILED' : contacts.length ? 'DELIVERED' : 'NO_CONTACTS';
     if (plan.kind === 'status') status = plan.status;
     const deliver = plan.kind === 'noReport' ? plan.deliver === true : status === 'DELIVERED';
     const sent = deliver && endpoint ? contacts : [];
-    const websmsId = u8(get('WEBSMS_ID').toString('latin1'));
     for (const contact of sent) {
       broadcast('Newexten', 'dialplan', [...ctx, ['Priority', '5'], ['Application', 'MessageSend'], ['AppData', Buffer.concat([Buffer.from(`pjsip:${endpoint}/${contact},`), from])], ...chan.slice(1)]);
       const d: Delivery = { endpoint: endpoint!, contact, from: from.toString('utf8'), to: o.exten, body, websmsId, actionId: o.actionId };
       deliveries.push(d);
       bus.emit('delivered', d);
     }
+    const epoch = String(Math.floor(cfg.clock() / 1000));
+    if (record !== undefined && sent.length > 0) {
+      dbPut(dbKey('websms_delivered_days', recordVar.split('/')[0]!), epoch);
+      dbPut(record, epoch);
+    }
     changed();
-    if (plan.kind === 'noReport') return;
-    broadcast('UserEvent', 'user', [...chan.slice(0, 1), ['ChannelState', '6'], ['ChannelStateDesc', 'Up'], ['Context', o.context], ['Exten', o.exten], ...chan.slice(1), ['UserEvent', 'WebSMS'], ['Id', websmsId], ['Status', status], ['Endpoint', endpoint ?? ''], ['Contacts', String(sent.length)]]);
+    report([['Status', status], ['Endpoint', endpoint ?? ''], ['Contacts', String(sent.length)]]);
+    if (record !== undefined && sent.length > 0) pruneDelivered(get('WEBSMS_KEEP').toString('latin1'));
+  }
+
+  /** sub_prune_delivered: at most once an hour, every day whose records can no longer be asked for. */
+  function pruneDelivered(keepVar: string): void {
+    const now = Math.floor(cfg.clock() / 1000);
+    const keep = /^[0-9]+$/.test(keepVar) ? Number(keepVar) : 777_600;
+    if (prunedAt !== undefined && now - prunedAt < 3600) return;
+    prunedAt = now;
+    for (const day of dbKeys('websms_delivered_days')) {
+      if (!/^[0-9]+$/.test(day) || Number(day) + keep >= now) continue;
+      dbDeltree(dbKey('websms_delivered', day));
+      astdb.delete(dbKey('websms_delivered_days', day));
+    }
+    changed();
   }
 
   function contactsOf(endpoint: string): string[] {
@@ -838,6 +964,22 @@ export async function startAmiDouble(opts: AmiDoubleOptions = {}): Promise<AmiDo
     originates,
     deliveries,
     events,
+    get phones() {
+      const out: Record<string, string[]> = {};
+      for (const d of deliveries) (out[d.contact] ??= []).push(d.body.toString('utf8'));
+      return out;
+    },
+    astdb,
+    restart({ crash = false } = {}) {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      if (crash) {
+        const since = cfg.clock() - 1000;
+        for (const [k, at] of astdbWrittenAt) if (at > since) astdb.delete(k);
+      }
+      prunedAt = undefined; // globals do not survive a restart
+      api.dropConnections();
+    },
     get sessions() {
       return sessions.map((s) => ({ id: s.id, authenticated: s.authenticated, username: s.username, eventMask: classesOf(s.mask), closed: s.closed }));
     },

@@ -50,6 +50,7 @@ export async function setupEmail(t: ExecutionContext, email = '', o: { outbound?
     general: `default_interface = itsp
 [media]
 public_url = https://sms.example.org/media
+fetch_allow = 127.0.0.1/32
 retry_min = 20ms
 retry_max = 50ms
 

@@ -43,8 +43,7 @@ country_code = 46
 ${o.general ?? ''}
 
 [agi]
-listen = 127.0.0.1:0
-${o.agi ?? ''}
+${merge('listen = 127.0.0.1:0', o.agi ?? '')}
 
 [api]
 ${merge('listen = 127.0.0.1:0', o.api ?? '')}
