@@ -24,6 +24,8 @@ export interface JobDeps {
   kick: () => void;
   /** Media past [media] retention, and stray media files, go with the hourly retention. */
   media?: MediaRetention;
+  /** The bodies of e-mails done, and the reply threads, go after [general] retention too. */
+  email?: { retain(cutoff: number): { emails: number; threads: number } };
 }
 
 export interface Jobs {
@@ -66,6 +68,11 @@ export function startJobs(deps: JobDeps): Jobs {
     const removed = housekeeping.removeBodies(now - retentionMs);
     if (removed.inbound + removed.outbound > 0) {
       log.info({ inbound: removed.inbound, outbound: removed.outbound, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of finished texts');
+    }
+    // E-mails hold copies of texts: they go with them; so do the threads, and with them the replies they would map.
+    const mails = deps.email?.retain(now - retentionMs);
+    if (mails && mails.emails + mails.threads > 0) {
+      log.info({ emails: mails.emails, threads: mails.threads, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of e-mails sent, and old reply threads');
     }
     if (!deps.media) return removed;
     const media = deps.media.retain(now);

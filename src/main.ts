@@ -55,6 +55,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'delete finished texts last changed before WHEN (a date, or an age such as 90d)',
     run: async (ctx) => (await import('./cli/steer.js')).purgeCommand(ctx),
   },
+  email: {
+    synopsis: 'email',
+    summary: 'texts by e-mail: users, SMTP server, replies, the outbox and its last error',
+    run: async (ctx) => (await import('./cli/email.js')).emailCommand(ctx),
+  },
   providers: {
     synopsis: 'providers',
     summary: 'the ITSP provider profiles an interface can name (provider = ...)',

@@ -36,6 +36,10 @@ export function secretsOf(config: Config): string[] {
     for (const u of [s.url, i.apiUrl, i.publicUrl, s.statusUrl ?? '']) out.push(...urlSecrets(u));
     for (const [k, v] of [...Object.entries(s.extra), ...Object.entries(s.extraUnicode)]) if (SECRET_PARAM.test(k)) out.push(v);
   }
+  // [email]: the SMTP and IMAP passwords, and the SMTP login as AUTH PLAIN and AUTH LOGIN carry it (a server may echo it).
+  const { smtp, imap } = config.email;
+  out.push(smtp.password, imap.password, basic(imap.username, imap.password));
+  if (smtp.password !== '') out.push(Buffer.from(`\0${smtp.username}\0${smtp.password}`, 'utf8').toString('base64'), Buffer.from(smtp.password, 'utf8').toString('base64'));
   return out;
 }
 

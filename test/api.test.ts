@@ -403,6 +403,31 @@ test('purge: finished texts before the time go, with their events; 400/415 other
   t.deepEqual(rowsOf(s, 'events'), []);
 });
 
+test('e-mail: off without a user; with one, the outbox and the last SMTP error, in the documented shape', async (t) => {
+  const { s: off } = await setup(t);
+  const none = await call(t, off.api, 'GET', '/api/email');
+  t.is(none.status, 200);
+  t.like(none.body.email, { enabled: false, users: [], smtp: null, outbox: { queued: 0, sending: 0, sent: 0, failed: 0, oldestQueuedAt: null }, recent: [] });
+
+  // A mail server that is not there (the discard port on loopback): the e-mail waits.
+  const s = await startStack({
+    general: `[email]\nuser = ${ALICE} alice@example.org\nfrom = sms@example.org\nsmtp_host = 127.0.0.1\nsmtp_port = 9\nsmtp_tls = none\ncopy = received\nunreached_after = off\nreply_listen = 127.0.0.1:0\nretry_min = 1h\nretry_max = 1h`,
+  });
+  t.teardown(() => s.stop());
+  s.ami.addEndpoint(ALICE, 'alice', ['sip:alice@127.0.0.1:5062']);
+  await s.post('/sms/in/default', { To: ALICE, From: DEST, Body: 'copied', MessageSid: 'SM1' });
+  let r: Answer | undefined;
+  for (let i = 0; i < 100 && !r?.body.email.lastError; i++) {
+    await sleep(50);
+    r = await call(t, s.api, 'GET', '/api/email');
+  }
+  t.like(r!.body.email, { enabled: true, copy: 'received', unreachedAfterSeconds: null, smtp: { host: '127.0.0.1', port: 9, tls: 'none', login: false, from: 'sms@example.org' }, outbox: { queued: 1 } });
+  t.regex(r!.body.email.lastError.reason, /cannot connect to the SMTP server 127\.0\.0\.1:9/);
+  t.true(Date.parse(r!.body.email.pausedUntil) > Date.now() + 30 * 60_000, 'the outbox waits for the next attempt');
+  t.regex(r!.body.email.replies.listener, /^127\.0\.0\.1:\d+$/);
+  t.like(r!.body.email.recent[0], { kind: 'copy', ref: 'in-1', to: 'alice@example.org', state: 'queued', attempts: 1 });
+});
+
 test('interfaces with their sending health, and providers', async (t) => {
   const { s, itsp } = await setup(t, { extra: 'breaker_failures = 2\nbreaker_cooldown = 1h\nrate = 5' });
   itsp.setDefault(errors.unavailable(120));

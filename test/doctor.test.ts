@@ -316,7 +316,7 @@ test('doctor with the daemon running: database, daemon, FastAGI and interfaces c
   t.is(body.failures, 0);
   t.deepEqual(
     [...new Set(body.checks.map((c) => c.check))],
-    ['configuration', 'database', 'daemon', 'FastAGI', 'AMI', 'dialplan', 'interface itsp', 'interface local'],
+    ['configuration', 'database', 'daemon', 'FastAGI', 'AMI', 'dialplan', 'interface itsp', 'interface local', 'e-mail'],
   );
   t.true(body.checks.every((c) => ['ok', 'warn', 'fail'].includes(c.status)));
 });

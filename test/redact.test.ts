@@ -6,7 +6,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
-import { AMI_KEYS, API_KEYS, INTERFACE_KEYS, secretEnvName } from '../src/config/schema.js';
+import { AMI_KEYS, API_KEYS, EMAIL_KEYS, INTERFACE_KEYS, secretEnvName } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
 import { answerFailure, FAILURE_KINDS, finalReason, shortReason } from '../src/outbound/failure.js';
 import { noticeText } from '../src/outbound/notify.js';
@@ -42,6 +42,9 @@ test('every key the schema marks secret feeds the redactor, from the file and fr
   }
   for (const k of secretKeys(AMI_KEYS)) env[secretEnvName('ami', k)] = value(`ami.${k}`);
   for (const k of secretKeys(API_KEYS)) env[secretEnvName('api', k)] = value(`api.${k}`);
+  const emailSecrets = secretKeys(EMAIL_KEYS);
+  t.deepEqual(emailSecrets, ['smtp_password', 'imap_password']);
+  for (const k of emailSecrets) env[secretEnvName('email', k)] = value(`email.${k}`);
   fs.writeFileSync(file, `[general]\ndatabase = ${dir}/w.db\ndefault_interface = filebasic\n${sections}`);
   const config = loadConfig({ file, env, explicit: true });
   const secrets = secretsOf(config);

@@ -32,6 +32,7 @@ import {
 import { providerList } from '../../providers/index.js';
 import { interfacesStatus, sendText, steerText, textIdOf } from './actions.js';
 import { ApiError, sendError } from './errors.js';
+import type { EmailStatus } from '../email/status.js';
 import { openApiDocument } from './openapi.js';
 
 export interface MetricsSource {
@@ -55,6 +56,8 @@ export interface ApiDeps {
   onQueued: (direction: 'in' | 'out') => void;
   log: Logger;
   metrics: MetricsSource;
+  /** Texts by e-mail: configuration, outbox, replies (src/email/status.ts). */
+  email?: () => EmailStatus;
   now?: () => number;
 }
 
@@ -245,6 +248,11 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // ---- interfaces and providers -------------------------------------------
   app.route('/api/interfaces').get((_req, res) => {
     res.json(interfacesStatus(deps));
+  }).all(only('GET'));
+
+  app.route('/api/email').get((_req, res) => {
+    if (!deps.email) throw new ApiError(404, 'not_found', 'this websms does not send e-mail');
+    res.json({ email: deps.email() });
   }).all(only('GET'));
 
   app.route('/api/providers').get((_req, res) => {

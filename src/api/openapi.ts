@@ -186,6 +186,14 @@ export const openApiDocument = {
         responses: { '200': jsonBody(ref('Interfaces'), 'Every interface.'), ...commonErrors },
       },
     },
+    '/api/email': {
+      get: {
+        operationId: 'emailStatus',
+        summary: 'Texts by e-mail: who gets e-mail, the SMTP server, the outbox, and how replies come in',
+        tags: ['email'],
+        responses: { '200': jsonBody(ref('EmailStatus'), 'The e-mail state; enabled is false without any [email] user.'), ...commonErrors },
+      },
+    },
     '/api/providers': {
       get: {
         operationId: 'listProviders',
@@ -222,6 +230,94 @@ export const openApiDocument = {
             },
           },
         },
+      },
+      EmailStatus: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['email'],
+        properties: {
+          email: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['enabled', 'users', 'unreachedAfterSeconds', 'copy', 'failures', 'smtp', 'outbox', 'lastError', 'lastSentAt', 'pausedUntil', 'replies', 'recent'],
+            properties: {
+              enabled: { type: 'boolean', description: 'There is at least one [email] user.' },
+              users: {
+                type: 'array',
+                items: { type: 'object', additionalProperties: false, required: ['number', 'address'], properties: { number: { type: 'string' }, address: { type: 'string' } } },
+              },
+              unreachedAfterSeconds: nullable('number', { description: 'null: texts no phone took are not e-mailed.' }),
+              copy: { enum: ['none', 'received', 'all'] },
+              failures: { type: 'boolean' },
+              smtp: {
+                type: ['object', 'null'],
+                additionalProperties: false,
+                required: ['host', 'port', 'tls', 'login', 'from'],
+                properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { enum: ['starttls', 'tls', 'none'] }, login: { type: 'boolean' }, from: { type: 'string' } },
+              },
+              outbox: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['queued', 'sending', 'sent', 'failed', 'oldestQueuedAt'],
+                properties: {
+                  queued: { type: 'integer' },
+                  sending: { type: 'integer' },
+                  sent: { type: 'integer' },
+                  failed: { type: 'integer' },
+                  oldestQueuedAt: nullable('string', { format: 'date-time' }),
+                },
+              },
+              lastError: { oneOf: [{ type: 'null' }, ref('EmailError')] },
+              lastSentAt: nullable('string', { format: 'date-time' }),
+              pausedUntil: nullable('string', { format: 'date-time', description: 'While the SMTP server cannot be reached: the next attempt.' }),
+              replies: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['listener', 'imap'],
+                properties: {
+                  listener: nullable('string', { description: 'host:port of the loopback SMTP listener, or null.' }),
+                  imap: {
+                    type: ['object', 'null'],
+                    additionalProperties: false,
+                    required: ['host', 'mailbox', 'connected', 'lastError', 'lastCheckAt'],
+                    properties: {
+                      host: { type: 'string' },
+                      mailbox: { type: 'string' },
+                      connected: { type: 'boolean' },
+                      lastError: { oneOf: [{ type: 'null' }, ref('EmailError')] },
+                      lastCheckAt: nullable('string', { format: 'date-time' }),
+                    },
+                  },
+                },
+              },
+              recent: {
+                type: 'array',
+                description: 'The most recent e-mails, newest first.',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['id', 'kind', 'ref', 'to', 'state', 'attempts', 'createdAt', 'reason'],
+                  properties: {
+                    id: { type: 'integer' },
+                    kind: { type: 'string' },
+                    ref: nullable('string', { description: 'The text it is about: in-<n> or out-<n>.' }),
+                    to: { type: 'string' },
+                    state: { enum: ['queued', 'sending', 'sent', 'failed'] },
+                    attempts: { type: 'integer' },
+                    createdAt: time,
+                    reason: nullable('string'),
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      EmailError: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason', 'at'],
+        properties: { reason: { type: 'string' }, at: time },
       },
       Health: {
         type: 'object',

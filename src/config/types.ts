@@ -116,6 +116,7 @@ export interface Config {
   api: ApiConfig;
   media: MediaConfig;
   web: WebConfig;
+  email: EmailConfig;
   interfaces: InterfaceConfig[];
   /**
    * Every key of every section as websms.conf spells it, with where its value
@@ -129,8 +130,11 @@ export interface Config {
   notes?: { line?: number; message: string }[];
 }
 
-/** 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own. */
-export type SettingSource = 'file' | 'env' | 'default' | 'profile';
+/**
+ * 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own.
+ * 'minivm': read from PrivateDial's minivm.conf ([email] minivm); `from` says where.
+ */
+export type SettingSource = 'file' | 'env' | 'default' | 'profile' | 'minivm';
 
 export interface Setting {
   /** As written in the file (list keys joined with ", "), or the default; a secret never. */
@@ -193,6 +197,64 @@ export interface MediaConfig {
   /** Backoff between fetch attempts (ms). */
   retryMinMs: number;
   retryMaxMs: number;
+}
+
+export type EmailTls = 'starttls' | 'tls' | 'none';
+export type EmailCopy = 'none' | 'received' | 'all';
+
+export interface EmailUser {
+  /** E.164 with "+". */
+  number: string;
+  /** local@domain, the domain in lower case. */
+  address: string;
+}
+
+/** [email]: texts by e-mail (src/email/). No users: no e-mail at all. */
+export interface EmailConfig {
+  users: EmailUser[];
+  /** A text no phone took within this long is e-mailed (ms); 0: never. */
+  unreachedAfterMs: number;
+  copy: EmailCopy;
+  /** E-mail the user when one of its texts finally fails or expires. */
+  failures: boolean;
+  /** The From address; empty only when there are no users. */
+  from: string;
+  fromName: string;
+  /** Where replies go; empty: the From address. */
+  replyTo: string;
+  /** Put a "+<token>" subaddress into the Reply-To. */
+  replySubaddress: boolean;
+  smtp: {
+    host: string;
+    port: number;
+    tls: EmailTls;
+    username: string;
+    /** Never logged. */
+    password: string;
+    timeoutMs: number;
+  };
+  /** PEM file of extra CAs for SMTP and IMAP; empty: the system CAs. */
+  caFile: string;
+  /** PrivateDial's minivm.conf, read for the SMTP settings not set in [email]. */
+  minivmFile: string;
+  /** Pictures are attached up to this many bytes in all, linked beyond. */
+  attachMaxBytes: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  maxAgeMs: number;
+  /** The loopback SMTP listener replies are delivered to; null: none. */
+  replyListen: { host: string; port: number } | null;
+  imap: {
+    /** Empty: replies are not read from a mailbox. */
+    host: string;
+    port: number;
+    tls: EmailTls;
+    username: string;
+    /** Never logged. */
+    password: string;
+    mailbox: string;
+    pollMs: number;
+  };
 }
 
 /** [agi]: the FastAGI server the dialplan hands outbound texts to. */

@@ -104,18 +104,31 @@ export const OUTBOUND_QUEUE_SQL = {
   nextDue: 'SELECT due AS t FROM outbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
 } as const;
 
-export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
-  const now = opts.now ?? Date.now;
-  const events = createEventLog(db);
+/**
+ * Writes one text inside the caller's transaction and returns its id: the
+ * group commit below, and writers that must store something else in the same
+ * commit (an e-mail reply and the record that it was taken: src/email/).
+ */
+export type OutboundWriter = (m: NewOutbound, now: number) => number;
+
+export function createOutboundWriter(db: Db): OutboundWriter {
   const insert = db.prepare(
     `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
      VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t)`,
   );
+  return (m, t) =>
+    Number(insert.run({ interface: m.interface, sender: m.sender, recipient: m.recipient, body: m.body, encoding: m.encoding, segments: m.segments, t }).lastInsertRowid);
+}
+
+export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
+  const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
+  const write = createOutboundWriter(db);
   const commits = createGroupCommit(
     db,
     (items: NewOutbound[]) => {
       const t = now();
-      return items.map((m) => Number(insert.run({ ...m, t }).lastInsertRowid));
+      return items.map((m) => write(m, t));
     },
     { expected: opts.expectedWriters },
   );
