@@ -1,8 +1,11 @@
 // Outbound benchmark: FastAGI hand-off latency under concurrency, send
-// throughput to a local mock ITSP over keep-alive, and memory while 100,000
-// texts wait in the queue.
+// throughput to a local mock ITSP over keep-alive, memory while 100,000
+// texts wait in the queue, and hand-offs and sending while texts wait behind
+// one blocked conversation.
 //
-//   npm run build && node dist/bench/outbound.js
+//   npm run build && node dist/bench/outbound.js [backlogs]
+//     backlogs: texts waiting behind the blocked conversation, comma-separated
+//     (default 0,20000,100000)
 //
 // Loopback only; every phase is bounded in count and time.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +23,7 @@ const MAIN = path.join(here, '..', 'src', 'main.js');
 const ITSP = path.join(here, 'itsp-process.js');
 const FLOOR = path.join(here, 'agi-floor.js');
 const FLAGS = ['--max-semi-space-size=4'];
+const BACKLOGS = (process.argv[2] ?? '0,20000,100000').split(',').filter(Boolean).map(Number);
 
 interface Proc {
   proc: ChildProcess;
@@ -108,7 +112,7 @@ function config(dir: string, itspPort: number, extra: string): string {
   fs.writeFileSync(
     file,
     `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\ndefault_interface = itsp\n` +
-      `[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n` +
+      `[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n` +
       `[itsp]\nsend_url = http://127.0.0.1:${itspPort}/send\nsend_id_field = sid\nrate_per_number = 0\n${extra}\n`,
   );
   return file;
@@ -124,6 +128,26 @@ function prefill(dir: string, n: number): void {
   const t = Date.now();
   db.transaction(() => {
     for (let i = 0; i < n; i++) ins.run(`+1202${String(1000000 + i).padStart(7, '0')}`, `bench text ${i}`, t, t, t);
+  })();
+  db.close();
+}
+
+/**
+ * One conversation blocked: its first text failed and is retried in an hour
+ * (the ITSP refuses that number for now), and n - 1 texts wait behind it,
+ * all older than anything handed off during the run.
+ */
+function prefillBlocked(dir: string, n: number): void {
+  if (n === 0) return;
+  const db = openDatabase(path.join(dir, 'websms.db'));
+  const ins = db.prepare(
+    `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, attempts, next_attempt_at, created_at, updated_at)
+     VALUES ('itsp', 'itsp', '+46812399999', '+12029999999', ?, 'GSM-7', 1, ?, ?, ?, ?)`,
+  );
+  const t = Date.now();
+  db.transaction(() => {
+    ins.run('blocked 0', 1, t + 3_600_000, t, t);
+    for (let i = 1; i < n; i++) ins.run(`blocked ${i}`, 0, t, t, t);
   })();
   db.close();
 }
@@ -214,6 +238,39 @@ async function main(): Promise<void> {
         series.push(Math.round(rssMb(d.proc.pid!)));
       }
       out.queue_100k_rss_mb = { first: series[0], last: series[series.length - 1], max: Math.max(...series), series, stillQueued: count(dir, 'queued') };
+      await stop(d);
+    }
+
+    // 4. Texts waiting behind one blocked conversation: hand-offs one at a
+    //    time and 50 at a time for other conversations, sent on meanwhile;
+    //    then 20,000 texts of their own conversations, queued after the
+    //    blocked ones, sent to the ITSP.
+    for (const n of BACKLOGS) {
+      for (const [name, concurrency, total] of [['concurrency_1', 1, 1000], ['concurrency_50', 50, 5000]] as const) {
+        const dir = mkdir();
+        prefillBlocked(dir, n);
+        const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 0\nconcurrency = 32')], 'FastAGI server listening', 'stderr');
+        const agiPort = portOf(d.lines, 'FastAGI server listening');
+        await handOffs(agiPort, Math.min(concurrency, 10), 200); // warm-up
+        out[`blocked_${n}_waiting_handoff_${name}`] = { ...summarise(await handOffs(agiPort, concurrency, total)), peakRssMb: Math.round(rssMb(d.proc.pid!)) };
+        await stop(d);
+      }
+      const dir = mkdir();
+      prefillBlocked(dir, n);
+      const N = 20_000;
+      prefill(dir, N);
+      const t0 = performance.now();
+      const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 0\nconcurrency = 64')], 'http listening', 'stderr');
+      let sent = 0;
+      let peak = 0;
+      const deadline = Date.now() + 120_000;
+      while (sent < N && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        peak = Math.max(peak, rssMb(d.proc.pid!));
+        sent = count(dir, 'sent');
+      }
+      const secs = (performance.now() - t0) / 1000;
+      out[`blocked_${n}_waiting_send_throughput`] = { texts: N, sent, seconds: Number(secs.toFixed(2)), perSecond: Math.round(sent / secs), peakRssMb: Math.round(peak) };
       await stop(d);
     }
   } finally {

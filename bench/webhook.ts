@@ -1,7 +1,13 @@
 // Inbound benchmark: webhook to durable commit under load, webhook to Originate
-// at light load, memory, and the bare SQLite+HTTP ceiling in the same run.
+// at light load, memory, and the bare SQLite+HTTP ceiling in the same run;
+// then the same load with an AMI double that answers every Originate and
+// reports DELIVERED, for distinct senders, for one conversation, and for
+// other conversations while texts wait behind one blocked conversation.
 //
-//   npm run bench            (or: node dist/bench/webhook.js [seconds] [connections])
+//   npm run bench
+//   node dist/bench/webhook.js [seconds] [connections] [daemon V8 flags] [backlogs]
+//     backlogs: texts waiting in the blocked conversation, comma-separated
+//     (default 0,5000,10000,20000,100000)
 //
 // Loopback only; every loop is bounded in time and count.
 import autocannon from 'autocannon';
@@ -14,17 +20,27 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { startAmiDouble } from '../test/doubles/ami-server.js';
+import { openDatabase } from '../src/store/db.js';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 50);
 // V8 flags for the daemon, as the systemd unit and `npm start` pass them.
-const DAEMON_FLAGS = (process.argv[4] ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+const DAEMON_FLAGS = (process.argv[4] || '--max-semi-space-size=4').split(' ').filter(Boolean);
+const BACKLOGS = (process.argv[5] ?? '0,5000,10000,20000,100000').split(',').filter(Boolean).map(Number);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '..', 'src', 'main.js');
 const BARE = path.join(here, 'bare-server.js');
+const AMI = path.join(here, 'ami-process.js');
 // Every request carries a different text, so duplicate detection never short-cuts a commit.
 let seq = 0;
 const nextBody = (): string => `To=%2B46812345678&From=%2B46701234567&Body=bench+text+${seq++}+with+%C3%A5%C3%A4%C3%B6`;
+/** Each text from a sender of its own: as many conversations as texts. */
+const distinctBody = (): string => {
+  const n = seq++;
+  return `To=%2B46812345678&From=%2B4670${String(1_000_000 + (n % 8_000_000))}&Body=bench+text+${n}+with+%C3%A5%C3%A4%C3%B6`;
+};
+// The phone that is offline: its endpoint has no contact, so the double reports NO_CONTACTS.
+const BLOCKED = { sender: '+46709999999', recipient: '+46812345679' };
 
 interface Proc {
   proc: ChildProcess;
@@ -60,7 +76,7 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
 }
 
-async function load(port: number, urlPath: string, pid: number) {
+async function load(port: number, urlPath: string, pid: number, body: () => string = nextBody) {
   let peakRss = 0;
   const sampler = setInterval(() => {
     try {
@@ -73,7 +89,7 @@ async function load(port: number, urlPath: string, pid: number) {
     url: `http://127.0.0.1:${port}${urlPath}`,
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: nextBody() }) }],
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: body() }) }],
     connections: CONNECTIONS,
     duration: SECONDS,
   });
@@ -112,6 +128,78 @@ function stop(p: Proc): Promise<void> {
   });
 }
 
+
+const daemonReady = (l: string): number | undefined => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined);
+const portLine = (l: string): number | undefined => (l.startsWith('{') ? (JSON.parse(l) as { port: number }).port : undefined);
+
+/** Texts of the blocked conversation put straight into the database, as an earlier run of websms would have left them. */
+function prefillBlocked(file: string, n: number): void {
+  const db = openDatabase(file);
+  const ins = db.prepare(
+    `INSERT INTO inbound (interface, sender, recipient, body, body_hash, parts, state, next_attempt_at, received_at, updated_at)
+     VALUES ('default', ?, ?, ?, ?, 1, 'queued', ?, ?, ?)`,
+  );
+  const t = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) ins.run(BLOCKED.sender, BLOCKED.recipient, `waiting ${i}`, `w${i}`, t, t, t);
+  })();
+  db.close();
+}
+
+function query<T>(file: string, sql: string, ...args: unknown[]): T {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).get(...args) as T;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * One load against websms with the AMI double (in its own process) answering
+ * every Originate: DELIVERED for +46812345678, NO_CONTACTS for the blocked
+ * conversation's recipient. `backlog` texts wait in the blocked conversation
+ * first (its head reported NO_CONTACTS before the load starts). Samples the
+ * texts stored each second.
+ */
+async function withAmi(dir: string, name: string, body: () => string, backlog: number) {
+  const ami = await startProc([AMI, 'bench', '+46812345678=alice=sip:alice@127.0.0.1:5062', `${BLOCKED.recipient}=bob`], portLine, 'stdout');
+  const file = path.join(dir, `${name}.db`);
+  const conf = path.join(dir, `${name}.conf`);
+  fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${file}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
+  if (backlog > 0) prefillBlocked(file, backlog);
+  const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], daemonReady, 'stderr');
+  try {
+    const until = Date.now() + 60_000;
+    if (backlog > 0) {
+      // Blocked: the first text waits for the phone; the others wait behind it.
+      while (query<{ n: number }>(file, `SELECT COUNT(*) AS n FROM inbound WHERE state = 'waiting'`).n === 0) {
+        if (Date.now() > until) throw new Error(`${name}: the blocked conversation's head never waited`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } else {
+      await new Promise((r) => setTimeout(r, 1000)); // AMI logged in
+    }
+    const first = query<{ id: number | null }>(file, 'SELECT MAX(id) AS id FROM inbound').id ?? 0;
+    let last = first;
+    const perSecond: number[] = [];
+    const sampler = setInterval(() => {
+      const id = query<{ id: number | null }>(file, 'SELECT MAX(id) AS id FROM inbound').id ?? 0;
+      perSecond.push(id - last);
+      last = id;
+    }, 1000);
+    const w = await load(d.port, '/sms/in/default', d.proc.pid!, body);
+    clearInterval(sampler);
+    const delivered = query<{ n: number }>(file, `SELECT COUNT(*) AS n FROM inbound WHERE state = 'delivered' AND id > ?`, first).n;
+    const stored = query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inbound WHERE id > ?', first).n;
+    const blockedQueued = query<{ n: number }>(file, `SELECT COUNT(*) AS n FROM inbound WHERE recipient = ? AND state IN ('queued', 'waiting')`, BLOCKED.recipient).n;
+    return { ...w, storedRows: stored, everyAckStored: stored >= w.total, deliveredDuringRun: delivered, storedPerSecond: perSecond, blockedWaiting: blockedQueued };
+  } finally {
+    await stop(d);
+    await stop(ami);
+  }
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websms-bench-'));
   const out: Record<string, unknown> = {
@@ -130,7 +218,7 @@ async function main(): Promise<void> {
 
     // 2. websms, AMI absent: pure webhook -> durable commit.
     const conf = path.join(dir, 'websms.conf');
-    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
+    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
     const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
     const idleRss = rssMb(d.proc.pid!);
     const w = await load(d.port, '/sms/in/default', d.proc.pid!);
@@ -146,7 +234,7 @@ async function main(): Promise<void> {
     const ami = await startAmiDouble({ secret: 'bench' });
     ami.addEndpoint('+46812345678', 'alice', ['sip:alice@127.0.0.1:5062']);
     const conf2 = path.join(dir, 'websms2.conf');
-    fs.writeFileSync(conf2, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms2.db')}\n[agi]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
+    fs.writeFileSync(conf2, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms2.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = ${ami.port}\n`);
     const d2 = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf2], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
     await ami.waitFor(() => ami.sessions.some((s) => s.authenticated), 10_000);
     const samples: number[] = [];
@@ -170,6 +258,28 @@ async function main(): Promise<void> {
     out.webhook_to_originate_ms = { samples: samples.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) };
     await stop(d2);
     await ami.stop();
+
+    // 4. With the AMI double answering every Originate (DELIVERED), its own
+    //    process: distinct senders (a conversation each), one conversation
+    //    (a burst from one sender), and distinct senders while texts wait
+    //    behind one blocked conversation (its phone offline). The group
+    //    commit ceiling is measured again between them.
+    const ratio = (rps: number, c: number): number => Number((rps / c).toFixed(3));
+    out.ami_distinct_senders = await withAmi(dir, 'distinct', distinctBody, 0);
+    out.ami_one_conversation = await withAmi(dir, 'one', nextBody, 0);
+    {
+      const p = await startProc([BARE, 'group', path.join(dir, 'bare-group-2.db')], portLine, 'stdout');
+      out.bare_group_commit_again = await load(p.port, '/', p.proc.pid!);
+      await stop(p);
+    }
+    for (const n of BACKLOGS) out[`ami_blocked_${n}_waiting`] = await withAmi(dir, `blocked-${n}`, distinctBody, n);
+    const ceilings = [(out.bare_group_commit as { rps: number }).rps, (out.bare_group_commit_again as { rps: number }).rps];
+    const mean = (ceilings[0]! + ceilings[1]!) / 2;
+    const ratios: Record<string, number> = {};
+    for (const k of Object.keys(out).filter((k) => k.startsWith('ami_'))) ratios[k] = ratio((out[k] as { rps: number }).rps, mean);
+    const zero = out.ami_blocked_0_waiting as { rps: number } | undefined;
+    if (zero) for (const n of BACKLOGS) ratios[`blocked_${n}_to_blocked_0`] = ratio((out[`ami_blocked_${n}_waiting`] as { rps: number }).rps, zero.rps);
+    out.ratios_to_mean_group_commit_ceiling = { ceiling: Math.round(mean), ...ratios };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { assertWholeCharacters } from '../src/http/body.js';
 import { createHttpClient } from '../src/outbound/http.js';
 import { basicAuthorization } from './auth.js';
 import { cleanReason, failureOutcome } from './generic.js';
@@ -62,12 +63,24 @@ export function classify(
 
 /** The webhook body as JSON, from the bytes received (what the provider signed); a 400 when it is not JSON. */
 export function webhookJson(req: WebhookRequest): unknown {
+  let text: string;
   try {
-    return JSON.parse(req.rawBody.toString('utf8')) as unknown;
+    text = UTF8.decode(req.rawBody);
+  } catch {
+    throw new RequestError(400, 'the webhook body is not valid UTF-8: a byte sequence does not decode to a character');
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text) as unknown;
   } catch {
     throw new RequestError(400, 'the webhook body is not JSON');
   }
+  assertWholeCharacters(text, v);
+  return v;
 }
+
+/** Throws on bytes that are not UTF-8 (Buffer#toString would put U+FFFD in their place). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Joins the parts that are present with ": " and cleans the result; undefined when none is. */
 export function words(...parts: Array<string | undefined>): string | undefined {

@@ -262,7 +262,8 @@ function verifyAs(style: SignatureStyle) {
       const signed = keys.some((k) => urls.some((u) => safeEqual(header, sign(k, u, 'base64'))));
       if (!signed) return { ok: false, reason: mismatch(style) };
       const actual = crypto.createHash('sha256').update(req.rawBody).digest('hex');
-      return safeEqual(decodeURIComponent(bodyHash).toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
+      // A hex digest needs no unescaping; what is not hex cannot match.
+      return safeEqual(bodyHash.toLowerCase(), actual) ? { ok: true } : { ok: false, reason: 'the body does not match the bodySHA256 the signature covers' };
     }
     if (style.jsonOverBody && req.contentType === 'application/json') {
       const body = req.rawBody.toString('utf8');

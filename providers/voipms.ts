@@ -22,6 +22,7 @@
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { parseForm } from '../src/http/body.js';
 import { cleanReason, retryAfterMs, withoutSecret } from './generic.js';
 import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
 import { accountSetting, numberSetting, secretSetting, tokenSetting } from './settings.js';
@@ -137,7 +138,7 @@ function semicolonFields(url: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   if (q < 0) return out;
   for (const piece of url.slice(q + 1).split(/[&;]/)) {
-    for (const [k, v] of new URLSearchParams(piece)) if (!(k in out)) out[k] = v;
+    for (const [k, v] of Object.entries(parseForm(piece))) if (!(k in out) && typeof v === 'string') out[k] = v;
   }
   return out;
 }

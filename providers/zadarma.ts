@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { InterfaceConfig, SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
+import { assertWholeCharacters } from '../src/http/body.js';
 import { cleanReason, EMPTY_OK, providerMessage, RETRY_AFTER_CAP_MS, retryAfterMs } from './generic.js';
 import { asObject, own, plusInternational, textOf, withoutPlus } from './fields.js';
 import { safeEqual } from './auth.js';
@@ -241,6 +242,8 @@ function parseWebhook(req: WebhookRequest, iface: InterfaceConfig): WebhookParse
       result = undefined;
     }
     if (!result) throw new RequestError(400, 'Zadarma SMS notification: result is not a JSON object');
+    // JSON inside a form field: a layer of its own, with its own \u escapes.
+    assertWholeCharacters(raw, result);
   } else {
     result = asObject(raw) ?? f;
   }

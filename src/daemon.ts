@@ -1,6 +1,7 @@
 // The composition root: wires store, AMI, delivery and HTTP together, and takes
 // them down in order (stop taking texts, commit what is batched, then the rest).
 
+import path from 'node:path';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
@@ -27,7 +28,7 @@ import { reloadPlan } from './reload.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsReader } from './store/stats.js';
 import { startApi } from './api/server.js';
-import { createVoicemailStore } from './voicemail/store.js';
+import { createVoicemailIntake } from './voicemail/intake.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
@@ -35,6 +36,22 @@ import { createMediaStore } from './media/store.js';
 import { createMediaWorker, type MediaWorker } from './media/worker.js';
 import { mediaHandler } from './media/serve.js';
 import { createMediaRetention } from './media/retention.js';
+import { createOutboundWriter } from './store/outbound.js';
+import { createEmailStore, type EmailStore } from './email/store.js';
+import { createEmailSender, type EmailSender } from './email/sender.js';
+import { createEmailWatch, type EmailWatch } from './email/watch.js';
+import type { ReplyIntake } from './email/replies.js';
+import type { ReplyListener } from './email/listener.js';
+import type { ImapReader } from './email/imap.js';
+import { emailStatus } from './email/status.js';
+import { emailKindLabel } from './metrics.js';
+import { redactorFor, type Redact } from './redact.js';
+import { createConversationStore } from './store/conversations.js';
+import { createWebPage } from './web/app.js';
+import { loadAssets } from './web/assets.js';
+import { createLiveFeed } from './web/live.js';
+import { createSessions } from './web/sessions.js';
+import { createSignInLimit } from './web/sign-in-limit.js';
 
 /** The AMI event classes websms needs, and no more (Newexten, class dialplan, would carry bodies). */
 export const AMI_EVENT_CLASSES = 'call,user,system';
@@ -50,6 +67,8 @@ export interface Daemon {
   /** Fetches the media of inbound texts (src/media/). */
   media: MediaWorker;
   sender: Sender;
+  /** Texts by e-mail (src/email/): the outbox and its worker, the watch for texts to mail, the reply intake. */
+  email: { store: EmailStore; sender: EmailSender; watch: EmailWatch; listenerPort: number | undefined; imap(): ImapReader | undefined };
   agiPort: number;
   db: Db;
   jobs: Jobs;
@@ -69,6 +88,13 @@ const STOP_SEND_MS = 5000;
 const STOP_REPORTS_MS = 3000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // From here on every log line, and every failure detail stored with a text,
+  // has the configured secrets taken out (src/redact.ts); a reload adds its own.
+  let redactNow = redactorFor(config);
+  const redact: Redact = (s) => redactNow(s);
+  log.redact = redact;
+  // The web page's files are part of the package: missing ones stop the start before anything opens.
+  const assets = loadAssets();
   const db = openDatabase(config.general.database);
   let current = config;
   const store = createInboundStore(db, {
@@ -92,7 +118,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   checkDialplanOnFirstConnect(ami, config, log.child({ mod: 'dialplan' }));
   const stats = createStatsReader(db);
-  const metrics = createMetrics({ stats, ami, interfaces: config.interfaces.map((i) => i.name) });
+  const emailStore = createEmailStore(db);
+  let imap: ImapReader | undefined;
+  const metrics = createMetrics({
+    stats,
+    ami,
+    interfaces: config.interfaces.map((i) => i.name),
+    email: { counts: () => emailStore.counts(), oldestQueuedAt: () => emailStore.oldestQueuedAt(), imapConnected: () => imap?.health().connected },
+  });
   // The same list `websms check-config` prints.
   for (const w of configWarnings(config)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
   const deliverer = createDeliverer({ store, ami, config: config.ami, log: log.child({ mod: 'deliver' }), metrics, media });
@@ -114,11 +147,50 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const makeSender = async (c: Config): Promise<Sender> => {
     const waiting = outbound.counts();
     return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
-      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics })
+      ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics, redact })
       : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }) });
+  const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }), redact });
+
+  // Texts by e-mail: every e-mail waits in the outbox until the SMTP server takes it; the texts are not affected.
+  const emailLog = log.child({ mod: 'email' });
+  const emailSender = createEmailSender({
+    store: emailStore,
+    config: () => current.email,
+    log: emailLog,
+    onOutcome: (kind, outcome) => metrics.emails.inc({ kind: emailKindLabel(kind), outcome }),
+  });
+  const repliesOn = (c: Config): boolean => c.email.users.length > 0 && (c.email.replyListen !== null || c.email.imap.host !== '');
+  const emailWatch = createEmailWatch({
+    db,
+    store: emailStore,
+    media: mediaStore,
+    config: () => current,
+    repliesOn: () => repliesOn(current),
+    log: emailLog,
+    onQueued: () => emailSender.kick(),
+  });
+  // Reading replies brings mailparser, smtp-server and imapflow (about 50 MB resident together): loaded only when replies are read.
+  let intake: ReplyIntake | undefined;
+  const replyIntake = async (): Promise<ReplyIntake> =>
+    (intake ??= (await import('./email/replies.js')).createReplyIntake({
+      db,
+      store: emailStore,
+      write: createOutboundWriter(db),
+      config: () => current,
+      log: emailLog.child({ part: 'replies' }),
+      onQueued: () => sender.kick(),
+      onNotice: () => emailSender.kick(),
+      onOutcome: (o) => metrics.emailReplies.inc({ outcome: o.status }),
+    }));
+  const startImap = async (c: Config): Promise<ImapReader | undefined> => {
+    if (c.email.users.length === 0 || c.email.imap.host === '') return undefined;
+    const reader = (await import('./email/imap.js')).createImapReader({ email: () => current.email, intake: await replyIntake(), log: emailLog.child({ part: 'imap' }) });
+    reader.start();
+    return reader;
+  };
+  let replyListener: ReplyListener | undefined;
   // Texts that arrive in parts: one reassembly for the life of the process (its timer survives reloads).
   const reassembly = createReassembly({
     parts: createPartsStore(db, {
@@ -159,21 +231,46 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let agi: FastAgiServer | undefined;
   // The management API: up first (its /readyz says what is still missing), down first.
   let api: HttpServer;
+  const texts = createTextStore(db);
+  const onQueued = (direction: 'in' | 'out'): void => (direction === 'out' ? sender.kick() : deliverer.kick());
+  const senderHealth = { health: () => sender.health() };
+  const webLog = log.child({ mod: 'web' });
+  // The web page of conversations, on the same listener as the API (src/web/).
+  const page = createWebPage({
+    config: () => current,
+    texts,
+    conversations: createConversationStore(db, texts),
+    media: mediaStore,
+    actions: { config: () => current, texts, outbound, onQueued, log: webLog, now: Date.now },
+    interfaces: { config: () => current, stats, sender: senderHealth, ami },
+    live: createLiveFeed({ db, log: webLog }),
+    sessions: createSessions(),
+    signInLimit: createSignInLimit(),
+    assets,
+    log: webLog,
+    now: Date.now,
+  });
   try {
     api = await startApi({
       config: () => current,
-      texts: createTextStore(db),
+      texts,
       stats,
       outbound,
-      voicemail: createVoicemailStore(db),
+      voicemail: createVoicemailIntake({
+        db,
+        email: emailStore,
+        dir: () => path.join(path.dirname(path.resolve(current.general.database)), 'voicemail'),
+        onQueued: () => emailSender.kick(),
+      }),
       probe: createWriteProbe(db),
-      sender: { health: () => sender.health() },
+      sender: senderHealth,
       ami,
       fastagiListening: () => agi?.listening() ?? false,
-      onQueued: (direction) => (direction === 'out' ? sender.kick() : deliverer.kick()),
+      onQueued,
       log: log.child({ mod: 'api' }),
       metrics,
-    });
+      email: () => emailStatus(current, emailStore, emailSender.health(), imap?.health(), replyListener?.port),
+    }, page.handle);
   } catch (err) {
     db.close();
     throw err;
@@ -195,18 +292,31 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await http.close();
       throw err;
     }
+    const l = config.email.replyListen;
+    if (l !== null && config.email.users.length > 0) {
+      try {
+        const { startReplyListener } = await import('./email/listener.js');
+        replyListener = await startReplyListener({ host: l.host, port: l.port, intake: await replyIntake(), email: () => current.email, log: emailLog.child({ part: 'listener' }) });
+      } catch (err) {
+        await Promise.all([http.close(), agi.close()]);
+        throw err;
+      }
+    }
   } catch (err) {
     await api.close();
     db.close();
     throw err;
   }
-  const started = startupLine(config, { http: http.port, agi: agi.port, api: api.port });
+  const started = startupLine(config, { http: http.port, agi: agi.port, api: api.port, ...(replyListener ? { replies: replyListener.port } : {}) });
   log.info(started.fields, started.msg);
   ami.start();
   deliverer.start();
   media.start();
   sender.start();
   reassembly.schedule();
+  emailSender.start();
+  emailWatch.start();
+  imap = await startImap(config);
 
   const jobs = startJobs({
     inbound: store,
@@ -219,6 +329,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       deliverer.kick();
       sender.kick();
     },
+    email: emailStore,
     media: createMediaRetention({
       media: mediaStore,
       directory: () => current.media.directory,
@@ -241,6 +352,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     get sender() {
       return sender;
     },
+    email: { store: emailStore, sender: emailSender, watch: emailWatch, listenerPort: replyListener?.port, imap: () => imap },
     db,
     jobs,
     reload(next) {
@@ -250,6 +362,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         const plan = reloadPlan(current, next);
         // Keep what only a restart can change; take everything else.
         const merged: Config = plan.merged;
+        redactNow = redactorFor(current, merged);
         log.level = merged.general.logLevel;
         // Deliverer and AMI hold this object: their limits change in place.
         Object.assign(current.ami, merged.ami);
@@ -263,8 +376,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         const old = sender;
         await old.stop();
         sender = await makeSender(merged);
+        const imapBefore = JSON.stringify([current.email.imap, current.email.caFile, current.email.users.length > 0]);
         current = merged;
         if (!stopping) sender.start();
+        // Another mailbox (or none): the reader starts over with the new settings.
+        if (JSON.stringify([merged.email.imap, merged.email.caFile, merged.email.users.length > 0]) !== imapBefore) {
+          await imap?.stop();
+          imap = stopping ? undefined : await startImap(merged);
+        }
+        emailSender.kick();
         for (const w of configWarnings(merged)) log.warn({ code: w.code, ...(w.iface ? { iface: w.iface } : {}) }, w.message);
         log.info({ changed: plan.applied, needRestart: plan.needRestart }, plan.needRestart.length > 0
           ? 'configuration reloaded; some settings need a restart to take effect (systemctl restart websms)'
@@ -279,9 +399,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       stopping ??= (async () => {
         log.info({}, 'stopping: no new webhooks or hand-offs');
         await reloading;
-        // Stop taking texts first, then commit what is batched.
+        // Stop taking texts first, then commit what is batched. Open pages' event streams end first, or they would hold the close for its grace time.
+        page.close();
         await api.close();
-        await Promise.all([http.close(), agi!.close()]);
+        await Promise.all([http.close(), agi!.close(), replyListener?.close(), imap?.stop()]);
+        emailWatch.stop();
         store.flush();
         outbound.flush();
         reassembly.stop();
@@ -298,6 +420,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         if (!sendsDone) log.warn({}, 'ITSP requests still open at stop; those texts are sent again at the next start');
         if (left > 0) log.warn({ texts: left }, 'no dialplan report yet for texts in flight; they are delivered again at the next start');
         deliverer.stop();
+        // An e-mail being handed to the SMTP server gets the same few seconds; one still open is sent again at the next start.
+        await emailSender.stop(STOP_SEND_MS);
         await ami.stop();
         db.close();
         log.info({}, 'stopped');

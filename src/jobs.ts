@@ -5,6 +5,7 @@
 import cron from 'node-cron';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
+import { finalReason } from './outbound/failure.js';
 import type { Notifier } from './outbound/notify.js';
 import type { MediaRetention } from './media/retention.js';
 import type { Housekeeping } from './store/housekeeping.js';
@@ -23,6 +24,8 @@ export interface JobDeps {
   kick: () => void;
   /** Media past [media] retention, and stray media files, go with the hourly retention. */
   media?: MediaRetention;
+  /** The bodies of e-mails done, and the reply threads, go after [general] retention too. */
+  email?: { retain(cutoff: number): { emails: number; threads: number } };
 }
 
 export interface Jobs {
@@ -47,8 +50,8 @@ export function startJobs(deps: JobDeps): Jobs {
     for (const r of gone) log.warn({ id: r.id, to: r.recipient }, 'inbound text expired: not delivered within [ami] max_age');
     const stale = housekeeping.outboundPastAge(now - config.outbound.maxAgeMs);
     for (const row of stale) {
-      const reason = 'no ITSP accepted it in time';
-      outbound.fail(row.id, 'expired', reason, now);
+      const reason = finalReason('expired');
+      outbound.fail(row.id, 'expired', reason, now, 'no ITSP accepted it within [outbound] max_age');
       const fresh = outbound.get(row.id);
       if (fresh?.state === 'expired') {
         notifier.notify(fresh, 'expired', reason);
@@ -65,6 +68,11 @@ export function startJobs(deps: JobDeps): Jobs {
     const removed = housekeeping.removeBodies(now - retentionMs);
     if (removed.inbound + removed.outbound > 0) {
       log.info({ inbound: removed.inbound, outbound: removed.outbound, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of finished texts');
+    }
+    // E-mails hold copies of texts: they go with them; so do the threads, and with them the replies they would map.
+    const mails = deps.email?.retain(now - retentionMs);
+    if (mails && mails.emails + mails.threads > 0) {
+      log.info({ emails: mails.emails, threads: mails.threads, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of e-mails sent, and old reply threads');
     }
     if (!deps.media) return removed;
     const media = deps.media.retain(now);

@@ -2,6 +2,11 @@
 // (fields first, a short message after), which systemd's journal keeps as it
 // is; `[general] log_format = text` writes the same event as a line for people:
 //   2025-01-31T12:00:00.000Z WARN  http: webhook refused iface=default ip=192.0.2.7 status=403 reason="..."
+// Every line, whatever its level, goes through the logger's redactor
+// (src/redact.ts) last: no call site has to remember which of its values could
+// carry a secret.
+
+import { noRedaction, type Redact } from './redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -16,6 +21,8 @@ export interface Logger {
   error(fields: Fields, msg: string): void;
   child(fields: Fields): Logger;
   level: Level;
+  /** Applied to every finished line; shared by the logger and all its children, set when the configuration is known. */
+  redact: Redact;
 }
 
 export type Sink = (line: string) => void;
@@ -41,17 +48,17 @@ const stderrSink: Sink = (line) => {
   }
 };
 
-export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink, format: LogFormat = 'json'): Logger {
-  return make({ level }, base, sink, format);
+export function createLogger(level: Level = 'info', base: Fields = {}, sink: Sink = stderrSink, format: LogFormat = 'json', redact: Redact = noRedaction): Logger {
+  return make({ level, redact }, base, sink, format);
 }
 
-/** A logger and all its children share one level, so a reload's new log_level reaches every module at once. */
-function make(shared: { level: Level }, base: Fields, sink: Sink, format: LogFormat): Logger {
+/** A logger and all its children share one level and one redactor, so a reload's new log_level and secrets reach every module at once. */
+function make(shared: { level: Level; redact: Redact }, base: Fields, sink: Sink, format: LogFormat): Logger {
   const emit = (lvl: Level, fields: Fields, msg: string): void => {
     if (ORDER[lvl] < ORDER[shared.level]) return;
     const time = new Date().toISOString();
-    if (format === 'text') sink(textLine(time, lvl, { ...base, ...fields }, msg));
-    else sink(JSON.stringify({ time, level: lvl, ...base, ...fields, msg }, errorReplacer));
+    const line = format === 'text' ? textLine(time, lvl, { ...base, ...fields }, msg) : JSON.stringify({ time, level: lvl, ...base, ...fields, msg }, errorReplacer);
+    sink(shared.redact(line));
   };
   return {
     get level() {
@@ -59,6 +66,12 @@ function make(shared: { level: Level }, base: Fields, sink: Sink, format: LogFor
     },
     set level(l: Level) {
       shared.level = l;
+    },
+    get redact() {
+      return shared.redact;
+    },
+    set redact(r: Redact) {
+      shared.redact = r;
     },
     debug: (f, m) => emit('debug', f, m),
     info: (f, m) => emit('info', f, m),

@@ -55,6 +55,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'delete finished texts last changed before WHEN (a date, or an age such as 90d)',
     run: async (ctx) => (await import('./cli/steer.js')).purgeCommand(ctx),
   },
+  email: {
+    synopsis: 'email',
+    summary: 'texts by e-mail: users, SMTP server, replies, the outbox and its last error',
+    run: async (ctx) => (await import('./cli/email.js')).emailCommand(ctx),
+  },
   providers: {
     synopsis: 'providers',
     summary: 'the ITSP provider profiles an interface can name (provider = ...)',
@@ -84,6 +89,11 @@ const COMMANDS: Record<string, Entry> = {
     synopsis: 'voicemail-mail',
     summary: "MiniVM's mail command: store a voicemail e-mail from standard input, then delete its recording",
     run: async (ctx) => (await import('./cli/voicemail-mail.js')).voicemailMailCommand(ctx),
+  },
+  'web-password': {
+    synopsis: 'web-password',
+    summary: 'the hash of a password for the web page ([web] password)',
+    run: async (ctx) => (await import('./cli/web-password.js')).webPasswordCommand(ctx),
   },
   version: {
     synopsis: 'version',
@@ -121,7 +131,7 @@ running.
 
 ${exitCodes([
   [0, 'success'],
-  [1, 'a check found problems (doctor, dialplan check), or dialplan install kept files you changed'],
+  [1, 'a check found problems (doctor, dialplan check), dialplan install kept files you changed, or web-password was interrupted'],
   [64, 'usage error: unknown command or option, a missing or bad argument'],
   [65, 'the daemon refused the request: a bad number or text, or a text in a state that does not allow it'],
   [66, 'no such text, database or directory'],

@@ -14,6 +14,14 @@ import type { HttpResult } from './outbound/http.js';
 import type { RefusalCode } from './outbound/checks.js';
 import type { Direction, StatsReader } from './store/stats.js';
 import { STATES } from './store/texts.js';
+import { EMAIL_KINDS } from './email/message.js';
+import type { EmailOutcome } from './email/sender.js';
+import type { ReplyStatus } from './email/replies.js';
+import { OUTBOX_STATES, type OutboxState } from './email/store.js';
+
+/** An e-mail's kind as a label: the kinds websms sends, anything else (a later voicemail) as its own fixed name. */
+export type EmailKindLabel = (typeof EMAIL_KINDS)[number] | 'other';
+export const emailKindLabel = (kind: string): EmailKindLabel => ((EMAIL_KINDS as readonly string[]).includes(kind) ? (kind as EmailKindLabel) : 'other');
 
 /** How one ITSP request ended: the ITSP's verdict, or why there was none. */
 export type ItspOutcome =
@@ -73,6 +81,10 @@ export interface Metrics {
   /** From the start of the outbound FastAGI script to QUEUED written back. */
   handoffSeconds: { startTimer(): () => number };
   handoffRefusals: Count<{ reason: HandoffRefusal }>;
+  /** Each attempt to hand an e-mail to the SMTP server, by the e-mail's kind. */
+  emails: Count<{ kind: EmailKindLabel; outcome: EmailOutcome }>;
+  /** Replies to websms's e-mails, by what came of them. */
+  emailReplies: Count<{ outcome: ReplyStatus }>;
 }
 
 export interface MetricsSources {
@@ -82,6 +94,13 @@ export interface MetricsSources {
   ami?: { readonly connected: boolean };
   /** The configured interfaces: their text and queue series exist, at zero, before any text. */
   interfaces?: readonly string[];
+  /** The e-mail outbox and the reply mailbox, read at each scrape. */
+  email?: {
+    counts(): Record<OutboxState, number>;
+    oldestQueuedAt(): number | undefined;
+    /** undefined: no mailbox is read. */
+    imapConnected(): boolean | undefined;
+  };
   now?: () => number;
 }
 
@@ -163,6 +182,51 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     });
   }
 
+  const email = sources.email;
+  if (email) {
+    new Gauge({
+      name: 'websms_email_outbox',
+      help: 'E-mails in the outbox by state: queued (waiting, or waiting to be tried again), sending, sent, failed.',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const c = email.counts();
+        for (const state of OUTBOX_STATES) this.set({ state }, c[state]);
+      },
+    });
+    new Gauge({
+      name: 'websms_email_oldest_queued_age_seconds',
+      help: 'Age of the oldest e-mail the SMTP server has not taken yet; 0 when there is none.',
+      registers,
+      collect() {
+        const t = email.oldestQueuedAt();
+        this.set(t === undefined ? 0 : Math.max(0, (now() - t) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'websms_email_imap_connected',
+      help: '1 while websms is logged in to the mailbox it reads replies from, else 0; absent when none is configured.',
+      registers,
+      collect() {
+        this.reset();
+        const c = email.imapConnected();
+        if (c !== undefined) this.set(c ? 1 : 0);
+      },
+    });
+  }
+  const emails = new Counter({
+    name: 'websms_emails_total',
+    help: 'Attempts to hand an e-mail to the SMTP server, by kind (unreached, copy, failure, refused, other) and outcome (sent, retry, failed).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers,
+  });
+  const emailReplies = new Counter({
+    name: 'websms_email_replies_total',
+    help: 'Replies to websms\'s e-mails, by outcome: queued (texted), duplicate, ignored (automatic replies), refused, retry (not stored now).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+
   const itspRequestSeconds = new Histogram({
     name: 'websms_itsp_request_duration_seconds',
     help: 'Time from the start of a send request to an ITSP until its whole answer, or until it failed, by interface.',
@@ -219,5 +283,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     webhookRefusals,
     handoffSeconds,
     handoffRefusals,
+    emails,
+    emailReplies,
   };
 }

@@ -7,13 +7,15 @@
 import type { Config } from './config/types.js';
 
 /** Settings, as `[section] key`, that a running websms cannot take over. */
-const RESTART_ONLY: Record<'general' | 'ami' | 'agi' | 'api' | 'media', string[]> = {
+const RESTART_ONLY: Record<'general' | 'ami' | 'agi' | 'api' | 'media' | 'email', string[]> = {
   general: ['listenHost', 'listenPort', 'database', 'logFormat'],
   ami: ['host', 'port', 'username', 'secret', 'actionTimeoutMs', 'pingIntervalMs', 'reconnectMinMs', 'reconnectMaxMs'],
   agi: ['listenHost', 'listenPort', 'allow', 'handoffTimeoutMs'],
   api: ['listenHost', 'listenPort', 'token'],
   // Files already fetched stay where they are; a new directory waits for a restart.
   media: ['directory'],
+  // The reply listener is bound; the rest of [email] (the SMTP server, the mailbox, who gets what) applies at once.
+  email: ['replyListen'],
 };
 
 export interface ReloadPlan {
@@ -30,6 +32,10 @@ function keyName(field: string): string {
   if (field === 'listenHost' || field === 'listenPort') return 'listen';
   if (field === 'retentionMs') return 'retention';
   if (field === 'maxBytes') return 'max_size';
+  if (field === 'users') return 'user';
+  if (field === 'attachMaxBytes') return 'attach_max';
+  if (field === 'minivmFile') return 'minivm';
+  if (field === 'smtp' || field === 'imap') return `${field}_*`;
   return field.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
@@ -40,10 +46,10 @@ export function reloadPlan(now: Config, next: Config): ReloadPlan {
   const needRestart = new Set<string>();
   const merged: Config = structuredClone(next);
 
-  for (const section of ['general', 'ami', 'agi', 'api', 'outbound', 'media'] as const) {
+  for (const section of ['general', 'ami', 'agi', 'api', 'outbound', 'media', 'web', 'email'] as const) {
     const before = now[section] as unknown as Record<string, unknown>;
     const after = merged[section] as unknown as Record<string, unknown>;
-    const fixed: string[] = section === 'outbound' ? [] : RESTART_ONLY[section];
+    const fixed: string[] = section === 'outbound' || section === 'web' ? [] : RESTART_ONLY[section];
     for (const field of Object.keys(after)) {
       if (same(before[field], after[field])) continue;
       const name = `[${section}] ${keyName(field)}`;

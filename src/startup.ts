@@ -1,6 +1,7 @@
 // The one line websms says once it listens: where each interface's webhooks
 // go, where the dialplan's hand-offs go, where the management API listens,
-// and whether texts are sent, and through which interfaces. What a new user
+// the web page when it is on, and whether texts are sent, and through which
+// interfaces. What a new user
 // checks first, in one place; never a token or another secret.
 
 import type { Config } from './config/types.js';
@@ -13,6 +14,8 @@ export interface BoundPorts {
   agi: number;
   /** The management listener's port as bound, when known; else [api] listen's. */
   api?: number;
+  /** The reply listener's port as bound, when it runs. */
+  replies?: number;
 }
 
 /** host:port, an IPv6 address in brackets. */
@@ -39,11 +42,23 @@ export function startupLine(config: Config, ports: BoundPorts): { fields: Fields
     api: `http://${api}`,
     sending: sending.length > 0 ? sending : 'off',
   };
+  const page = config.web.password !== '' ? `http://${api}/web/` : undefined;
+  if (page !== undefined) fields.page = page;
   const paths = webhooks.map((w) => `${w.iface} ${w.path}${w.status ? ` (reports ${w.status})` : ''}`).join(', ');
   const send =
     sending.length > 0
       ? `sending through ${sending.join(', ')}`
       : 'sending is off (no interface has a send_url; texts from phones are refused at hand-off)';
-  const msg = `websms started: webhooks on http://${web} (${paths}); hand-offs from the dialplan on FastAGI ${agi}; management API on http://${api}; ${send}`;
+  let msg = `websms started: webhooks on http://${web} (${paths}); hand-offs from the dialplan on FastAGI ${agi}; management API on http://${api}; ${page !== undefined ? `the web page on ${page}; ` : ''}${send}`;
+  const e = config.email;
+  if (e.users.length > 0) {
+    const smtp = hostPort(e.smtp.host, e.smtp.port);
+    const replies = [
+      ...(e.replyListen !== null ? [`SMTP on ${hostPort(e.replyListen.host, ports.replies ?? e.replyListen.port)}`] : []),
+      ...(e.imap.host !== '' ? [`mailbox ${e.imap.mailbox} at ${e.imap.host}`] : []),
+    ];
+    fields.email = { users: e.users.length, smtp, replies: replies.length > 0 ? replies : 'off' };
+    msg += `; e-mail to ${e.users.length} user(s) through ${smtp}, replies ${replies.length > 0 ? `from ${replies.join(' and ')}` : 'not read'}`;
+  }
   return { fields, msg };
 }

@@ -92,6 +92,9 @@ if (!found.build) {
     const mail = await s.voicemail.waitForMail();
     t.regex(mail.text, /^To: bob@example\.com$/m, 'the address alone, not To: "" <...>');
     t.regex(mail.text, /^Subject: .*alice/m);
+    // sent by websms's own e-mail: queued in the outbox with the recording saved beside the database
+    t.like(mail.outbox, { kind: 'voicemail', recipient: 'bob@example.com', subject: 'Voicemail from "alice" <+46701111111>' });
+    t.deepEqual(fs.readFileSync(mail.outbox.attachments[0]!.path), mail.attachment, 'the outbox attaches the very recording');
     const audio = await recordedSamples(s, mail);
     t.true(rms(audio) > 1000, `the recording holds the caller's tone (rms ${rms(audio).toFixed(0)})`);
     t.true(Math.abs(toneHz(audio) - 440) < 40, `at 440 Hz (${toneHz(audio).toFixed(0)})`);

@@ -178,9 +178,30 @@ const DEFAULTS: Config = {
     retentionMs: 30 * 86_400_000,
     maxHoldMs: 120_000,
     fetchTimeoutMs: 30_000,
+    fetchAllow: [],
     attempts: 4,
     retryMinMs: 2000,
     retryMaxMs: 30_000,
+  },
+  web: { password: '', sessionLifetimeMs: 12 * 3_600_000 },
+  email: {
+    users: [],
+    unreachedAfterMs: 15 * 60_000,
+    copy: 'none',
+    failures: true,
+    from: '',
+    fromName: 'websms',
+    replyTo: '',
+    replySubaddress: false,
+    smtp: { host: '', port: 587, tls: 'starttls', username: '', password: '', timeoutMs: 30_000 },
+    caFile: '',
+    minivmFile: '/etc/asterisk/minivm.conf',
+    attachMaxBytes: 10 * 1024 * 1024,
+    retryMinMs: 30_000,
+    retryMaxMs: 30 * 60_000,
+    maxAgeMs: 3 * 86_400_000,
+    replyListen: null,
+    imap: { host: '', port: 993, tls: 'tls', username: '', password: '', mailbox: 'INBOX', pollMs: 60_000 },
   },
   interfaces: [DEFAULT_INTERFACE],
 };
@@ -197,7 +218,7 @@ test('settings: every key as the file spells it, where it came from, secrets hid
   const file = conf('[general]\ncountry_code = 47\n\n[ami]\nsecret = file-secret-xyz\n[itsp]\nallow = 10.0.0.0/8\nallow = any\nusername = itsp\n');
   const c = loadConfig({ file, env: { WEBSMS_ITSP_PASSWORD: 'env-pass-xyz', WEBSMS_ITSP_SEND_BEARER: '' }, explicit: true });
   const by = (name: string) => c.settings!.find((s) => s.name === name)!;
-  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['itsp', true]]);
+  t.deepEqual(c.settings!.map((s) => [s.name, s.interface]), [['general', false], ['ami', false], ['agi', false], ['outbound', false], ['api', false], ['media', false], ['web', false], ['email', false], ['itsp', true]]);
   t.deepEqual(by('general').keys.country_code, { value: '47', source: 'file', line: 2 });
   t.deepEqual(by('general').keys.listen, { value: '127.0.0.1:8080', source: 'default' });
   t.deepEqual(by('ami').keys.secret, { value: '(set)', source: 'file', line: 5 });
@@ -291,6 +312,9 @@ attempts = 2
 retry_min = 1s
 retry_max = 5s
 
+[web]
+session_lifetime = 2h
+
 [itsp1]
 provider = generic
 path = /hooks/itsp1
@@ -371,10 +395,13 @@ token = abcdefghijklmnop_-.~
       retentionMs: 7 * 86_400_000,
       maxHoldMs: 30_000,
       fetchTimeoutMs: 10_000,
+      fetchAllow: [],
       attempts: 2,
       retryMinMs: 1000,
       retryMaxMs: 5000,
     },
+    web: { password: '', sessionLifetimeMs: 2 * 3_600_000 },
+    email: DEFAULTS.email,
     interfaces: [
       {
         name: 'itsp1',
@@ -700,7 +727,7 @@ test('unknown keys in the new sections; keys that live in several sections', (t)
   t.is(p.length, 3, p.join('\n'));
   t.true(p[0]!.endsWith(':2: unknown key "alow" in [agi]; did you mean "allow"?'));
   t.true(p[1]!.endsWith(':4: unknown key "retry_mn" in [outbound]; did you mean "retry_min"?'));
-  t.true(p[2]!.endsWith(':6: unknown key "max_age" in [general]; "max_age" belongs in [ami] or [outbound]'));
+  t.true(p[2]!.endsWith(':6: unknown key "max_age" in [general]; "max_age" belongs in [ami] or [outbound] or [email]'));
 });
 
 // ---- interfaces: sending ------------------------------------------------

@@ -42,7 +42,7 @@ test('expiry: an outbound text queued past [outbound] max_age expires and the se
   clock.t += 120_000;
   t.deepEqual(s.jobs.expire(clock.t), { inbound: 0, outbound: 1 });
   t.is(s.outbound.get(old)!.state, 'expired');
-  t.is(s.outbound.get(old)!.reason, 'no ITSP accepted it in time');
+  t.is(s.outbound.get(old)!.reason, 'no provider took it in time; send it again later');
   t.is(s.outbound.get(young)!.state, 'queued');
   t.is(s.kicks(), 1, 'the queues look again');
   // The notice is an inbound text back to the phone, from the number it was meant for.

@@ -24,7 +24,7 @@ const DAY = 86_400_000;
 async function stack(t: ExecutionContext, media = ''): Promise<Stack & { server: MediaServer; send(body: string, refs?: MediaRef[]): Promise<number> }> {
   const server = await startMediaServer();
   const s = await startStack({
-    general: `[media]\npublic_url = https://sms.example.org/media\nretry_min = 20ms\nretry_max = 50ms\n${media}`,
+    general: `[media]\npublic_url = https://sms.example.org/media\nfetch_allow = 127.0.0.1/32\nretry_min = 20ms\nretry_max = 50ms\n${media}`,
   });
   t.teardown(async () => {
     await s.stop();
@@ -165,7 +165,7 @@ test('Twilio MMS end to end: a signed webhook with a picture behind the account\
   api.set(mediaPath, { basic: { username: SID, password: TOKEN }, redirect: `${cdn.url}/signed/ME1?Expires=1` });
   cdn.set('/signed/ME1', { body: bytes, type: 'image/jpeg' });
   const s = await startStack({
-    general: 'trusted_proxies = 127.0.0.1/32\n[media]\npublic_url = https://sms.example.org/media',
+    general: 'trusted_proxies = 127.0.0.1/32\n[media]\npublic_url = https://sms.example.org/media\nfetch_allow = 127.0.0.1/32',
     interfaces: `[tw]\nprovider = twilio\naccount = ${SID}\nsecret = ${TOKEN}\napi_url = ${api.url}\npublic_url = ${PUBLIC}\n`,
   });
   t.teardown(async () => {

@@ -43,7 +43,7 @@ async function setup(t: ExecutionContext, o: { media?: string; iface?: string; s
   fs.writeFileSync(
     file,
     `[general]\ndatabase = ${path.join(dir, 'var', 'websms.db')}\n\n[media]\n` +
-      `${merge('public_url = https://sms.example.org/media/\nretry_min = 20ms\nretry_max = 50ms\nfetch_timeout = 2s', o.media ?? '')}\n\n${o.iface ?? '[default]\n'}`,
+      `${merge('public_url = https://sms.example.org/media/\nfetch_allow = 127.0.0.1/32\nretry_min = 20ms\nretry_max = 50ms\nfetch_timeout = 2s', o.media ?? '')}\n\n${o.iface ?? '[default]\n'}`,
   );
   const config = loadConfig({ file, env: {}, explicit: true });
   const db = openDatabase(config.general.database);

@@ -30,6 +30,18 @@ function outRows(dir: string): Outbound[] {
   }
 }
 
+/** A text's history, as `websms status out-N` shows it. */
+function outEvents(dir: string, id: number): string[] {
+  const db = new Database(path.join(dir, 'var', 'websms.db'), { readonly: true });
+  try {
+    return (db.prepare("SELECT kind, detail FROM events WHERE direction = 'out' AND text_id = ? ORDER BY id").all(id) as Array<{ kind: string; detail: string | null }>).map(
+      (e) => `${e.kind}: ${e.detail ?? ''}`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 function iface(itsp: ItspDouble, extra = ''): string {
   return `[itsp]\n${merge(`send_url = ${itsp.url}/2010-04-01/Accounts/AC123/Messages.json
 send_auth = basic
@@ -126,23 +138,26 @@ test('a timeout and a refused connection are retried until the ITSP answers', as
 
   await itsp.refuseConnections();
   await handOff(s, 'ITSP down');
-  await until(() => outRows(s.dir)[1]?.reason?.includes('refused'), 5000);
+  await until(() => outRows(s.dir)[1]?.reason === 'the provider could not be reached', 5000);
+  t.true(outEvents(s.dir, outRows(s.dir)[1]!.id).some((e) => /^retry: the provider could not be reached \(connection refused by 127\.0\.0\.1:\d+\)/.test(e)), 'the history has the detail');
   t.true(['queued', 'sending'].includes(outRows(s.dir)[1]!.state), 'still waiting for the ITSP, neither sent nor failed');
   await itsp.acceptConnections();
   await until(() => outRows(s.dir)[1]?.state === 'sent', 10_000);
   t.pass();
 });
 
-test('400 is permanent: the text fails and the sender is told why', async (t) => {
+test('400 is permanent: the text fails and the sender is told why, in words of their own; the ITSP\'s words go to the history', async (t) => {
   const { s, itsp } = await setup(t);
   itsp.queue(errors.badRequest("The 'To' number +12025550160 is not a valid phone number."));
   await handOff(s, 'to a bad number please');
   const row = await until(() => outRows(s.dir).find((r) => r.state === 'failed'));
-  t.regex(row.reason ?? '', /400.*not a valid phone number/);
+  t.is(row.reason, 'the provider refused the number; check the number and send it again');
+  t.true(outEvents(s.dir, row.id).some((e) => /^failed: the provider refused the number; .* \(400: The 'To' number \+12025550160 is not a valid phone number\.\)$/.test(e)));
   t.is(itsp.requests.length, 1, 'not retried');
   const notice = await s.ami.waitForDelivery((d) => d.endpoint === 'alice', 5000);
   t.is(notice.from, DEST, 'the notice comes from the number the text went to');
-  t.regex(notice.body.toString(), /^Not sent to \+12025550160: "to a bad number please": 400/);
+  t.is(notice.body.toString(), 'Not sent to +12025550160: "to a bad number please": the provider refused the number; check the number and send it again');
+  t.true(s.logs.some((l) => l.includes('"ITSP refused the text"') && l.includes('"failure":"number"') && l.includes('"status":400')));
 });
 
 test('circuit breaker: opens after repeated failures, probes after the cool-down, closes', async (t) => {
@@ -218,7 +233,9 @@ test('delivery reports update the stored status; a failed report notifies the se
   await s.post('/sms/status/itsp', { MessageSid: row2.provider_id!, MessageStatus: 'undelivered', ErrorCode: '30003' });
   t.is(outRows(s.dir)[1]!.state, 'failed');
   const notice = await s.ami.waitForDelivery((d) => d.endpoint === 'alice', 5000);
-  t.regex(notice.body.toString(), /Not sent to .*this one fails later.*30003/);
+  t.regex(notice.body.toString(), /Not sent to .*this one fails later.*: the provider could not deliver it; check the number, or send it again later$/);
+  t.false(notice.body.toString().includes('30003'), 'the ITSP\'s code is for the administrator');
+  t.true(outEvents(s.dir, row2.id).some((e) => e.startsWith('report: failed: the provider could not deliver it') && e.includes('30003')));
   const bad = await s.post('/sms/status/itsp', { Nothing: 'here' });
   t.is(bad.status, 400);
   t.is(itsp.requests.length, 2);

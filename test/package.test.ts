@@ -17,7 +17,7 @@ import { until } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'providers', 'db', 'dialplan', 'systemd', 'docs'];
+const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'providers', 'db', 'web', 'dialplan', 'systemd', 'docs'];
 
 interface Run {
   code: number | null;
@@ -50,7 +50,7 @@ test('npm pack makes a package that npm install -g puts on the PATH, with the un
   t.is(pack.code, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = info!.files.map((f) => f.path);
-  for (const f of ['dist/src/main.js', 'dist/src/store/db.js', 'dist/providers/index.js', 'db/001_inbound.sql', 'dialplan/extensions.conf', 'dialplan/manager.conf', 'systemd/websms.service', 'docs/websms.conf.sample', 'docs/systemd.md', 'README.md', 'package.json']) {
+  for (const f of ['dist/src/main.js', 'dist/src/store/db.js', 'dist/providers/index.js', 'db/001_inbound.sql', 'dialplan/extensions.conf', 'dialplan/manager.conf', 'systemd/websms.service', 'docs/websms.conf.sample', 'docs/systemd.md', 'README.md', 'package.json', 'web/index.html', 'web/app.js', 'web/style.css', 'dist/src/outbound/segments.js']) {
     t.true(files.includes(f), `${f} in the package`);
   }
   t.deepEqual(files.filter((f) => /^(dist\/(test|bench)|src|test|bench)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map')), [], 'no sources, tests, benchmarks or source maps');
@@ -92,7 +92,7 @@ test('npm pack makes a package that npm install -g puts on the PATH, with the un
   t.regex(dry.stdout, /extensions\.conf/);
   t.false(fs.existsSync(path.join(dest, 'extensions.conf')), 'a dry run writes nothing');
 
-  // The daemon from the prefix: migrations found in the package, READY=1 through the compiled unix-dgram.
+  // The daemon from the prefix: migrations and the web page's files found in the package, READY=1 through the compiled unix-dgram.
   const dir = tempDir();
   const conf = path.join(dir, 'websms.conf');
   fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'state', 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = ${await closedPort()}\n`);

@@ -261,7 +261,7 @@ test('daemon: a callback with the Application\'s credentials is stored and deliv
   t.is(rows(s.dir).length, 1);
 });
 
-test('daemon: a handed-off text goes to Bandwidth in its wire format, and message-failed marks it failed with the reason', async (t) => {
+test('daemon: a handed-off text goes to Bandwidth in its wire format, and message-failed marks it failed; Bandwidth\'s reason is logged', async (t) => {
   const itsp = await double(t);
   itsp.setDefault({ status: 202, body: ACCEPTED });
   const s = await profileStack(t, SECTION(itsp.url));
@@ -276,7 +276,9 @@ test('daemon: a handed-off text goes to Bandwidth in its wire format, and messag
   // Bandwidth's status callbacks may go to the status URL or the same one as inbound.
   t.is((await s.post('/sms/status/bandwidth', JSON.stringify([FAILED]), auth)).status, 200);
   const failed = await until(() => outboundRows(s.dir).find((r) => r.state === 'failed'));
-  t.regex(failed.reason ?? '', /4432: rejected-unallocated-to-number/);
+  // The sender reads whose problem it is; Bandwidth's code and words go to the log (and the text's history).
+  t.is(failed.reason, 'the provider could not deliver it; check the number, or send it again later');
+  t.true(s.logs.some((l) => l.includes('"delivery report"') && /4432: rejected-unallocated-to-number/.test(l)));
   t.false(s.logs.some((l) => l.includes(API_PASSWORD) || l.includes('callback-pass')), 'no password is logged');
 });
 

@@ -70,10 +70,11 @@ test.serial('a phone\'s text goes out as one message with our reference; its rec
   await until(() => outboundRows(s.dir).find((o) => o.id === sent.id && o.state === 'delivered'));
 });
 
-test.serial('a refusal inside ClickSend\'s 200 fails the text at once, in ClickSend\'s words', async (t) => {
+test.serial('a refusal inside ClickSend\'s 200 fails the text at once; the sender reads whose problem it is, the log has ClickSend\'s words', async (t) => {
   await handOff(s, PHONE, '+12025550999', 'to a bad number');
   const failed = await until(() => outboundRows(s.dir).find((o) => o.state === 'failed'));
   t.is(failed.attempts, 1);
-  t.is(failed.reason, 'INVALID_RECIPIENT: the recipient is not a valid number');
+  t.is(failed.reason, 'the provider refused the number; check the number and send it again');
+  t.true(s.logs.some((l) => l.includes('"ITSP refused the text"') && l.includes('INVALID_RECIPIENT: the recipient is not a valid number')));
   t.false(s.logs.some((l) => l.includes(API_KEY)), 'the API key is never logged');
 });

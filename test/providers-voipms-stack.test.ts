@@ -68,7 +68,8 @@ test.serial('a phone\'s text goes out as the REST GET with 10-digit numbers; a r
   t.is(sent.provider_id, '23434');
   await handOff(s, PHONE, '+12025550999', 'to a bad number');
   const failed = await until(() => outboundRows(s.dir).find((o) => o.state === 'failed'));
-  t.is(failed.reason, 'invalid_dst: the recipient is not a valid 10-digit US or Canadian number');
+  t.is(failed.reason, 'the provider refused the number; check the number and send it again');
+  t.true(s.logs.some((l) => l.includes('"ITSP refused the text"') && l.includes('invalid_dst: the recipient is not a valid 10-digit US or Canadian number')));
   t.false(s.logs.some((l) => l.includes(PASSWORD) || l.includes(encodeURIComponent(PASSWORD))), 'the API password is in no log line');
   t.false(outboundRows(s.dir).some((o) => (o.reason ?? '').includes(PASSWORD)), 'nor in a stored reason');
 });

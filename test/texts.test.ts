@@ -82,7 +82,15 @@ test('migration 004 keeps every row and the id counter, recreates every index, a
   });
   t.deepEqual(strip(db.prepare('SELECT * FROM inbound ORDER BY id').all()), before.inbound);
   t.deepEqual(strip(db.prepare('SELECT * FROM outbound ORDER BY id').all()), before.outbound);
-  t.deepEqual(indexes(db), before.indexes, 'the same indexes, defined the same way');
+  // Later migrations add indexes (011: one conversation's texts, for the web page)
+  // and drop those of the old queue queries (013: the queues read their heads since).
+  const later = new Set(['inbound_thread', 'outbound_thread']);
+  const dropped = ['inbound_due', 'outbound_due'];
+  t.deepEqual(
+    indexes(db).filter((i) => !later.has((i as { name: string }).name)),
+    before.indexes.filter((i) => !dropped.includes((i as { name: string }).name)),
+    'the same indexes, defined the same way',
+  );
   t.deepEqual(db.pragma('foreign_key_check'), []);
   t.is(db.pragma('integrity_check', { simple: true }), 'ok');
 

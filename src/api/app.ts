@@ -10,10 +10,11 @@ import crypto from 'node:crypto';
 import express from 'express';
 import { makeAddressMatcher } from '../config/cidr.js';
 import type { Config } from '../config/types.js';
-import { NumberError, TextError } from '../errors.js';
+import { NumberError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalizeNumber } from '../numbers/normalize.js';
-import { checkApiText, type Refusal } from '../outbound/checks.js';
+import { loggablePath } from '../http/paths.js';
+import { redactorFor } from '../redact.js';
 import type { InterfaceHealth } from '../outbound/sender.js';
 import type { OutboundStore } from '../store/outbound.js';
 import type { StatsReader } from '../store/stats.js';
@@ -22,7 +23,6 @@ import {
   decodeCursor,
   encodeCursor,
   eventJson,
-  parseTextId,
   STATES,
   textJson,
   type ListQuery,
@@ -30,11 +30,13 @@ import {
   type TextStore,
 } from '../store/texts.js';
 import { providerList } from '../../providers/index.js';
-import { ApiError, sendError, type ApiErrorCode } from './errors.js';
+import { interfacesStatus, sendText, steerText, textIdOf } from './actions.js';
+import { ApiError, sendError } from './errors.js';
+import type { EmailStatus } from '../email/status.js';
 import { openApiDocument } from './openapi.js';
-import { readVoicemailMail, MAX_MAIL_BYTES } from '../voicemail/mail.js';
+import { MAX_MAIL_BYTES } from '../voicemail/mail.js';
 import { VoicemailError } from '../voicemail/errors.js';
-import type { VoicemailStore } from '../voicemail/store.js';
+import type { VoicemailIntake } from '../voicemail/intake.js';
 
 export interface MetricsSource {
   contentType: string;
@@ -48,7 +50,7 @@ export interface ApiDeps {
   /** The queues' depth by interface, the same numbers /metrics gives. */
   stats: Pick<StatsReader, 'queues'>;
   outbound: OutboundStore;
-  voicemail: VoicemailStore;
+  voicemail: VoicemailIntake;
   /** A real write to the database; throws when it cannot be done. */
   probe: (now: number) => void;
   sender: { health(): InterfaceHealth[] };
@@ -58,6 +60,8 @@ export interface ApiDeps {
   onQueued: (direction: 'in' | 'out') => void;
   log: Logger;
   metrics: MetricsSource;
+  /** Texts by e-mail: configuration, outbox, replies (src/email/status.ts). */
+  email?: () => EmailStatus;
   now?: () => number;
 }
 
@@ -66,17 +70,6 @@ const isLoopback = makeAddressMatcher(['127.0.0.0/8', '::1/128']);
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 const LIST_LIMIT_DEFAULT = 50;
 const LIST_LIMIT_MAX = 500;
-
-const REFUSAL_CODES: Record<Refusal['code'], ApiErrorCode> = {
-  destination: 'invalid_number',
-  sender: 'invalid_sender',
-  interface: 'unknown_interface',
-  empty: 'empty_body',
-  too_long: 'too_long',
-  charset: 'charset',
-  segments: 'too_many_segments',
-  store: 'unavailable',
-};
 
 const bad = (reason: string): ApiError => new ApiError(400, 'bad_request', reason);
 
@@ -121,6 +114,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const config = deps.config();
   const now = deps.now ?? Date.now;
   const token = config.api.token;
+  // A path in an answer or a log line may hold a token a client put there by mistake.
+  const redact = redactorFor(config);
+  const actions = { config: deps.config, texts, outbound: deps.outbound, onQueued: deps.onQueued, log, now };
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -134,7 +130,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (OPEN_PATHS.has(req.path) && isLoopback(ip)) return next();
     const m = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
     if (m && sameSecret(m[1]!, token)) return next();
-    log.warn({ ip, method: req.method, path: req.path.slice(0, 200), given: m ? 'wrong token' : 'no token' }, 'API request refused: not authorised');
+    log.warn({ ip, method: req.method, path: loggablePath(req.path, []), given: m ? 'wrong token' : 'no token' }, 'API request refused: not authorised');
     res.set('www-authenticate', 'Bearer realm="websms"');
     sendError(res, new ApiError(401, 'unauthorized', m ? 'the bearer token is not the one configured ([api] token)' : 'send Authorization: Bearer <[api] token>'));
   });
@@ -227,36 +223,12 @@ export function createApiApp(deps: ApiDeps): express.Express {
       from: stringField(body, 'from', false),
       interface: stringField(body, 'interface', false),
     };
-    const checked = checkApiText(input, deps.config());
-    if (!checked.ok) {
-      const code = checked.code === 'interface' && checked.iface !== undefined ? 'unknown_interface' : REFUSAL_CODES[checked.code];
-      const fields = { to: input.to, interface: checked.iface, refusal: checked.code };
-      // Charset reasons quote characters of the body: not for the log.
-      log.info(checked.code === 'charset' ? fields : { ...fields, reason: checked.reason }, 'API text refused');
-      throw new ApiError(422, code, checked.reason);
-    }
-    const t = checked.text;
-    let id: number;
-    try {
-      id = await deps.outbound.enqueue(t);
-    } catch (err) {
-      log.error({ err, to: t.recipient, interface: t.interface }, 'API text not stored');
-      throw new ApiError(503, 'unavailable', 'the text could not be stored; nothing was queued, try again');
-    }
-    log.info({ id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding }, 'outbound text queued through the API');
-    deps.onQueued('out');
-    const stored = texts.get('out', id)!;
-    res.status(201).location(`/api/texts/out-${id}`).json({ text: textJson(stored) });
+    const stored = await sendText(actions, input, 'the API');
+    res.status(201).location(`/api/texts/out-${stored.rowId}`).json({ text: textJson(stored) });
   }).all(only('GET', 'POST'));
 
-  const textId = (raw: string): { direction: 'in' | 'out'; rowId: number } => {
-    const id = parseTextId(raw);
-    if (!id) throw new ApiError(404, 'not_found', `no text ${JSON.stringify(raw.slice(0, 40))}: ids look like in-12 or out-7`);
-    return id;
-  };
-
   app.route('/api/texts/:id').get((req, res) => {
-    const { direction, rowId } = textId(req.params.id!);
+    const { direction, rowId } = textIdOf(req.params.id!);
     const text = texts.get(direction, rowId);
     if (!text) throw new ApiError(404, 'not_found', `no text ${req.params.id}`);
     res.json({ text: textJson(text), events: texts.events(direction, rowId).map(eventJson) });
@@ -264,16 +236,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   for (const action of ['retry', 'cancel'] as const) {
     app.route(`/api/texts/:id/${action}`).post((req, res) => {
-      const { direction, rowId } = textId(req.params.id!);
-      let text;
-      try {
-        text = texts[action](direction, rowId, now());
-      } catch (err) {
-        if (err instanceof TextError) throw new ApiError(err.code === 'not_found' ? 404 : 409, err.code as ApiErrorCode, err.reason);
-        throw err;
-      }
-      log.info({ id: req.params.id }, action === 'retry' ? 'text queued again through the API' : 'text cancelled through the API');
-      if (action === 'retry') deps.onQueued(direction);
+      const text = steerText(actions, action, req.params.id!, 'the API');
       res.json({ text: textJson(text) });
     }).all(only('POST'));
   }
@@ -290,21 +253,15 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // MiniVM's mail command (websms voicemail-mail) deletes the recording once
   // this answers 201, so the 201 comes only after the commit.
   const rfc822 = express.raw({ type: () => true, limit: MAX_MAIL_BYTES });
-  app.route('/api/voicemail').post(rfc822, (req, res) => {
+  app.route('/api/voicemail').post(rfc822, async (req, res) => {
     if (!req.is('message/rfc822')) throw new ApiError(415, 'unsupported_media_type', 'send the e-mail as it is with Content-Type: message/rfc822');
-    let mail;
-    try {
-      mail = readVoicemailMail(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    } catch (err) {
-      if (err instanceof VoicemailError) throw bad(err.reason);
-      throw err;
-    }
     let row;
     try {
-      row = deps.voicemail.add(mail, now());
+      row = await deps.voicemail.take(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), now());
     } catch (err) {
+      if (err instanceof VoicemailError) throw bad(err.reason);
       log.error({ err: (err as Error).message }, 'a voicemail e-mail could not be stored');
-      throw new ApiError(503, 'unavailable', `the database cannot store it now: ${(err as Error).message}`);
+      throw new ApiError(503, 'unavailable', `it cannot be stored now: ${(err as Error).message}`);
     }
     log.info({ voicemail: row.id, recordingBytes: row.recordingBytes }, 'voicemail e-mail stored');
     res.status(201).json({ voicemail: { id: row.id, recipient: row.recipient, recordingSha256: row.recordingSha256, recordingBytes: row.recordingBytes, state: row.state } });
@@ -312,26 +269,12 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   // ---- interfaces and providers -------------------------------------------
   app.route('/api/interfaces').get((_req, res) => {
-    const health = new Map(deps.sender.health().map((h) => [h.name, h]));
-    const queued = new Map(deps.stats.queues().filter((q) => q.direction === 'out').map((q) => [q.interface, q.depth]));
-    const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-    res.json({
-      interfaces: deps.config().interfaces.map((i) => {
-        const h = health.get(i.name);
-        return {
-          name: i.name,
-          provider: i.provider,
-          sends: i.send.url !== '',
-          webhookPath: i.path,
-          queued: queued.get(i.name) ?? 0,
-          circuit: h?.circuit ?? null,
-          lastError: h?.lastError?.reason ?? null,
-          lastErrorAt: iso(h?.lastError?.at),
-          rate: { perSecond: i.send.ratePerSecond, perNumber: i.send.ratePerNumber, pausedUntil: iso(h?.rate.pausedUntil) },
-        };
-      }),
-      ami: { connected: deps.ami.connected },
-    });
+    res.json(interfacesStatus(deps));
+  }).all(only('GET'));
+
+  app.route('/api/email').get((_req, res) => {
+    if (!deps.email) throw new ApiError(404, 'not_found', 'this websms does not send e-mail');
+    res.json({ email: deps.email() });
   }).all(only('GET'));
 
   app.route('/api/providers').get((_req, res) => {
@@ -340,8 +283,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   // ---- everything else ---------------------------------------------------
   app.use((req, res) => {
-    log.warn({ ip: req.socket.remoteAddress, method: req.method, path: req.path.slice(0, 200) }, 'API: no such path');
-    sendError(res, new ApiError(404, 'not_found', `no API route ${req.method} ${req.path.slice(0, 100)}; the routes are in /api/openapi.json`));
+    const path = redact(loggablePath(req.path, []));
+    log.warn({ ip: req.socket.remoteAddress, method: req.method, path }, 'API: no such path');
+    sendError(res, new ApiError(404, 'not_found', `no API route ${req.method} ${path.slice(0, 100)}; the routes are in /api/openapi.json`));
   });
   app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (res.headersSent) return;
@@ -355,7 +299,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
     }
     if (type === 'entity.parse.failed') return sendError(res, bad('the request body is not valid JSON'));
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, new ApiError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON'));
-    log.error({ err, method: req.method, path: req.path.slice(0, 200) }, 'unhandled error in an API request');
+    log.error({ err, method: req.method, path: loggablePath(req.path, []) }, 'unhandled error in an API request');
     sendError(res, new ApiError(500, 'internal', 'internal error; the log says more'));
   });
   return app;

@@ -21,7 +21,10 @@ export type ApiErrorCode =
   | 'charset'
   | 'too_many_segments'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  // The web page's own (src/web/): a change without its CSRF token, sign-in attempts over the limit.
+  | 'forbidden'
+  | 'rate_limited';
 
 export class ApiError extends WebsmsError {
   constructor(

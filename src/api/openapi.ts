@@ -201,6 +201,14 @@ export const openApiDocument = {
         responses: { '200': jsonBody(ref('Interfaces'), 'Every interface.'), ...commonErrors },
       },
     },
+    '/api/email': {
+      get: {
+        operationId: 'emailStatus',
+        summary: 'Texts by e-mail: who gets e-mail, the SMTP server, the outbox, and how replies come in',
+        tags: ['email'],
+        responses: { '200': jsonBody(ref('EmailStatus'), 'The e-mail state; enabled is false without any [email] user.'), ...commonErrors },
+      },
+    },
     '/api/providers': {
       get: {
         operationId: 'listProviders',
@@ -257,6 +265,94 @@ export const openApiDocument = {
           },
         },
       },
+      EmailStatus: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['email'],
+        properties: {
+          email: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['enabled', 'users', 'unreachedAfterSeconds', 'copy', 'failures', 'smtp', 'outbox', 'lastError', 'lastSentAt', 'pausedUntil', 'replies', 'recent'],
+            properties: {
+              enabled: { type: 'boolean', description: 'There is at least one [email] user.' },
+              users: {
+                type: 'array',
+                items: { type: 'object', additionalProperties: false, required: ['number', 'address'], properties: { number: { type: 'string' }, address: { type: 'string' } } },
+              },
+              unreachedAfterSeconds: nullable('number', { description: 'null: texts no phone took are not e-mailed.' }),
+              copy: { enum: ['none', 'received', 'all'] },
+              failures: { type: 'boolean' },
+              smtp: {
+                type: ['object', 'null'],
+                additionalProperties: false,
+                required: ['host', 'port', 'tls', 'login', 'from'],
+                properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { enum: ['starttls', 'tls', 'none'] }, login: { type: 'boolean' }, from: { type: 'string' } },
+              },
+              outbox: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['queued', 'sending', 'sent', 'failed', 'oldestQueuedAt'],
+                properties: {
+                  queued: { type: 'integer' },
+                  sending: { type: 'integer' },
+                  sent: { type: 'integer' },
+                  failed: { type: 'integer' },
+                  oldestQueuedAt: nullable('string', { format: 'date-time' }),
+                },
+              },
+              lastError: { oneOf: [{ type: 'null' }, ref('EmailError')] },
+              lastSentAt: nullable('string', { format: 'date-time' }),
+              pausedUntil: nullable('string', { format: 'date-time', description: 'While the SMTP server cannot be reached: the next attempt.' }),
+              replies: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['listener', 'imap'],
+                properties: {
+                  listener: nullable('string', { description: 'host:port of the loopback SMTP listener, or null.' }),
+                  imap: {
+                    type: ['object', 'null'],
+                    additionalProperties: false,
+                    required: ['host', 'mailbox', 'connected', 'lastError', 'lastCheckAt'],
+                    properties: {
+                      host: { type: 'string' },
+                      mailbox: { type: 'string' },
+                      connected: { type: 'boolean' },
+                      lastError: { oneOf: [{ type: 'null' }, ref('EmailError')] },
+                      lastCheckAt: nullable('string', { format: 'date-time' }),
+                    },
+                  },
+                },
+              },
+              recent: {
+                type: 'array',
+                description: 'The most recent e-mails, newest first.',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['id', 'kind', 'ref', 'to', 'state', 'attempts', 'createdAt', 'reason'],
+                  properties: {
+                    id: { type: 'integer' },
+                    kind: { type: 'string' },
+                    ref: nullable('string', { description: 'The text it is about: in-<n> or out-<n>.' }),
+                    to: { type: 'string' },
+                    state: { enum: ['queued', 'sending', 'sent', 'failed'] },
+                    attempts: { type: 'integer' },
+                    createdAt: time,
+                    reason: nullable('string'),
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      EmailError: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason', 'at'],
+        properties: { reason: { type: 'string' }, at: time },
+      },
       Health: {
         type: 'object',
         additionalProperties: false,
@@ -290,7 +386,7 @@ export const openApiDocument = {
           to: { type: 'string' },
           body: nullable('string', { description: 'null once removed by the retention job.' }),
           state: { type: 'string', enum: [...ALL_STATES] },
-          reason: nullable('string', { description: 'The last failure or waiting reason.' }),
+          reason: nullable('string', { description: 'The last failure or waiting reason, in words for the person who sent the text (for an outbound failure one of a few sentences, docs/outbound.md); the ITSP\'s own words are in the events.' }),
           attempts: { type: 'integer', minimum: 0 },
           parts: { type: 'integer', minimum: 0, description: 'SIP messages for an inbound text, SMS segments for an outbound one.' },
           providerId: nullable('string'),
@@ -381,7 +477,7 @@ export const openApiDocument = {
                 webhookPath: { type: 'string', description: 'The path ITSP webhooks post to (without the secret token, when there is one).' },
                 queued: { type: 'integer', minimum: 0, description: 'Outbound texts queued or being sent through it.' },
                 circuit: { type: ['string', 'null'], enum: ['closed', 'open', 'half-open', null], description: 'null when it does not send.' },
-                lastError: nullable('string', { description: 'The reason of the last failed send attempt.' }),
+                lastError: nullable('string', { description: 'What went wrong with the last failed send attempt, for the administrator: the HTTP status and the ITSP\'s words, or the network or TLS error; configured secrets replaced by (secret).' }),
                 lastErrorAt: nullable('string', { format: 'date-time' }),
                 rate: {
                   type: 'object',

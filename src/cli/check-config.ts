@@ -5,6 +5,7 @@
 import type { Config, SectionSettings, Setting } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { out, parseCommand, printJson } from './command.js';
+import { redactorFor } from '../redact.js';
 import { readConfig } from './config.js';
 import { exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
@@ -15,11 +16,12 @@ Reads the configuration as the daemon would (--config PATH, else
 $WEBSMS_CONFIG, else ./websms.conf, else the built-in defaults), and prints
 every key of every section as you would write it in websms.conf, marked with
 where its value comes from (the file and line, an environment variable, the
-default of the interface's provider profile, or websms's default). Secrets (AMI secret, API token, interface passwords and tokens) are
+default of the interface's provider profile, PrivateDial's minivm.conf for
+[email]'s SMTP server, or websms's default). Secrets (AMI secret, API token, interface passwords and tokens) are
 shown only as (set) or (not set). Then the warnings the daemon would log at
 start: no AMI secret, the default country code, outbound sending off, ...
   --json   {"file", "sections": {section: {key: value}}, "sources":
-           {section: {key: "file"|"env"|"profile"|"default"}}, "interfaces": [names],
+           {section: {key: "file"|"env"|"profile"|"minivm"|"default"}}, "interfaces": [names],
            "warnings": [{"code", "message"}]}
 
 ${exitCodes([
@@ -35,7 +37,13 @@ export async function checkConfigCommand({ args, argv }: CommandContext): Promis
   if (!r.ok) return r.code;
   const config = r.config;
   const warnings = configWarnings(config);
-  const sections = config.settings ?? [];
+  // Secret keys are "(set)" already; a credential in a URL's query or a
+  // credential-like send_extra (src/redact.ts) is hidden the same way.
+  const redact = redactorFor(config);
+  const sections = (config.settings ?? []).map((sec) => ({
+    ...sec,
+    keys: Object.fromEntries(Object.entries(sec.keys).map(([k, v]) => [k, { ...v, value: redact(v.value) }])),
+  }));
   if (p.json) {
     printJson({
       file: config.file ?? null,
@@ -68,7 +76,12 @@ function printIni(config: Config, sections: SectionSettings[]): void {
     out();
     out(`[${s.name}]`);
     const profile = `; default of provider ${s.keys.provider?.value ?? ''}`;
-    const note = (v: Setting): string => (v.source === 'file' ? `; line ${v.line}${v.from === undefined ? '' : `: ${v.from}`}` : v.source === 'env' ? `; from ${v.env}` : v.source === 'profile' ? profile : '; default');
+    const note = (v: Setting): string =>
+      v.source === 'file' ? `; line ${v.line}${v.from === undefined ? '' : `: ${v.from}`}`
+        : v.source === 'env' ? `; from ${v.env}`
+          : v.source === 'profile' ? profile
+            : v.source === 'minivm' ? `; from ${v.from ?? 'minivm.conf'}`
+              : '; default';
     const rows = Object.entries(s.keys).map(([k, v]) => [`${k} = ${v.value}`.trimEnd(), note(v)] as const);
     const width = Math.min(48, Math.max(...rows.map(([l]) => l.length)) + 2);
     for (const [line, note] of rows) out(`${line.length >= width ? `${line} ` : line.padEnd(width)}${note}`);

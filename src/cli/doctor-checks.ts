@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config, InterfaceConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { adapterFor } from '../../providers/index.js';
+import { redactorFor, type Redact } from '../redact.js';
 import { knownSchemaVersion, schemaVersion } from '../store/db.js';
 import { ApiRefused, apiRequest, apiTarget } from './api-client.js';
 
@@ -141,11 +142,13 @@ export function fastAgiFinding(config: Config, timeoutMs: number): Promise<Findi
 /** Each interface's send credentials, where its provider can check them without sending a text. */
 export async function interfaceFindings(config: Config, timeoutMs: number): Promise<Finding[]> {
   const out: Finding[] = [];
-  for (const i of config.interfaces) out.push(await interfaceFinding(i, timeoutMs));
+  // The provider's words about a refusal can echo a credential.
+  const redact = redactorFor(config);
+  for (const i of config.interfaces) out.push(await interfaceFinding(i, timeoutMs, redact));
   return out;
 }
 
-async function interfaceFinding(i: InterfaceConfig, timeoutMs: number): Promise<Finding> {
+async function interfaceFinding(i: InterfaceConfig, timeoutMs: number, redact: Redact): Promise<Finding> {
   const check = `interface ${i.name}`;
   if (i.send.url === '') return { check, status: 'ok', detail: `receives texts at ${i.path}; sends none (no send_url), so there are no send credentials to check` };
   const adapter = adapterFor(i.provider);
@@ -162,8 +165,83 @@ async function interfaceFinding(i: InterfaceConfig, timeoutMs: number): Promise<
     const r = await adapter.checkCredentials(i.send, timeoutMs);
     return r.ok
       ? { check, status: 'ok', detail: `${adapter.name} accepts the send credentials (${r.detail})` }
-      : { check, status: 'fail', detail: `${adapter.name} refuses the send credentials: ${r.reason}; check send_username/send_password/send_bearer` };
+      : { check, status: 'fail', detail: redact(`${adapter.name} refuses the send credentials: ${r.reason}; check send_username/send_password/send_bearer`) };
   } catch (err) {
-    return { check, status: 'fail', detail: `could not check the credentials with ${adapter.name}: ${(err as Error).message}` };
+    return { check, status: 'fail', detail: redact(`could not check the credentials with ${adapter.name}: ${(err as Error).message}`) };
   }
+}
+
+/**
+ * Texts by e-mail: who gets e-mail and through which server; a real login to
+ * the SMTP server (nothing is sent) and to the reply mailbox; the reply
+ * listener; and, when the daemon runs, its outbox.
+ */
+export async function emailFindings(config: Config, timeoutMs: number): Promise<Finding[]> {
+  const check = 'e-mail';
+  const e = config.email;
+  if (e.users.length === 0) return [{ check, status: 'ok', detail: 'no [email] user: texts are not e-mailed (docs/email.md)' }];
+  const viaMinivm = config.settings?.find((s) => s.name === 'email')?.keys.smtp_host?.source === 'minivm';
+  const found: Finding[] = [
+    {
+      check,
+      status: 'ok',
+      detail: `${e.users.length} user(s) get e-mail from ${e.from} through ${e.smtp.host}:${e.smtp.port} (${e.smtp.tls}${e.smtp.username ? `, login ${e.smtp.username}` : ''})${viaMinivm ? `, as ${e.minivmFile} says` : ''}`,
+    },
+  ];
+  const deadline = <T>(p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs).unref())]);
+  const { createSmtpClient } = await import('../email/smtp.js');
+  try {
+    await deadline(createSmtpClient({ ...e, smtp: { ...e.smtp, timeoutMs: Math.min(e.smtp.timeoutMs, timeoutMs) } }).verify());
+    found.push({ check: 'e-mail SMTP', status: 'ok', detail: `${e.smtp.host}:${e.smtp.port} answers${e.smtp.tls === 'none' ? '' : ', TLS verified'}${e.smtp.username ? ', login accepted' : ''} (nothing was sent)` });
+  } catch (err) {
+    found.push({ check: 'e-mail SMTP', status: 'fail', detail: `${(err as { reason?: string }).reason ?? (err as Error).message}; e-mails wait in the outbox until this works` });
+  }
+  if (e.imap.host !== '') {
+    const { imapClient, imapReason } = await import('../email/imap.js');
+    const client = imapClient(e);
+    client.on('error', () => undefined);
+    try {
+      await deadline(client.connect());
+      const box = await deadline(client.mailboxOpen(e.imap.mailbox, { readOnly: true }));
+      found.push({ check: 'e-mail IMAP', status: 'ok', detail: `login to ${e.imap.host}:${e.imap.port} as ${e.imap.username}; mailbox ${e.imap.mailbox} has ${box.exists} message(s)` });
+    } catch (err) {
+      found.push({ check: 'e-mail IMAP', status: 'fail', detail: `${e.imap.host}:${e.imap.port}: ${imapReason(err, e.imap.password)}; replies are not read until this works` });
+    } finally {
+      await client.logout().catch(() => client.close());
+    }
+  }
+  if (e.replyListen === null && e.imap.host === '') {
+    found.push({ check: 'e-mail replies', status: 'ok', detail: 'not read (no reply_listen, no imap_host): the e-mails say so' });
+  }
+
+  // What the running daemon says about its outbox and its listener.
+  const target = apiTarget(config, process.env);
+  if ('unavailable' in target) return found;
+  let status: { email: { outbox: { queued: number; failed: number; oldestQueuedAt: string | null }; lastError: { reason: string } | null; replies: { listener: string | null } } };
+  try {
+    status = await apiRequest(target, '/api/email', { timeoutMs });
+  } catch {
+    return found; // not running (the daemon check says so), or an older daemon
+  }
+  const o = status.email.outbox;
+  if (status.email.lastError && o.queued > 0) {
+    found.push({ check: 'e-mail outbox', status: 'warn', detail: `${o.queued} e-mail(s) waiting since ${o.oldestQueuedAt}: ${status.email.lastError.reason}` });
+  } else found.push({ check: 'e-mail outbox', status: 'ok', detail: `${o.queued} waiting, ${o.failed} given up` });
+  const listener = status.email.replies.listener;
+  if (listener !== null) {
+    const [host, port] = [listener.slice(0, listener.lastIndexOf(':')), Number(listener.slice(listener.lastIndexOf(':') + 1))];
+    const reached = await new Promise<string | undefined>((resolve) => {
+      const s = net.connect({ host, port });
+      const t = setTimeout(() => (s.destroy(), resolve('no answer')), timeoutMs);
+      s.once('data', (d: Buffer) => (clearTimeout(t), s.end('QUIT\r\n'), resolve(/^220 /.test(d.toString('latin1')) ? undefined : 'not an SMTP greeting')));
+      s.once('error', (err: NodeJS.ErrnoException) => (clearTimeout(t), resolve(err.code ?? err.message)));
+    });
+    found.push(
+      reached === undefined
+        ? { check: 'e-mail replies', status: 'ok', detail: `the reply listener answers on ${listener}: point your mail server's transport for ${e.replyTo || e.from} there` }
+        : { check: 'e-mail replies', status: 'fail', detail: `the reply listener on ${listener} does not answer (${reached})` },
+    );
+  }
+  return found;
 }

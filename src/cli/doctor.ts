@@ -8,7 +8,7 @@ import type { Config } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { out, parseCommand, printJson, usageError } from './command.js';
 import { readConfig } from './config.js';
-import { configFindings, daemonFindings, databaseFindings, fastAgiFinding, interfaceFindings, type Finding, type Status } from './doctor-checks.js';
+import { configFindings, daemonFindings, databaseFindings, emailFindings, fastAgiFinding, interfaceFindings, type Finding, type Status } from './doctor-checks.js';
 import { EX_FINDINGS, EX_UNAVAILABLE, exitCodes } from './exit.js';
 import type { CommandContext } from './types.js';
 
@@ -27,6 +27,9 @@ Checks, one line each with ok, warn or fail and what to do:
                  permission "reporting")
   interfaces     each sending interface's credentials, where its provider can
                  check them without sending a text (websms providers says which)
+  e-mail         with [email] users: a login to the SMTP server (nothing is
+                 sent) and to the reply mailbox, the reply listener, and the
+                 running daemon's outbox (e-mails waiting, the last error)
 Changes nothing and sends no text. Gives up on each part after --timeout
 seconds (default 10).
   --json   {"checks": [{"check", "status": "ok"|"warn"|"fail", "detail"}], "failures": N, "warnings": N}
@@ -75,6 +78,7 @@ async function doctor(config: Config, timeoutMs: number, json: boolean): Promise
   add(await fastAgiFinding(config, timeoutMs));
   const amiReached = await amiFindings(config, timeoutMs, add);
   add(...(await interfaceFindings(config, timeoutMs)));
+  add(...(await emailFindings(config, timeoutMs)));
 
   const failures = findings.filter((f) => f.status === 'fail').length;
   const warnings = findings.filter((f) => f.status === 'warn').length;

@@ -107,13 +107,16 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
 }
 
 /** One line for `systemctl status`: AMI, and what waits. */
-export function statusLine(daemon: Pick<Daemon, 'ami' | 'store' | 'outbound'>, config: Config): string {
+export function statusLine(daemon: Pick<Daemon, 'ami' | 'store' | 'outbound'> & { email?: Pick<Daemon['email'], 'store'> }, config: Config): string {
   const ami = daemon.ami.connected ? 'AMI connected' : `waiting for AMI at ${config.ami.host}:${config.ami.port}`;
   const i = daemon.store.counts();
   const o = daemon.outbound.counts();
   const toPhones = i.queued + i.sending + i.waiting;
   const toItsp = o.queued + o.sending;
-  return `${ami}; ${toPhones} text(s) queued for phones, ${toItsp} for ITSPs`;
+  // E-mails are named only while some wait: a mail server that is down shows here.
+  const e = daemon.email?.store.counts();
+  const mails = e === undefined ? 0 : e.queued + e.sending;
+  return `${ami}; ${toPhones} text(s) queued for phones, ${toItsp} for ITSPs${mails > 0 ? `; ${mails} e-mail(s) waiting` : ''}`;
 }
 
 /**

@@ -70,7 +70,7 @@ export function mappedIPv4(ip: string): string | undefined {
 }
 
 /** The eight 16-bit groups of a valid IPv6 address. */
-function expandIPv6(ip: string): number[] | undefined {
+export function expandIPv6(ip: string): number[] | undefined {
   if (net.isIPv6(ip) === false) return undefined;
   let s = ip.toLowerCase();
   // A trailing dotted quad stands for the last two groups.

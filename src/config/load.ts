@@ -18,7 +18,9 @@ import {
   INTERFACE_KEYS,
   INTERFACE_NAME,
   MEDIA_KEYS,
+  EMAIL_KEYS,
   OUTBOUND_KEYS,
+  WEB_KEYS,
   defaultOf,
   fieldOf,
   secretEnvName,
@@ -27,6 +29,7 @@ import {
 } from './schema.js';
 import type { Config, InterfaceConfig, SectionSettings, Setting } from './types.js';
 import { publicStatusUrl } from './public-url.js';
+import { readMinivm, type MinivmKey } from './minivm.js';
 import { adapterFor, PROVIDER_NAMES } from '../../providers/index.js';
 
 export { renderSampleConfig } from './schema.js';
@@ -117,6 +120,8 @@ export function loadConfig(opts: LoadOptions): Config {
   const outbound = readSection('outbound', OUTBOUND_KEYS, fixed.get('outbound'), env, report);
   const api = readSection('api', API_KEYS, fixed.get('api'), env, report);
   const media = readSection('media', MEDIA_KEYS, fixed.get('media'), env, report);
+  const web = readSection('web', WEB_KEYS, fixed.get('web'), env, report);
+  const email = readSection('email', EMAIL_KEYS, fixed.get('email'), env, report);
   const ifaces =
     ifaceSections.length > 0
       ? ifaceSections.map((s) => readSection(s.name, INTERFACE_KEYS, s, env, report))
@@ -130,12 +135,13 @@ export function loadConfig(opts: LoadOptions): Config {
   checkApi(api, general, agi, report);
   checkInterfaces(ifaces, report);
   checkMedia(media, ifaces, report);
+  checkEmail(email, [general.values.listen, agi.values.listen, api.values.listen], report);
   const defaultInterface = pickDefaultInterface(general, ifaces, report);
 
   const problems = report.list();
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const settings = [general, ami, agi, outbound, api, media].map((r) => settingsOf(r, false));
+  const settings = [general, ami, agi, outbound, api, media, web, email].map((r) => settingsOf(r, false));
   settings.push(...ifaces.map((r) => settingsOf(r, true)));
 
   const g = general.values;
@@ -143,6 +149,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const x = agi.values;
   const o = outbound.values;
   const m = media.values;
+  const e = email.values;
   return {
     file,
     settings,
@@ -208,9 +215,49 @@ export function loadConfig(opts: LoadOptions): Config {
       retentionMs: m.retention,
       maxHoldMs: m.max_hold,
       fetchTimeoutMs: m.fetch_timeout,
+      fetchAllow: m.fetch_allow,
       attempts: m.attempts,
       retryMinMs: m.retry_min,
       retryMaxMs: m.retry_max,
+    },
+    web: {
+      password: web.values.password,
+      sessionLifetimeMs: web.values.session_lifetime,
+    },
+    email: {
+      users: e.user,
+      unreachedAfterMs: e.unreached_after,
+      copy: e.copy,
+      failures: e.failures === 'yes',
+      from: e.from,
+      fromName: e.from_name,
+      replyTo: e.reply_to,
+      replySubaddress: e.reply_subaddress === 'yes',
+      smtp: {
+        host: e.smtp_host,
+        // The usual port of the TLS mode when none was chosen: submission 587, implicit TLS 465 (RFC 8314), plain 25.
+        port: e.smtp_port !== 0 ? e.smtp_port : e.smtp_tls === 'tls' ? 465 : e.smtp_tls === 'none' ? 25 : 587,
+        tls: e.smtp_tls === '' ? 'starttls' : e.smtp_tls,
+        username: e.smtp_username,
+        password: e.smtp_password,
+        timeoutMs: e.smtp_timeout,
+      },
+      caFile: e.ca_file,
+      minivmFile: e.minivm,
+      attachMaxBytes: e.attach_max,
+      retryMinMs: e.retry_min,
+      retryMaxMs: e.retry_max,
+      maxAgeMs: e.max_age,
+      replyListen: e.reply_listen ?? null,
+      imap: {
+        host: e.imap_host,
+        port: e.imap_port !== 0 ? e.imap_port : e.imap_tls === 'tls' ? 993 : 143,
+        tls: e.imap_tls,
+        username: e.imap_username,
+        password: e.imap_password,
+        mailbox: e.imap_mailbox,
+        pollMs: e.imap_poll,
+      },
     },
     interfaces: ifaces.map((r): InterfaceConfig => {
       const i = r.values;
@@ -309,6 +356,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     outbound: mask(config.outbound, OUTBOUND_KEYS),
     api: mask(config.api, API_KEYS),
     media: mask(config.media, MEDIA_KEYS),
+    web: mask(config.web, WEB_KEYS),
+    email: mask(config.email, EMAIL_KEYS),
     interfaces: config.interfaces.map((i) => {
       const m = mask(i, INTERFACE_KEYS);
       if (i.token === '') return m;
@@ -376,6 +425,8 @@ interface SectionRead<S extends Schema> {
   profile: Partial<Record<keyof S, string>>;
   /** Keys translated from another format (PrivateDial's websms.conf): what they were made from. */
   from: Partial<Record<keyof S, string>>;
+  /** Keys read from PrivateDial's minivm.conf ([email]): the value as written there (secrets excluded) and where. */
+  minivm: Partial<Record<keyof S, { value: string; from: string }>>;
   schema: S;
 }
 
@@ -390,6 +441,7 @@ function settingsOf(r: SectionRead<Schema>, isInterface: boolean): SectionSettin
     if (envName !== undefined) s = { value: '', source: 'env', env: envName };
     else if (line !== undefined) s = { value: raw?.join(', ') ?? '', source: 'file', line };
     else if (r.profile[k] !== undefined) s = { value: r.profile[k]!.split('\n').join(', '), source: 'profile' };
+    else if (r.minivm[k] !== undefined) s = { value: r.minivm[k]!.value, source: 'minivm', from: r.minivm[k]!.from };
     else s = { value: defaultOf(spec, r.name), source: 'default' };
     const from = r.from[k];
     if (from !== undefined && s.source === 'file') s.from = from;
@@ -479,6 +531,7 @@ function readSection<S extends Schema>(
     raw: raw as SectionRead<S>['raw'],
     env: envUsed as SectionRead<S>['env'],
     profile: {},
+    minivm: {},
     from: from as SectionRead<S>['from'],
     schema,
   };
@@ -906,4 +959,92 @@ function pickDefaultInterface(
     `[general] default_interface is not set and there is no [${chosen}] interface; set it to one of: ${names.join(', ')}`,
   );
   return chosen;
+}
+
+type EmailRead = SectionRead<typeof EMAIL_KEYS>;
+
+const MINIVM_KEYS: readonly MinivmKey[] = ['smtp_host', 'smtp_port', 'smtp_tls', 'smtp_username', 'smtp_password', 'from'];
+
+/**
+ * PrivateDial's minivm.conf fills in the SMTP settings not written in
+ * [email], when smtp_host is not: MiniVM already sends voicemail through that
+ * server. Read only when e-mail is used (there is a user).
+ */
+function applyMinivm(r: EmailRead, report: Reporter): void {
+  const written = (k: MinivmKey): boolean => r.line[k] !== undefined || r.env[k] !== undefined;
+  if (written('smtp_host')) return;
+  const at = r.line.user ?? r.sectionLine;
+  const read = readMinivm(r.values.minivm);
+  if (!read.ok) {
+    report.at(at, `[email] smtp_host is not set, and PrivateDial's minivm.conf cannot supply it: ${read.reason}`);
+    return;
+  }
+  const values = r.values as Record<string, unknown>;
+  for (const k of MINIVM_KEYS) {
+    const v = read.values[k];
+    if (v === undefined || written(k)) continue;
+    const spec = EMAIL_KEYS[k] as KeySpecLike;
+    const p = spec.parse(v.value);
+    const where = `${read.file} line ${v.line}, ${v.what}`;
+    if (!p.ok) {
+      report.at(at, `[email] ${k} from ${where}: ${spec.secret ? 'not a valid value' : p.reason}; set ${k} in [email]`);
+      continue;
+    }
+    values[k] = p.value;
+    (r.minivm as Record<string, { value: string; from: string }>)[k] = { value: spec.secret ? '' : v.value, from: where };
+  }
+}
+
+interface KeySpecLike {
+  parse: (raw: string) => { ok: true; value: unknown } | { ok: false; reason: string };
+  secret: boolean;
+}
+
+function checkEmail(r: EmailRead, listeners: { host: string; port: number }[], report: Reporter): void {
+  const e = r.values;
+  const at = (k: keyof typeof EMAIL_KEYS): number | undefined => r.line[k] ?? r.sectionLine;
+  const seen = new Map<string, number>();
+  e.user.forEach((u, n) => {
+    const line = r.itemLines.user?.[n];
+    const first = seen.get(u.number);
+    if (first !== undefined) report.at(line, `[email] user: ${u.number} is given more than once (first on line ${first})`);
+    else seen.set(u.number, line ?? 0);
+  });
+  if (e.retry_min > e.retry_max) report.at(r.line.retry_min ?? at('retry_max'), '[email] retry_min must not be longer than retry_max');
+
+  const replies = e.reply_listen !== undefined || e.imap_host !== '';
+  // Without a user nothing is e-mailed; the rest is checked only when it is used.
+  if (e.user.length === 0) {
+    if (replies) report.at(r.line.reply_listen ?? at('imap_host'), '[email] replies are read (reply_listen or imap_host), but there is no [email] user to send e-mail to; add user = <number> <address>');
+    return;
+  }
+  applyMinivm(r, report);
+  if (e.smtp_host === '') return; // reported by applyMinivm
+  if (e.from === '') report.at(at('from'), '[email] from is not set (nor minivm.conf\'s -f or fromemail): the e-mails need a From address, such as sms@example.org');
+  const loopback = (h: string): boolean => h.toLowerCase() === 'localhost' || isLoopback(h);
+  if (e.smtp_tls === 'none' && !loopback(e.smtp_host)) {
+    const from = r.minivm.smtp_tls !== undefined ? ` (${r.minivm.smtp_tls.from})` : '';
+    report.at(at('smtp_tls'), `[email] smtp_tls = none${from}: e-mail goes without TLS only to a loopback address, not to ${e.smtp_host}; set smtp_tls = starttls or tls`);
+  }
+  if (e.smtp_username === '' && e.smtp_password !== '') report.at(at('smtp_password'), '[email] smtp_password is set but smtp_username is not');
+  if (e.smtp_username !== '' && e.smtp_password === '') report.at(at('smtp_username'), missingSecret('email', 'smtp_password'));
+  if (e.ca_file !== '') {
+    const problem = caFileProblem(e.ca_file);
+    if (problem !== undefined) report.at(at('ca_file'), `[email] ca_file: ${problem}`);
+  }
+
+  const l = e.reply_listen;
+  if (l !== undefined) {
+    // The listener has no authentication: only the local mail server may reach it.
+    if (!loopback(l.host)) report.at(at('reply_listen'), `[email] reply_listen: ${l.host} is not a loopback address; replies are taken from this host's mail server only (127.0.0.1 or ::1)`);
+    const clash = listeners.find((o) => l.port !== 0 && o.port === l.port && (o.host === l.host || WILDCARD.has(o.host)));
+    if (clash) report.at(at('reply_listen'), `[email] reply_listen: port ${l.port} is already used by another listener of websms`);
+  }
+  if (e.imap_host !== '') {
+    if (e.imap_username === '') report.at(at('imap_host'), '[email] imap_host is set but imap_username is not');
+    if (e.imap_password === '') report.at(at('imap_host'), missingSecret('email', 'imap_password'));
+    if (e.imap_tls === 'none' && !loopback(e.imap_host)) {
+      report.at(at('imap_tls'), `[email] imap_tls = none: a mailbox is read without TLS only on a loopback address, not on ${e.imap_host}; set imap_tls = tls or starttls`);
+    }
+  }
 }

@@ -7,8 +7,9 @@ import net from 'node:net';
 import type { Level, LogFormat } from '../log.js';
 import { parseCidr } from './cidr.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './duration.js';
-import type { Charset, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
+import type { Charset, EmailCopy, EmailTls, EmailUser, HttpMethod, NotifyMode, NumberFormat, SendAuth, SendFormat } from './types.js';
 import { DEFAULT_MEDIA_TYPES, unservableReason } from '../media/content-types.js';
+import { parsePasswordHash } from '../web/password.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Parsers of secret keys must never put the value into their reason. */
@@ -113,10 +114,10 @@ function list(raw: string): string[] {
 }
 
 /** Comma-separated CIDRs, normalised to address/prefix; "any" only where allowed. */
-function cidrs(opts: { any: boolean }): Parser<string[]> {
+function cidrs(opts: { any: boolean; empty?: boolean }): Parser<string[]> {
   return (raw) => {
     const items = list(raw);
-    if (items.length === 0 && opts.any) return bad('needs at least one address or CIDR, or "any"');
+    if (items.length === 0 && opts.any && !opts.empty) return bad('needs at least one address or CIDR, or "any"');
     const out: string[] = [];
     for (const item of items) {
       if (opts.any && item.toLowerCase() === 'any') {
@@ -139,6 +140,7 @@ function isHost(s: string): boolean {
 }
 
 const host: Parser<string> = (raw) => (isHost(raw) ? ok(raw) : bad(`"${raw}" is not an IP address or host name`));
+const hostOrEmpty: Parser<string> = (raw) => (raw === '' ? ok(raw) : host(raw));
 
 export interface Listen {
   host: string;
@@ -155,6 +157,9 @@ const listen: Parser<Listen> = (raw) => {
   if (Number(p) > 65535) return bad(`"${raw}": "${p}" is not a port number (1-65535)`);
   return ok({ host: h, port: Number(p) });
 };
+
+/** host:port, or empty for "off". */
+const listenOrOff: Parser<Listen | undefined> = (raw) => (raw === '' ? ok(undefined) : listen(raw));
 
 const countryCode: Parser<string> = (raw) =>
   /^[1-9]\d{0,2}$/.test(raw) ? ok(raw) : bad(`"${raw}" is not a country calling code (1-3 digits, without "+" or a leading 0)`);
@@ -472,7 +477,7 @@ export const INTERFACE_KEYS = {
   send_extra: key(
     extraField,
     '',
-    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret: it is shown by check-config. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
+    'A fixed field sent with every text, as name=value (the value may contain "=" and ","; write "\\;" for a ";"). One per line; the key may repeat. Not a secret, unless its name looks like a credential (with key, token, secret, pass, pwd, auth, sig, cred or session in it): such a value is hidden by check-config and in logs, like a credential in a send_url query. ${token} in the value stands for the interface\'s token, as in a status callback URL: StatusCallback=https://sms.example.org/sms/status/myitsp/${token}.',
     { list: true, example: 'channel=sms', field: 'send.extra' },
   ),
   send_extra_unicode: key(
@@ -598,6 +603,23 @@ export const API_KEYS = {
   ),
 } satisfies Schema;
 
+/** A scrypt hash as `websms web-password` prints it; empty: the web page is off. */
+const passwordHash: Parser<string> = (raw) => {
+  if (raw === '') return ok(raw);
+  const r = parsePasswordHash(raw);
+  return r.ok ? ok(raw) : bad(r.reason);
+};
+
+export const WEB_KEYS = {
+  password: key(
+    passwordHash,
+    '',
+    'The web page of conversations (on the management listener, [api] listen, at /web/): the hash of its password or token, as "websms web-password" prints it; better kept in WEBSMS_WEB_PASSWORD. Empty: the page is off.',
+    { secret: true },
+  ),
+  session_lifetime: key(duration(5 * 60_000, 30 * 86_400_000), '12h', 'A sign-in on the web page lasts this long; then the page asks for the password again.'),
+} satisfies Schema;
+
 /** The base of the media links: http(s), no credentials, query or fragment; a trailing "/" is dropped. */
 const mediaUrl: Parser<string> = (raw) => {
   const r = sendUrl(raw);
@@ -653,9 +675,157 @@ export const MEDIA_KEYS = {
     'A text with media waits at most this long for them; then it is delivered with a note for each item not fetched yet.',
   ),
   fetch_timeout: key(duration(100, 600_000), '30s', 'One attempt to fetch a media item, all of it, within this time.'),
+  fetch_allow: key(
+    cidrs({ any: true, empty: true }),
+    '',
+    'Addresses outside the public internet media may be fetched from (a provider or media server on your own network): addresses or CIDRs, comma-separated, or "any"; the key may repeat. Empty: media are fetched from public addresses only, so that whoever can post a webhook cannot make websms request loopback, private or link-local addresses (docs/media.md).',
+    { list: true, example: '10.20.0.0/16' },
+  ),
   attempts: key(integer(1, 100), '4', 'Attempts to fetch a media item before the text notes that it could not be fetched (never beyond max_hold).'),
   retry_min: key(duration(1, TIMER_MAX), '2s', 'Shortest wait before fetching a media item again; doubling with jitter up to retry_max.'),
   retry_max: key(duration(1, TIMER_MAX), '30s', 'Longest wait between fetch attempts.'),
+} satisfies Schema;
+
+// ---- [email] -------------------------------------------------------------
+
+/** local@domain: a dot-atom local part (RFC 5322) and a host name; no display name, no spaces. */
+const ADDRESS = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export function isEmailAddress(s: string): boolean {
+  return s.length <= 254 && ADDRESS.test(s) && s.indexOf('@') <= 64;
+}
+
+/** The domain in lower case: addresses are compared that way (the local part as written). */
+export function normalizeAddress(s: string): string {
+  const at = s.lastIndexOf('@');
+  return `${s.slice(0, at)}@${s.slice(at + 1).toLowerCase()}`;
+}
+
+const address = (empty: boolean): Parser<string> => (raw) => {
+  if (raw === '') return empty ? ok(raw) : bad('must not be empty');
+  return isEmailAddress(raw) ? ok(normalizeAddress(raw)) : bad(`"${raw}" is not an e-mail address such as sms@example.org (no name, no <>)`);
+};
+
+/** "+12025550160 john.doe@example.com": a user's number (E.164, as PrivateDial's hint_exten) and its address. */
+const emailUser: Parser<EmailUser[]> = (raw) => {
+  if (raw === '') return ok([]);
+  const m = /^([^\s,]+)[\s,]+([^\s,]+)$/.exec(raw.trim());
+  if (!m) return bad(`"${raw}" is not "<number> <address>", such as +12025550160 john.doe@example.com`);
+  const [, number, addr] = m as unknown as [string, string, string];
+  if (!/^\+[1-9][0-9]{1,14}$/.test(number)) return bad(`"${number}" is not a number in E.164 with "+" (as the user's hint_exten), such as +12025550160`);
+  if (!isEmailAddress(addr)) return bad(`"${addr}" is not an e-mail address such as john.doe@example.com`);
+  return ok([{ number, address: normalizeAddress(addr) }]);
+};
+
+/** A duration, or 0 / off / never for "never". */
+function durationOrOff(min: number, max: number): Parser<number> {
+  const on = duration(min, max);
+  return (raw) => (['0', 'off', 'never', 'no'].includes(raw.toLowerCase()) ? ok(0) : on(raw));
+}
+
+const yesNo = oneOf(['yes', 'no'] as const, 'value');
+
+/** A port, or empty (0) for "the usual one". */
+const portOrEmpty: Parser<number> = (raw) => (raw === '' ? ok(0) : port(raw));
+
+function emptyOr<T extends string>(p: Parser<T>): Parser<T | ''> {
+  return (raw) => (raw === '' ? ok('' as const) : p(raw));
+}
+
+export const EMAIL_KEYS = {
+  user: key(
+    emailUser,
+    '',
+    'A user\'s number and the e-mail address its texts go to when no phone takes them: "<number> <address>", the number in E.164 as the user\'s hint_exten. One per line; the key may repeat. No user: websms sends no e-mail.',
+    { list: true, example: '+12025550160 john.doe@example.com', field: 'users' },
+  ),
+  unreached_after: key(
+    durationOrOff(1000, 30 * 86_400_000),
+    '15m',
+    'A text that no phone of the user has taken within this time (no phone registered, or every phone refused it) is e-mailed too, with its pictures; it stays queued for the phone. One the dialplan gives up on is e-mailed at once. 0 or off: never.',
+  ),
+  copy: key(
+    oneOf<EmailCopy>(['none', 'received', 'all'], 'copy mode'),
+    'none',
+    'Copies by e-mail of every text: none; received (texts to the user, as they arrive, with their pictures); all (those and the texts the user sends).',
+  ),
+  failures: key(yesNo, 'yes', 'E-mail the user when a text it sent finally fails or expires (besides the notice [outbound] notify texts to the phone).'),
+  from: key(address(true), '', 'The From address of the e-mails. Empty: the -f of minivm.conf\'s mailcmd, or its fromemail.', { example: 'sms@example.org' }),
+  from_name: key(text({ empty: true, pattern: /^[^\p{Cc}"<>]{1,64}$/u, rule: 'at most 64 characters, without control characters, quotes or <>' }), 'websms', 'The name shown with the From address.'),
+  reply_to: key(
+    address(true),
+    '',
+    'Where replies go (Reply-To), the mailbox websms reads replies from (imap_*) or the address your mail server hands to reply_listen. Empty: the From address.',
+    { example: 'sms-reply@example.org' },
+  ),
+  reply_subaddress: key(
+    yesNo,
+    'no',
+    'yes: the Reply-To carries a token after "+" (sms-reply+<token>@example.org), for mail servers that deliver subaddresses; replies are matched by their In-Reply-To or References header either way.',
+  ),
+  smtp_host: key(
+    hostOrEmpty,
+    '',
+    'SMTP server the e-mails are sent through. Empty: the one in minivm.conf\'s mailcmd (minivm-send -H host:port, or sendmail: this host\'s own mail server on 127.0.0.1:25).',
+    { example: 'mail.example.org', field: 'smtp.host' },
+  ),
+  smtp_port: key(portOrEmpty, '', 'Its port. Empty: 587 (submission) with smtp_tls = starttls, 465 with tls, 25 with none (or minivm.conf\'s).', { example: '587', field: 'smtp.port' }),
+  smtp_tls: key(
+    emptyOr(oneOf<EmailTls>(['starttls', 'tls', 'none'], 'TLS mode')),
+    '',
+    'starttls (the connection must be upgraded to TLS), tls (TLS from the start) or none (only to a loopback address). Certificates are always verified. Empty: starttls (or minivm.conf\'s).',
+    { example: 'starttls', field: 'smtp.tls' },
+  ),
+  smtp_username: key(text({ empty: true, pattern: /^[^\s\p{Cc}]{1,256}$/u, rule: 'no spaces or control characters' }), '', 'SMTP user. Empty: no login.', {
+    example: 'sms@example.org',
+    field: 'smtp.username',
+  }),
+  smtp_password: key(secret, '', 'Its password; better kept in the environment variable WEBSMS_EMAIL_SMTP_PASSWORD.', { secret: true, field: 'smtp.password' }),
+  smtp_timeout: key(duration(1000, 600_000), '30s', 'Give up on one SMTP connection (connect, TLS, login, the message) after this long.', { field: 'smtp.timeoutMs' }),
+  ca_file: key(
+    text({ empty: true }),
+    '',
+    'PEM file of extra CA certificates to trust for the SMTP and IMAP servers; certificates are always verified. Empty: the system CAs.',
+    { example: '/etc/websms/mail-ca.pem', field: 'caFile' },
+  ),
+  minivm: key(
+    text({ empty: false }),
+    '/etc/asterisk/minivm.conf',
+    'PrivateDial\'s minivm.conf: when smtp_host is not set, the SMTP server, port, TLS, user, password and From address of its mailcmd are used for every one of those keys not set here. Read only when there is a user.',
+    { field: 'minivmFile' },
+  ),
+  attach_max: key(
+    size(0, 50 * 1024 * 1024),
+    '10m',
+    'Pictures are attached to the e-mail up to this size in all; beyond it (or 0) they are linked only ([media] public_url).',
+    { field: 'attachMaxBytes' },
+  ),
+  retry_min: key(duration(1000, TIMER_MAX), '30s', 'Shortest wait before trying an e-mail again: the n-th wait is drawn between retry_min × 2^(n-1) and twice that, capped at retry_max.'),
+  retry_max: key(duration(1000, TIMER_MAX), '30m', 'Longest wait between attempts to send an e-mail.'),
+  max_age: key(duration(60_000, 365 * 86_400_000), '3d', 'An e-mail the SMTP server has not taken within this age is given up (the text itself is not affected).'),
+  reply_listen: key(
+    listenOrOff,
+    '',
+    'Take replies from your mail server over SMTP on this loopback address, host:port (a transport of your MTA delivers reply_to here). Empty: no listener.',
+    { example: '127.0.0.1:2525', field: 'replyListen' },
+  ),
+  imap_host: key(hostOrEmpty, '', 'Read replies from this IMAP server\'s mailbox (the one reply_to delivers to). Empty: not read.', {
+    example: 'mail.example.org',
+    field: 'imap.host',
+  }),
+  imap_port: key(portOrEmpty, '', 'Its port. Empty: 993 with imap_tls = tls, 143 with starttls or none.', { example: '993', field: 'imap.port' }),
+  imap_tls: key(oneOf<EmailTls>(['tls', 'starttls', 'none'], 'TLS mode'), 'tls', 'tls, starttls, or none (only to a loopback address). Certificates are always verified.', {
+    field: 'imap.tls',
+  }),
+  imap_username: key(text({ empty: true, pattern: /^[^\s\p{Cc}]{1,256}$/u, rule: 'no spaces or control characters' }), '', 'IMAP user.', {
+    example: 'sms-reply@example.org',
+    field: 'imap.username',
+  }),
+  imap_password: key(secret, '', 'Its password; better kept in the environment variable WEBSMS_EMAIL_IMAP_PASSWORD.', { secret: true, field: 'imap.password' }),
+  imap_mailbox: key(text({ empty: false, pattern: /^[^\p{Cc}]{1,200}$/u, rule: 'a mailbox name' }), 'INBOX', 'The mailbox replies arrive in. Replies read are marked seen.', {
+    field: 'imap.mailbox',
+  }),
+  imap_poll: key(duration(1000, 86_400_000), '60s', 'Look for new replies this often (and at once when the server says one came, IMAP IDLE).', { field: 'imap.pollMs' }),
 } satisfies Schema;
 
 /** Sections with fixed names, in file order; every other section is an interface. */
@@ -666,6 +836,8 @@ export const FIXED_SECTIONS = {
   outbound: OUTBOUND_KEYS,
   api: API_KEYS,
   media: MEDIA_KEYS,
+  web: WEB_KEYS,
+  email: EMAIL_KEYS,
 } as const;
 export type FixedSection = keyof typeof FIXED_SECTIONS;
 
@@ -694,7 +866,7 @@ const HEADER = [
   '',
   'Syntax as in Asterisk: [section], key = value (or key => value), ";" starts a comment; write "\\;" for a literal semicolon. Durations: 500ms, 30s, 5m, 2h, 7d, or a bare number of seconds. Sizes: 65536, 64k, 1m.',
   '',
-  'Secrets are commented out below: keep them out of this file if you can. Each can come from the environment variable WEBSMS_<SECTION>_<KEY> (upper case, other characters as "_"), which wins over the file: WEBSMS_AMI_SECRET, WEBSMS_MYITSP_PASSWORD, WEBSMS_MYITSP_TOKEN, WEBSMS_MYITSP_SEND_PASSWORD, WEBSMS_MYITSP_SEND_BEARER.',
+  'Secrets are commented out below: keep them out of this file if you can. Each can come from the environment variable WEBSMS_<SECTION>_<KEY> (upper case, other characters as "_"), which wins over the file: WEBSMS_AMI_SECRET, WEBSMS_MYITSP_PASSWORD, WEBSMS_MYITSP_TOKEN, WEBSMS_MYITSP_SEND_PASSWORD, WEBSMS_MYITSP_SEND_BEARER, WEBSMS_EMAIL_SMTP_PASSWORD.',
 ];
 
 const INTERFACES_INTRO = [

@@ -115,6 +115,8 @@ export interface Config {
   outbound: OutboundConfig;
   api: ApiConfig;
   media: MediaConfig;
+  web: WebConfig;
+  email: EmailConfig;
   interfaces: InterfaceConfig[];
   /**
    * Every key of every section as websms.conf spells it, with where its value
@@ -128,8 +130,11 @@ export interface Config {
   notes?: { line?: number; message: string }[];
 }
 
-/** 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own. */
-export type SettingSource = 'file' | 'env' | 'default' | 'profile';
+/**
+ * 'profile': the default of the interface's provider profile (its `defaults(written)`), not websms's own.
+ * 'minivm': read from PrivateDial's minivm.conf ([email] minivm); `from` says where.
+ */
+export type SettingSource = 'file' | 'env' | 'default' | 'profile' | 'minivm';
 
 export interface Setting {
   /** As written in the file (list keys joined with ", "), or the default; a secret never. */
@@ -159,6 +164,14 @@ export interface ApiConfig {
   token: string;
 }
 
+/** [web]: the web page of conversations on the management listener (src/web/). */
+export interface WebConfig {
+  /** scrypt hash of the password (src/web/password.ts); empty: the page is off. Never logged. */
+  password: string;
+  /** How long a sign-in lasts (ms). */
+  sessionLifetimeMs: number;
+}
+
 /** [media]: pictures and other media of inbound texts (MMS), fetched, kept and served as links. */
 export interface MediaConfig {
   /** Base URL of the links put into texts, without a trailing "/"; empty: media are not fetched and the text says so. */
@@ -177,11 +190,71 @@ export interface MediaConfig {
   maxHoldMs: number;
   /** One fetch, all of it, within this time (ms). */
   fetchTimeoutMs: number;
+  /** CIDRs outside the public internet media may be fetched from; empty: public addresses only. */
+  fetchAllow: string[];
   /** Fetch attempts per item. */
   attempts: number;
   /** Backoff between fetch attempts (ms). */
   retryMinMs: number;
   retryMaxMs: number;
+}
+
+export type EmailTls = 'starttls' | 'tls' | 'none';
+export type EmailCopy = 'none' | 'received' | 'all';
+
+export interface EmailUser {
+  /** E.164 with "+". */
+  number: string;
+  /** local@domain, the domain in lower case. */
+  address: string;
+}
+
+/** [email]: texts by e-mail (src/email/). No users: no e-mail at all. */
+export interface EmailConfig {
+  users: EmailUser[];
+  /** A text no phone took within this long is e-mailed (ms); 0: never. */
+  unreachedAfterMs: number;
+  copy: EmailCopy;
+  /** E-mail the user when one of its texts finally fails or expires. */
+  failures: boolean;
+  /** The From address; empty only when there are no users. */
+  from: string;
+  fromName: string;
+  /** Where replies go; empty: the From address. */
+  replyTo: string;
+  /** Put a "+<token>" subaddress into the Reply-To. */
+  replySubaddress: boolean;
+  smtp: {
+    host: string;
+    port: number;
+    tls: EmailTls;
+    username: string;
+    /** Never logged. */
+    password: string;
+    timeoutMs: number;
+  };
+  /** PEM file of extra CAs for SMTP and IMAP; empty: the system CAs. */
+  caFile: string;
+  /** PrivateDial's minivm.conf, read for the SMTP settings not set in [email]. */
+  minivmFile: string;
+  /** Pictures are attached up to this many bytes in all, linked beyond. */
+  attachMaxBytes: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  maxAgeMs: number;
+  /** The loopback SMTP listener replies are delivered to; null: none. */
+  replyListen: { host: string; port: number } | null;
+  imap: {
+    /** Empty: replies are not read from a mailbox. */
+    host: string;
+    port: number;
+    tls: EmailTls;
+    username: string;
+    /** Never logged. */
+    password: string;
+    mailbox: string;
+    pollMs: number;
+  };
 }
 
 /** [agi]: the FastAGI server the dialplan hands outbound texts to. */

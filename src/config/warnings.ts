@@ -2,6 +2,7 @@
 // start, and `websms check-config` lists them. One list, so the two agree.
 
 import { adapterFor, PROVIDER_NAMES } from '../../providers/index.js';
+import { makeAddressMatcher } from './cidr.js';
 import type { Config, InterfaceConfig } from './types.js';
 
 export interface ConfigWarning {
@@ -14,6 +15,7 @@ export interface ConfigWarning {
     | 'webhook_open'
     | 'signature_check_off'
     | 'media_links_off'
+    | 'web_off_loopback'
     | 'privatedial_note';
   /** What is wrong and what to do about it. Never a secret's value. */
   message: string;
@@ -88,8 +90,19 @@ export function configWarnings(config: Config): ConfigWarning[] {
       message: `[media] public_url is not set: pictures (MMS) that come to ${mms.map((i) => `[${i.name}]`).join(', ')} are not fetched, and the text tells the phone so; set it to the address phones reach websms's media at (docs/media.md)`,
     });
   }
+
+  // The page's password and cookie would cross the network in the clear unless a TLS proxy is in front.
+  if (config.web.password !== '' && !isLoopback(config.api.listenHost)) {
+    out.push({
+      code: 'web_off_loopback',
+      message: `the web page is on (a [web] password is set) and [api] listen is ${config.api.listenHost}, not loopback: its password and sign-in cookie travel unencrypted unless browsers reach it only through a TLS reverse proxy; keep [api] listen on 127.0.0.1 and put the proxy in front (docs/web.md)`,
+    });
+  }
   return out;
 }
+
+const loopbackAddress = makeAddressMatcher(['127.0.0.0/8', '::1/128']);
+const isLoopback = (host: string): boolean => host.toLowerCase() === 'localhost' || loopbackAddress(host);
 
 /** Whether the interface's provider signs its webhooks (its profile can check them). */
 function signs(i: InterfaceConfig): boolean {

@@ -74,6 +74,7 @@ export function createDeliverer(deps: {
   let running = false;
   let scanning = false;
   let again = false;
+  let kicked = false;
 
   const retried = (row: InboundRow): void => deps.metrics?.retries.inc({ direction: 'in', interface: row.interface });
   const retryDelay = (attempts: number): number => backoff(attempts, config.retryMinMs, config.retryMaxMs);
@@ -333,7 +334,13 @@ export function createDeliverer(deps: {
       return inflight.size;
     },
     kick() {
-      if (running) scan();
+      // Every text of a group commit kicks: one scan after them does for all.
+      if (!running || kicked) return;
+      kicked = true;
+      setImmediate(() => {
+        kicked = false;
+        scan();
+      });
     },
     inFlight: () => inflight.size,
   };

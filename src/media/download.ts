@@ -7,8 +7,17 @@
 // API hosts: a media URL on another host, or a redirect elsewhere (a CDN's
 // signed URL), is asked for without them.
 // Reasons never carry the URL: a signed URL is as good as a credential.
+//
+// Requests go through node's http(s) rather than fetch: only there can the
+// connection's own DNS lookup refuse an address that is not to be fetched from
+// (src/media/address.ts), for the URL and each redirect.
 
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { Readable } from 'node:stream';
 import { formatDuration, formatSize } from '../config/duration.js';
+import { AddressRefused, checkedLookup, type AddressCheck } from './address.js';
 import { mediaTypeOf, unservableReason } from './content-types.js';
 import type { MediaFileWriter } from './files.js';
 
@@ -18,6 +27,8 @@ export interface FetchRequest {
   announcedType: string | null;
   /** An Authorization header value, and the origins (scheme://host:port) it may be sent to. */
   authorization?: { header: string; origins: readonly string[] };
+  /** The addresses that may be connected to ([media] fetch_allow and the public internet). */
+  addresses: AddressCheck;
   maxBytes: number;
   types: readonly string[];
   timeoutMs: number;
@@ -67,7 +78,7 @@ export async function fetchMedia(req: FetchRequest): Promise<FetchOutcome> {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { accept: `${req.types.join(', ')}, */*;q=0.1`, 'user-agent': 'websms' };
       if (auth && auth.origins.includes(url.origin)) headers.authorization = auth.header;
-      res = await fetch(url, { headers, redirect: 'manual', signal });
+      res = await get(url, headers, signal, req.addresses);
       const location = res.headers.get('location');
       if (res.status < 300 || res.status >= 400 || location === null) break;
       await res.body?.cancel();
@@ -140,14 +151,44 @@ export async function fetchMedia(req: FetchRequest): Promise<FetchOutcome> {
   } catch (err) {
     await writer?.discard().catch(() => undefined);
     if (req.signal.aborted) return { kind: 'stopped' };
+    if (err instanceof AddressRefused) return failed(err.message);
     if (timeout.aborted) return retry(`not fetched within ${formatDuration(req.timeoutMs)} ([media] fetch_timeout)`);
     return retry(`could not fetch it: ${describe(err)}`);
   }
 }
 
-/** A network error's code (ECONNREFUSED, ENOTFOUND, ...) says more than fetch's "fetch failed". */
+/** A network error's code (ECONNREFUSED, ENOTFOUND, ...): never its message, which may name the URL. */
 function describe(err: unknown): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.cause?.code) return e.cause.code;
-  return e.cause?.message ?? e.message;
+  const e = err as Error & { code?: unknown; cause?: { code?: unknown } };
+  const code = e.cause?.code ?? e.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code) ? code : 'network error';
+}
+
+/**
+ * One GET, no redirects followed, as a fetch Response (the caller reads
+ * status, headers and body the same way). The address is checked before a
+ * connection is made: an IP literal here, a name by the connection's lookup.
+ */
+function get(url: URL, headers: Record<string, string>, signal: AbortSignal, addresses: AddressCheck): Promise<Response> {
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  if (net.isIP(literal) !== 0 && !addresses(literal)) return Promise.reject(new AddressRefused(literal));
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, signal, lookup: checkedLookup(addresses) }, (res) => {
+      const head = new Headers();
+      const raw = res.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        try {
+          head.append(raw[i]!, raw[i + 1]!);
+        } catch {
+          // A header fetch would refuse too: left out.
+        }
+      }
+      const status = res.statusCode ?? 502;
+      const empty = status === 204 || status === 205 || status === 304;
+      if (empty) res.resume();
+      resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status: status < 200 || status > 599 ? 502 : status, headers: head }));
+    });
+    request.on('error', (err) => reject((err as { code?: string }).code === 'EMEDIAADDRESS' ? new AddressRefused((err as AddressRefused).address) : err));
+    request.end();
+  });
 }

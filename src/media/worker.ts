@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createEventLog } from '../store/events.js';
 import type { InboundRow, InboundStore } from '../store/inbound.js';
+import { fetchableAddress, type AddressCheck } from './address.js';
 import { fetchMedia, type FetchOutcome } from './download.js';
 import { createMediaFile, ensureMediaDir, removeMediaFile } from './files.js';
 import { mediaNote, mediaSummary } from './note.js';
@@ -133,6 +134,13 @@ export function createMediaWorker(deps: MediaWorkerDeps): MediaWorker {
     active.set(item.id, { inboundId: item.inbound_id, ctl, done });
   }
 
+  // One check per [media] fetch_allow list (a reload brings a new one).
+  let checked: { allow: readonly string[]; check: AddressCheck } | undefined;
+  function addressCheck(allow: readonly string[]): AddressCheck {
+    if (checked?.allow !== allow) checked = { allow, check: fetchableAddress(allow) };
+    return checked.check;
+  }
+
   function fetchOne(item: DueMedia, signal: AbortSignal): Promise<FetchOutcome> {
     const cfg = deps.config();
     const m = cfg.media;
@@ -149,6 +157,7 @@ export function createMediaWorker(deps: MediaWorkerDeps): MediaWorker {
       url: item.url,
       announcedType: item.announced_type,
       authorization,
+      addresses: addressCheck(m.fetchAllow),
       maxBytes: m.maxBytes,
       types: m.types,
       timeoutMs: m.fetchTimeoutMs,

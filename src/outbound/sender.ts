@@ -23,6 +23,8 @@ import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
 import type { Notifier } from './notify.js';
 import type { ItspOutcome, Metrics } from '../metrics.js';
+import { answerFailure, finalReason, shortReason, type FailureKind } from './failure.js';
+import { noRedaction, type Redact } from '../redact.js';
 
 export interface Sender {
   start(): void;
@@ -35,7 +37,7 @@ export interface Sender {
 export interface InterfaceHealth {
   name: string;
   circuit: BreakerState;
-  /** The last failed attempt's reason and time (ms since epoch); kept after later successes. */
+  /** The last failed attempt's detail (for the administrator, secrets taken out) and time (ms since epoch); kept after later successes. */
   lastError: { at: number; reason: string } | null;
   rate: {
     /** Segments per second for the interface and per sending number; 0: no limit. */
@@ -65,6 +67,9 @@ const YIELD_STEP_MS = 2;
 /** ...but never longer than this in all, so that a steady stream of hand-offs cannot starve sending. */
 const YIELD_MAX_MS = 50;
 
+/** The most of an ITSP's raw answer written to the debug log. */
+const DEBUG_BODY_CHARS = 2000;
+
 /** The reference sent to ITSPs that take one: stable across retries of one text. */
 export const referenceOf = (id: number): string => `websms-${id}`;
 
@@ -80,9 +85,12 @@ export function createSender(deps: {
    */
   handoffs?: () => number;
   metrics?: Pick<Metrics, 'itspRequestSeconds' | 'itspRequests' | 'retries' | 'failovers'>;
+  /** Takes every configured secret out of the failure details stored with a text (src/redact.ts). */
+  redact?: Redact;
   now?: () => number;
 }): Sender {
   const { store, notifier, log } = deps;
+  const redact = deps.redact ?? noRedaction;
   const out: OutboundConfig = deps.config.outbound;
   const now = deps.now ?? Date.now;
   const lanes = new Map<string, Lane>();
@@ -165,11 +173,11 @@ export function createSender(deps: {
   function consider(row: OutboundRow, t: number, picked: Array<{ lane: Lane; row: OutboundRow }>): number {
     const lane = lanes.get(row.interface);
     if (!lane) {
-      finalFail(row, 'failed', `interface ${row.interface} does not send (no send_url)`);
+      finalFail(row, 'failed', 'setup', `interface ${row.interface} does not send (no send_url)`);
       return 0;
     }
     if (t - outboundAgeFrom(row) > out.maxAgeMs) {
-      finalFail(row, 'expired', 'no ITSP accepted it in time');
+      finalFail(row, 'expired', 'expired', 'no ITSP accepted it within [outbound] max_age');
       return 0;
     }
     if (lane.inflight >= lane.iface.send.concurrency) return 20;
@@ -240,6 +248,10 @@ export function createSender(deps: {
     const cfg = lane.iface.send;
     let outcome: SendOutcome;
     let measured: ItspOutcome = 'error';
+    // What went wrong, when it did: whose problem (the kind) and the detail for the administrator.
+    let kind: FailureKind = 'setup';
+    let status: number | undefined;
+    const fields = { id: row.id, iface: lane.iface.name, to: row.recipient, attempt: row.attempts + 1 };
     try {
       const req = lane.adapter.buildRequest(
         { id: row.id, from: row.sender, to: row.recipient, body: row.body ?? '', reference: referenceOf(row.id) },
@@ -248,14 +260,28 @@ export function createSender(deps: {
       const timer = deps.metrics?.itspRequestSeconds.startTimer({ interface: lane.iface.name });
       const res = await lane.http.send(req);
       timer?.();
-      outcome = res.ok ? lane.adapter.parseResponse(res.answer, cfg) : { kind: 'retry', reason: res.reason };
-      measured = res.ok ? outcome.kind : res.code;
+      if (res.ok) {
+        outcome = lane.adapter.parseResponse(res.answer, cfg);
+        measured = outcome.kind;
+        if (outcome.kind !== 'accepted') {
+          status = res.answer.status;
+          kind = answerFailure(outcome.kind, status, outcome.reason);
+          // The raw answer is for debugging only; the logger takes the secrets out of it too.
+          log.debug({ ...fields, status, body: redact(res.answer.body.slice(0, DEBUG_BODY_CHARS)) }, 'ITSP answer to a text it did not take');
+        }
+      } else {
+        outcome = { kind: 'retry', reason: res.reason };
+        measured = res.code;
+        // Timeout, refused, DNS or TLS: to the sender all the same; the detail tells them apart.
+        kind = 'unreachable';
+      }
     } catch (err) {
+      // An adapter that cannot build the request (a key it cannot read): a setting to fix, not the sender's problem.
       outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
+      kind = 'setup';
     }
     deps.metrics?.itspRequests.inc({ interface: lane.iface.name, outcome: measured });
     const t = now();
-    const fields = { id: row.id, iface: lane.iface.name, to: row.recipient, attempt: row.attempts + 1 };
     if (outcome.kind === 'accepted') {
       lane.breaker.success();
       const providerId = outcome.providerId;
@@ -269,12 +295,14 @@ export function createSender(deps: {
       log.info({ ...fields, providerId }, 'text accepted by the ITSP');
       return;
     }
-    lane.lastError = { at: t, reason: outcome.reason };
+    const detail = redact(outcome.reason);
+    const why = { failure: kind, ...(status !== undefined ? { status } : {}), detail };
+    lane.lastError = { at: t, reason: detail };
     if (outcome.kind === 'permanent') {
       // The ITSP answered sensibly; it refuses this text, not everything.
       lane.breaker.success();
-      log.warn({ ...fields, reason: outcome.reason }, 'ITSP refused the text');
-      finalFail(row, 'failed', outcome.reason);
+      log.warn({ ...fields, ...why }, 'ITSP refused the text');
+      finalFail(row, 'failed', kind, detail);
       return;
     }
     lane.breaker.failure(t);
@@ -283,26 +311,28 @@ export function createSender(deps: {
     if (attempts >= out.maxAttempts) {
       const to = cfg.failover;
       if (to !== '' && lanes.has(to) && row.interface !== to && row.origin !== to) {
-        log.warn({ ...fields, failover: to, reason: outcome.reason }, 'attempts exhausted; failing over');
-        const why = `${lane.iface.name}: ${outcome.reason}`;
+        log.warn({ ...fields, ...why, failover: to }, 'attempts exhausted; failing over');
+        const reason = shortReason(kind);
         deps.metrics?.failovers.inc({ interface: lane.iface.name, to });
-        record(() => store.failover(row.id, to, why, t));
+        record(() => store.failover(row.id, to, reason, t, `${lane.iface.name}: ${detail}`));
         return;
       }
-      log.warn({ ...fields, reason: outcome.reason }, 'attempts exhausted; text failed');
-      finalFail(row, 'failed', `${outcome.reason} (gave up after ${attempts} attempts)`);
+      log.warn({ ...fields, ...why }, 'attempts exhausted; text failed');
+      finalFail(row, 'failed', kind, `${detail} (gave up after ${attempts} attempts)`);
       return;
     }
     const delay = outcome.retryAfterMs ?? backoff(attempts);
-    log.info({ ...fields, reason: outcome.reason, retryInMs: delay }, 'send failed; will retry');
-    const why = outcome.reason;
+    log.info({ ...fields, ...why, retryInMs: delay }, 'send failed; will retry');
+    const reason = shortReason(kind);
     deps.metrics?.retries.inc({ direction: 'out', interface: lane.iface.name });
-    record(() => store.retry(row.id, why, t + delay, t));
+    record(() => store.retry(row.id, reason, t + delay, t, detail));
   }
 
-  function finalFail(row: OutboundRow, state: 'failed' | 'expired', reason: string): void {
+  /** The text fails for good: its reason says what the sender can do, the detail goes into its history. */
+  function finalFail(row: OutboundRow, state: 'failed' | 'expired', kind: FailureKind, detail: string): void {
+    const reason = finalReason(kind);
     record(() => {
-      store.fail(row.id, state, reason, now());
+      store.fail(row.id, state, reason, now(), detail);
       const fresh = store.get(row.id);
       if (fresh) notifier.notify(fresh, state, reason);
     });

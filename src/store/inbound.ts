@@ -2,6 +2,15 @@
 // kept until the dialplan reports them delivered (or they fail or expire).
 //
 // Writes from webhooks go through group commit (group-commit.ts).
+//
+// A conversation (recipient and sender) gets its texts in order, one at a
+// time: only its first unfinished text, its head, may be taken. The heads
+// live in their own table, inbound_heads, kept by triggers in the same
+// transaction as every change to the texts (db/013_queue_heads.sql explains
+// how). Taking the due texts and finding when the next one falls due read
+// that table's `due` index and nothing else: their cost does not grow with
+// the texts waiting behind a head (a phone offline for a week), and a scan
+// per stored text stays cheap.
 
 import crypto from 'node:crypto';
 import type { MediaRef } from '../../providers/types.js';
@@ -183,6 +192,25 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
   };
 }
 
+/**
+ * The queue's reads (a test checks their query plans). The two that run on
+ * every scan read inbound_heads' `due` index: the due heads, earliest first,
+ * joined to their rows by id; and the earliest time a head falls due. A text
+ * behind its conversation's head is in neither: it is due when the head
+ * finishes, and the head's outcome starts the next scan.
+ */
+export const INBOUND_QUEUE_SQL = {
+  due: `SELECT m.* FROM inbound_heads h CROSS JOIN inbound m ON m.id = h.head_id
+         WHERE h.due IS NOT NULL AND h.due <= ? ORDER BY h.due, h.head_id LIMIT ?`,
+  nextDue: 'SELECT due AS t FROM inbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
+  // Expiry, every minute, looks at every text still to be delivered, behind a
+  // head or not: the texts in inbound_active, not the whole history. The
+  // first state term is that index's own, word for word, which is what lets
+  // SQLite use it.
+  expire: `SELECT * FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state <> 'sending'
+             AND COALESCE(retried_at, received_at) < ?`,
+} as const;
+
 export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: () => number }): InboundStore {
   const now = opts.now ?? Date.now;
   const events = createEventLog(db);
@@ -192,31 +220,18 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     return items.map((m) => write(m, t));
   });
 
-  const claimSelect = db.prepare<[number, number], InboundRow>(
-    `SELECT * FROM inbound m
-      WHERE m.state IN ('queued', 'waiting') AND m.next_attempt_at <= ?
-        AND NOT EXISTS (SELECT 1 FROM inbound p
-                         WHERE p.recipient = m.recipient AND p.sender = m.sender AND p.id < m.id
-                           AND p.state IN ('queued', 'sending', 'waiting'))
-      ORDER BY m.next_attempt_at, m.id LIMIT ?`,
-  );
+  const claimSelect = db.prepare<[number, number], InboundRow>(INBOUND_QUEUE_SQL.due);
   const markSending = db.prepare(
     `UPDATE inbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`,
   );
   const claim = db.transaction((t: number, limit: number): InboundRow[] => {
+    // One head per conversation: never two texts of one conversation at once.
     const rows = claimSelect.all(t, limit);
-    // Two rows of one conversation may both be due; the later waits its turn.
-    const seen = new Set<string>();
-    const out: InboundRow[] = [];
     for (const r of rows) {
-      const key = `${r.recipient}\u0000${r.sender}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       markSending.run(t, r.id);
       events.add('in', r.id, t, 'attempt', `originate part ${r.parts_done + 1} of ${r.parts}, attempt ${r.attempts + 1}`);
-      out.push({ ...r, state: 'sending', attempts: r.attempts + 1 });
     }
-    return out;
+    return rows.map((r) => ({ ...r, state: 'sending', attempts: r.attempts + 1 }));
   });
 
   const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
@@ -250,20 +265,8 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     `INSERT INTO events (direction, text_id, at, kind, detail)
      SELECT 'in', id, ?, 'interrupted', 'websms stopped while delivering it; queued again' FROM inbound WHERE state = 'sending'`,
   );
-  const expireSelect = db.prepare<[number], InboundRow>(
-    `SELECT * FROM inbound WHERE state IN ('queued', 'waiting') AND COALESCE(retried_at, received_at) < ?`,
-  );
-  // Only texts first in their conversation: one waiting behind an earlier
-  // text is not due whatever its time says, and counting it would wake the
-  // deliverer at once, again and again, while the earlier one waits.
-  const nextDue = db.prepare<[], { t: number }>(
-    `SELECT m.next_attempt_at AS t FROM inbound m
-      WHERE m.state IN ('queued', 'waiting')
-        AND NOT EXISTS (SELECT 1 FROM inbound p
-                         WHERE p.recipient = m.recipient AND p.sender = m.sender AND p.id < m.id
-                           AND p.state IN ('queued', 'sending', 'waiting'))
-      ORDER BY m.next_attempt_at LIMIT 1`,
-  );
+  const expireSelect = db.prepare<[number], InboundRow>(INBOUND_QUEUE_SQL.expire);
+  const nextDue = db.prepare<[], { t: number }>(INBOUND_QUEUE_SQL.nextDue);
   const countStmt = db.prepare<[], { state: InboundState; n: number }>(
     'SELECT state, COUNT(*) AS n FROM inbound GROUP BY state',
   );

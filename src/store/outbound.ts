@@ -1,6 +1,13 @@
 // The outbound queue: texts handed off by the dialplan, stored before the
 // dialplan hears QUEUED, kept until an ITSP accepted them (and later reports
 // on them) or they finally fail.
+//
+// A conversation (sender and recipient) goes out in hand-off order, one text
+// at a time: only its first unfinished text, its head, may be sent. The
+// heads live in outbound_heads, kept by triggers in the transaction of every
+// change to the texts (db/013_queue_heads.sql explains how), so finding the
+// due texts and the next wake-up is one read of that table's `due` index,
+// however many texts wait behind a head.
 
 import type { Db } from './db.js';
 import { createEventLog } from './events.js';
@@ -61,12 +68,17 @@ export interface OutboundStore {
   /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
   together(fn: () => void): void;
   sent(id: number, providerId: string | null, now: number): void;
-  retry(id: number, reason: string, at: number, now: number): void;
+  /**
+   * `reason` is the text's reason, for the person who sent it
+   * (src/outbound/failure.ts); `detail`, for whoever runs websms (the ITSP's
+   * words, secrets taken out), goes only into the text's history beside it.
+   */
+  retry(id: number, reason: string, at: number, now: number, detail?: string): void;
   /** Moves a text to another interface with a fresh attempt count. */
-  failover(id: number, toInterface: string, reason: string, now: number): void;
-  fail(id: number, state: 'failed' | 'expired', reason: string, now: number): void;
+  failover(id: number, toInterface: string, reason: string, now: number, detail?: string): void;
+  fail(id: number, state: 'failed' | 'expired', reason: string, now: number, detail?: string): void;
   /** Applies a delivery report; returns the row when it changed. */
-  report(iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, now: number): OutboundRow | undefined;
+  report(iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, now: number, detail?: string): OutboundRow | undefined;
   markNotified(id: number, state: string): void;
   get(id: number): OutboundRow | undefined;
   /** Texts left 'sending' by a previous process go back to the queue. */
@@ -81,29 +93,46 @@ export interface OutboundStore {
   flush(): void;
 }
 
-export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
-  const now = opts.now ?? Date.now;
-  const events = createEventLog(db);
+/**
+ * The queue's two reads, both of outbound_heads' `due` index (a test checks
+ * their query plans): the due heads, earliest first, joined to their rows by
+ * id; and the earliest time a head falls due.
+ */
+export const OUTBOUND_QUEUE_SQL = {
+  due: `SELECT m.* FROM outbound_heads h CROSS JOIN outbound m ON m.id = h.head_id
+         WHERE h.due IS NOT NULL AND h.due <= ? ORDER BY h.due, h.head_id LIMIT ?`,
+  nextDue: 'SELECT due AS t FROM outbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
+} as const;
+
+/**
+ * Writes one text inside the caller's transaction and returns its id: the
+ * group commit below, and writers that must store something else in the same
+ * commit (an e-mail reply and the record that it was taken: src/email/).
+ */
+export type OutboundWriter = (m: NewOutbound, now: number) => number;
+
+export function createOutboundWriter(db: Db): OutboundWriter {
   const insert = db.prepare(
     `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
      VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t)`,
   );
+  return (m, t) =>
+    Number(insert.run({ interface: m.interface, sender: m.sender, recipient: m.recipient, body: m.body, encoding: m.encoding, segments: m.segments, t }).lastInsertRowid);
+}
+
+export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {
+  const now = opts.now ?? Date.now;
+  const events = createEventLog(db);
+  const write = createOutboundWriter(db);
   const commits = createGroupCommit(
     db,
     (items: NewOutbound[]) => {
       const t = now();
-      return items.map((m) => Number(insert.run({ ...m, t }).lastInsertRowid));
+      return items.map((m) => write(m, t));
     },
     { expected: opts.expectedWriters },
   );
-  const dueStmt = db.prepare<[number, number], OutboundRow>(
-    `SELECT * FROM outbound m
-      WHERE m.state = 'queued' AND m.next_attempt_at <= ?
-        AND NOT EXISTS (SELECT 1 FROM outbound p
-                         WHERE p.sender = m.sender AND p.recipient = m.recipient AND p.id < m.id
-                           AND p.state IN ('queued', 'sending'))
-      ORDER BY m.next_attempt_at, m.id LIMIT ?`,
-  );
+  const dueStmt = db.prepare<[number, number], OutboundRow>(OUTBOUND_QUEUE_SQL.due);
   const sendingStmt = db.prepare<[number, number], { attempts: number; interface: string }>(
     `UPDATE outbound SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'
      RETURNING attempts, interface`,
@@ -131,15 +160,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     `INSERT INTO events (direction, text_id, at, kind, detail)
      SELECT 'out', id, ?, 'interrupted', 'websms stopped while sending it; queued again' FROM outbound WHERE state = 'sending'`,
   );
-  // Only texts first in their conversation (see the same query in inbound.ts).
-  const nextDue = db.prepare<[], { t: number }>(
-    `SELECT m.next_attempt_at AS t FROM outbound m
-      WHERE m.state = 'queued'
-        AND NOT EXISTS (SELECT 1 FROM outbound p
-                         WHERE p.sender = m.sender AND p.recipient = m.recipient AND p.id < m.id
-                           AND p.state IN ('queued', 'sending'))
-      ORDER BY m.next_attempt_at LIMIT 1`,
-  );
+  const nextDue = db.prepare<[], { t: number }>(OUTBOUND_QUEUE_SQL.nextDue);
   const countStmt = db.prepare<[], { state: OutboundState; n: number }>('SELECT state, COUNT(*) AS n FROM outbound GROUP BY state');
 
   const markMany = db.transaction((ids: number[], t: number) => {
@@ -173,21 +194,21 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
       const r = sentStmt.get(providerId, t, id);
       if (r) events.add('out', id, t, 'sent', `accepted by ${r.interface}${providerId !== null ? ` as ${providerId}` : ''}`);
     }),
-    retry: db.transaction((id: number, reason: string, at: number, t: number) => {
-      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('out', id, t, 'retry', `${reason}; next attempt at ${new Date(at).toISOString()}`);
+    retry: db.transaction((id: number, reason: string, at: number, t: number, detail?: string) => {
+      if (retryStmt.run(reason, at, t, id).changes > 0) events.add('out', id, t, 'retry', `${withDetail(reason, detail)}; next attempt at ${new Date(at).toISOString()}`);
     }),
-    failover: db.transaction((id: number, to: string, reason: string, t: number) => {
-      if (failoverStmt.run(to, reason, t, t, id).changes > 0) events.add('out', id, t, 'failover', `to ${to} after ${reason}`);
+    failover: db.transaction((id: number, to: string, reason: string, t: number, detail?: string) => {
+      if (failoverStmt.run(to, reason, t, t, id).changes > 0) events.add('out', id, t, 'failover', `to ${to} after ${withDetail(reason, detail)}`);
     }),
-    fail: db.transaction((id: number, state: 'failed' | 'expired', reason: string, t: number) => {
-      if (failStmt.run(state, reason, t, id).changes > 0) events.add('out', id, t, state, reason);
+    fail: db.transaction((id: number, state: 'failed' | 'expired', reason: string, t: number, detail?: string) => {
+      if (failStmt.run(state, reason, t, id).changes > 0) events.add('out', id, t, state, withDetail(reason, detail));
     }),
-    report: db.transaction((iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, t: number) => {
+    report: db.transaction((iface: string, providerId: string, state: 'sent' | 'delivered' | 'failed', reason: string | null, t: number, detail?: string) => {
       const row = byProvider.get(iface, providerId);
       if (!row || RANK[state] < RANK[row.state] || row.state === state) return undefined;
       if (RANK[row.state] === 2) return undefined;
       reportStmt.run(state, reason, t, row.id);
-      events.add('out', row.id, t, 'report', `${state}${reason !== null ? `: ${reason}` : ''}`);
+      events.add('out', row.id, t, 'report', `${state}${reason !== null ? `: ${withDetail(reason, detail)}` : detail ? `: ${detail}` : ''}`);
       return getStmt.get(row.id);
     }),
     markNotified: (id, state) => void notifiedStmt.run(state, id),
@@ -204,4 +225,9 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
     },
     flush: () => commits.flush(),
   };
+}
+
+/** An event's text: the reason, and the detail behind it when there is one. */
+function withDetail(reason: string, detail: string | undefined): string {
+  return detail === undefined || detail === '' || detail === reason ? reason : `${reason} (${detail})`;
 }

@@ -131,9 +131,13 @@ export function decodeCursor(s: string): Cursor | undefined {
 export interface ListQuery {
   direction?: Direction;
   state?: TextState;
+  /** Any of these states (fixed words, never input); with `state`, both must hold. */
+  states?: readonly TextState[];
   interface?: string;
   /** Matches the sender or the recipient; already normalised. */
   number?: string;
+  /** One conversation: texts between the user's number and the other party's (both normalised). */
+  between?: { local: string; remote: string };
   /** Searched for in bodies (case-insensitive for ASCII letters). */
   q?: string;
   /** Created at or after / before (ms). */
@@ -224,6 +228,16 @@ function toRecord(t: Table, r: Row): TextRecord {
 const columns = (t: Table): string =>
   `id, interface, sender, recipient, body, state, reason, attempts, ${t.parts} AS parts, provider_id, ${t.created} AS created, updated_at, next_attempt_at`;
 
+/**
+ * One conversation as the thread indexes key it (db/011_web.sql): the local
+ * number, a space, the other party. A local number never has a space, so
+ * the key is unambiguous.
+ */
+export const threadKey = (local: string, remote: string): string => `${local} ${remote}`;
+/** The condition on that key, as the index is written; it takes threadKey() as its one argument. */
+export const threadKeySql = (direction: Direction): string =>
+  direction === 'in' ? `recipient || ' ' || sender = ?` : `sender || ' ' || recipient = ?`;
+
 /** LIKE with the pattern characters of the search taken literally. */
 const likePattern = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -260,8 +274,12 @@ export function createTextStore(db: Db): TextStore {
     };
     if (before !== undefined) add('id < ?', before);
     if (q.state !== undefined) add('state = ?', q.state);
+    if (q.states !== undefined) add(`state IN ${statesSql(q.states)}`);
     if (q.interface !== undefined) add('interface = ?', q.interface);
     if (q.number !== undefined) add('(sender = ? OR recipient = ?)', q.number, q.number);
+    // The user's number is the recipient of an inbound text and the sender of
+    // an outbound one; written as the expression indexed by db/011_web.sql.
+    if (q.between !== undefined) add(threadKeySql(t.direction), threadKey(q.between.local, q.between.remote));
     if (q.q !== undefined) add(`body LIKE ? ESCAPE '\\'`, likePattern(q.q));
     if (q.since !== undefined) add(`${t.created} >= ?`, q.since);
     if (q.until !== undefined) add(`${t.created} < ?`, q.until);

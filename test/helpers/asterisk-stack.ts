@@ -75,6 +75,8 @@ export interface StoredVoicemail {
   /** The e-mail as stored. */
   text: string;
   attachment: Buffer;
+  /** The e-mail queued in the outbox (src/email/) that sends it. */
+  outbox: { kind: string; recipient: string; subject: string; state: string; attachments: Array<{ filename: string; path: string }> };
 }
 
 export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxStackOptions = {}): Promise<PbxStack> {
@@ -190,10 +192,16 @@ export async function startPbxStack(t: Teardown, build: AsteriskBuild, o: PbxSta
 function storedVoicemail(file: string): StoredVoicemail[] {
   const db = new Database(file, { readonly: true });
   try {
-    const rows = db.prepare('SELECT id, recipient, state, message FROM voicemail ORDER BY id').all() as Array<{ id: number; recipient: string; state: string; message: Buffer }>;
+    const rows = db
+      .prepare(
+        `SELECT v.id, v.recipient, v.state, v.message, o.kind, o.recipient AS oRecipient, o.subject, o.state AS oState, o.attachments
+         FROM voicemail v LEFT JOIN email_outbox o ON o.id = v.outbox_id ORDER BY v.id`,
+      )
+      .all() as Array<{ id: number; recipient: string; state: string; message: Buffer; kind: string; oRecipient: string; subject: string; oState: string; attachments: string }>;
     return rows.map((r) => {
       const m = readVoicemailMail(r.message);
-      return { id: r.id, recipient: r.recipient, state: r.state, text: r.message.toString('latin1'), attachment: m.recording ?? Buffer.alloc(0) };
+      const outbox = { kind: r.kind, recipient: r.oRecipient, subject: r.subject, state: r.oState, attachments: JSON.parse(r.attachments ?? '[]') as Array<{ filename: string; path: string }> };
+      return { id: r.id, recipient: r.recipient, state: r.state, text: r.message.toString('latin1'), attachment: m.recording ?? Buffer.alloc(0), outbox };
     });
   } finally {
     db.close();
