@@ -1,6 +1,7 @@
 // The composition root: wires store, AMI, delivery and HTTP together, and takes
 // them down in order (stop taking texts, commit what is batched, then the rest).
 
+import path from 'node:path';
 import { createAmiClient, type AmiClient } from './asterisk/ami.js';
 import { checkDialplanOnFirstConnect } from './asterisk/doctor.js';
 import { makeAddressMatcher } from './config/cidr.js';
@@ -27,6 +28,7 @@ import { reloadPlan } from './reload.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsReader } from './store/stats.js';
 import { startApi } from './api/server.js';
+import { createVoicemailIntake } from './voicemail/intake.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
@@ -254,6 +256,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       texts,
       stats,
       outbound,
+      voicemail: createVoicemailIntake({
+        db,
+        email: emailStore,
+        dir: () => path.join(path.dirname(path.resolve(current.general.database)), 'voicemail'),
+        onQueued: () => emailSender.kick(),
+      }),
       probe: createWriteProbe(db),
       sender: senderHealth,
       ami,

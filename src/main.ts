@@ -85,6 +85,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'install the PrivateDial dialplan into /etc/asterisk, or check dialplan files',
     run: async (ctx) => (await import('./cli/dialplan.js')).dialplanCommand(ctx),
   },
+  'voicemail-mail': {
+    synopsis: 'voicemail-mail',
+    summary: "MiniVM's mail command: store a voicemail e-mail from standard input, then delete its recording",
+    run: async (ctx) => (await import('./cli/voicemail-mail.js')).voicemailMailCommand(ctx),
+  },
   'web-password': {
     synopsis: 'web-password',
     summary: 'the hash of a password for the web page ([web] password)',

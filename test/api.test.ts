@@ -1,10 +1,12 @@
 // The management API against the real daemon: every route, its successes and
 // its errors, each answer checked against the OpenAPI document's schema for
 // that route and status; the document itself checked against OpenAPI 3.1.
+import { createVoicemailIntake } from '../src/voicemail/intake.js';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import os from 'node:os';
+import fs from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -173,6 +175,7 @@ test('/metrics serves what the metrics source renders, with its content type', a
     texts: createTextStore(s.daemon.db),
     stats: createStatsReader(s.daemon.db),
     outbound: s.daemon.outbound,
+    voicemail: createVoicemailIntake({ db: s.daemon.db, email: s.daemon.email.store, dir: () => s.dir, onQueued: () => undefined }),
     probe: createWriteProbe(s.daemon.db),
     sender: s.daemon.sender,
     ami: s.daemon.ami,
@@ -509,6 +512,54 @@ test('with a token: every /api route wants it, the probes stay open on loopback,
     t.is((await call(t, base, 'GET', p)).status, 401, p);
     t.not((await call(t, base, 'GET', p, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 401, p);
   }
+});
+
+test('POST /api/voicemail: a MiniVM e-mail is stored and queued in the outbox before the 201, To: made proper; bad input gets 400/413/415 and changes nothing', async (t) => {
+  const { s } = await setup(t);
+  const recording = Buffer.from('RIFF-not-really-a-wav-but-bytes');
+  const mail = [
+    'Date: Mon, 07 Dec 2026 04:33:29 +0000',
+    'From: "Voicemail" <voicemail-noreply@example.com>',
+    'To: "" <bob@example.com>',
+    'Subject: =?UTF-8?Q?Voicemail_from_=22alice=22?=',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '',
+    '--b1',
+    'Content-Type: text/plain; charset=UTF-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'alice left you a message.',
+    '--b1',
+    'Content-Type: audio/x-WAV; name="voicemailmsg.WAV"',
+    'Content-Transfer-Encoding: base64',
+    'Content-Disposition: attachment; filename="voicemail.WAV"',
+    '',
+    recording.toString('base64'),
+    '',
+    '--b1--',
+    '.',
+    '',
+  ].join('\n');
+  const headers = { 'content-type': 'message/rfc822' };
+  const ok = await call(t, s.api, 'POST', '/api/voicemail', { raw: mail, headers });
+  t.is(ok.status, 201);
+  t.like(ok.body.voicemail, { id: 1, recipient: 'bob@example.com', recordingBytes: recording.length, state: 'queued' });
+  const db = new Database(path.join(s.dir, 'var', 'websms.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const row = db.prepare('SELECT message, outbox_id FROM voicemail').get() as { message: Buffer; outbox_id: number };
+  t.regex(row.message.toString('latin1'), /^To: bob@example\.com$/m, 'To: "" <...> made proper');
+  const out = db.prepare('SELECT kind, recipient, subject, body, attachments FROM email_outbox WHERE id = ?').get(row.outbox_id) as Record<string, string>;
+  t.like(out, { kind: 'voicemail', recipient: 'bob@example.com', subject: 'Voicemail from "alice"', body: 'alice left you a message.' });
+  t.deepEqual(fs.readFileSync((JSON.parse(out.attachments!) as Array<{ path: string }>)[0]!.path), recording);
+
+  t.is((await call(t, s.api, 'POST', '/api/voicemail', { raw: 'Subject: no recipient\n\nbody', headers })).status, 400);
+  t.is((await call(t, s.api, 'POST', '/api/voicemail', { raw: 'not an e-mail', headers })).status, 400);
+  t.is((await call(t, s.api, 'POST', '/api/voicemail', { raw: mail, headers: { 'content-type': 'text/plain' } })).status, 415);
+  t.is((await call(t, s.api, 'POST', '/api/voicemail', { raw: 'x'.repeat(21 * 1024 * 1024), headers })).status, 413);
+  t.is((await call(t, s.api, 'GET', '/api/voicemail', { as: 'POST' })).status, 405);
+  t.is((db.prepare('SELECT count(*) AS n FROM voicemail').get() as { n: number }).n, 1, 'nothing else stored');
 });
 
 test.after('every documented answer of every route was exercised', (t) => {

@@ -34,6 +34,9 @@ import { interfacesStatus, sendText, steerText, textIdOf } from './actions.js';
 import { ApiError, sendError } from './errors.js';
 import type { EmailStatus } from '../email/status.js';
 import { openApiDocument } from './openapi.js';
+import { MAX_MAIL_BYTES } from '../voicemail/mail.js';
+import { VoicemailError } from '../voicemail/errors.js';
+import type { VoicemailIntake } from '../voicemail/intake.js';
 
 export interface MetricsSource {
   contentType: string;
@@ -47,6 +50,7 @@ export interface ApiDeps {
   /** The queues' depth by interface, the same numbers /metrics gives. */
   stats: Pick<StatsReader, 'queues'>;
   outbound: OutboundStore;
+  voicemail: VoicemailIntake;
   /** A real write to the database; throws when it cannot be done. */
   probe: (now: number) => void;
   sender: { health(): InterfaceHealth[] };
@@ -245,6 +249,24 @@ export function createApiApp(deps: ApiDeps): express.Express {
     res.json({ removed });
   }).all(only('POST'));
 
+  // ---- voicemail ---------------------------------------------------------
+  // MiniVM's mail command (websms voicemail-mail) deletes the recording once
+  // this answers 201, so the 201 comes only after the commit.
+  const rfc822 = express.raw({ type: () => true, limit: MAX_MAIL_BYTES });
+  app.route('/api/voicemail').post(rfc822, async (req, res) => {
+    if (!req.is('message/rfc822')) throw new ApiError(415, 'unsupported_media_type', 'send the e-mail as it is with Content-Type: message/rfc822');
+    let row;
+    try {
+      row = await deps.voicemail.take(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), now());
+    } catch (err) {
+      if (err instanceof VoicemailError) throw bad(err.reason);
+      log.error({ err: (err as Error).message }, 'a voicemail e-mail could not be stored');
+      throw new ApiError(503, 'unavailable', `it cannot be stored now: ${(err as Error).message}`);
+    }
+    log.info({ voicemail: row.id, recordingBytes: row.recordingBytes }, 'voicemail e-mail stored');
+    res.status(201).json({ voicemail: { id: row.id, recipient: row.recipient, recordingSha256: row.recordingSha256, recordingBytes: row.recordingBytes, state: row.state } });
+  }).all(only('POST'));
+
   // ---- interfaces and providers -------------------------------------------
   app.route('/api/interfaces').get((_req, res) => {
     res.json(interfacesStatus(deps));
@@ -271,7 +293,10 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (err instanceof ApiError) return sendError(res, err);
     // body-parser's own errors carry a type and a status.
     const type = (err as { type?: unknown }).type;
-    if (type === 'entity.too.large') return sendError(res, new ApiError(413, 'too_large', `the request body is larger than ${config.general.maxRequestBytes} bytes`));
+    if (type === 'entity.too.large') {
+      const limit = (err as { limit?: unknown }).limit;
+      return sendError(res, new ApiError(413, 'too_large', `the request body is larger than ${typeof limit === 'number' ? limit : config.general.maxRequestBytes} bytes`));
+    }
     if (type === 'entity.parse.failed') return sendError(res, bad('the request body is not valid JSON'));
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, new ApiError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON'));
     log.error({ err, method: req.method, path: loggablePath(req.path, []) }, 'unhandled error in an API request');

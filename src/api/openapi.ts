@@ -178,6 +178,21 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/voicemail': {
+      post: {
+        operationId: 'takeVoicemail',
+        summary: "Store a voicemail e-mail as MiniVM wrote it (websms voicemail-mail); 201 only once committed",
+        tags: ['voicemail'],
+        requestBody: { required: true, content: { 'message/rfc822': { schema: { type: 'string', format: 'binary' } } } },
+        responses: {
+          '201': jsonBody(ref('VoicemailTaken'), 'Stored: the recording in MiniVM\'s spool may be deleted.'),
+          '400': error('Not an e-mail, or one without a To: address.'),
+          '413': error('The e-mail is larger than 20 MiB.'),
+          '415': error('The body is not message/rfc822.'),
+          ...commonErrors,
+        },
+      },
+    },
     '/api/interfaces': {
       get: {
         operationId: 'listInterfaces',
@@ -208,6 +223,25 @@ export const openApiDocument = {
       bearer: { type: 'http', scheme: 'bearer', description: 'The [api] token (or WEBSMS_API_TOKEN).' },
     },
     schemas: {
+      VoicemailTaken: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['voicemail'],
+        properties: {
+          voicemail: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'recipient', 'recordingSha256', 'recordingBytes', 'state'],
+            properties: {
+              id: { type: 'integer' },
+              recipient: { type: 'string' },
+              recordingSha256: { type: ['string', 'null'], description: 'SHA-256 of the attached recording (hex); null when none is attached' },
+              recordingBytes: { type: ['integer', 'null'] },
+              state: { type: 'string', enum: ['queued', 'sent', 'failed'] },
+            },
+          },
+        },
+      },
       Error: {
         type: 'object',
         additionalProperties: false,

@@ -32,12 +32,15 @@ state=$cache/apt-unstable
 version='1:22.10.1+dfsg+~cs6.17.60671434-1'
 
 # asterisk and asterisk-modules, and the libraries of the daemon and of the
-# modules in modules.conf (the check below names any that is missing).
+# modules in modules.conf (the check below names any that is missing). The
+# English prompts in GSM (asterisk-core-sounds-en-gsm) are for the calls'
+# tests: voicemail's "leave your message", the beep, a failed call's notice.
 packages=(
   asterisk asterisk-modules
+  asterisk-core-sounds-en-gsm
   libc6 libgcc-s1 libstdc++6 libcrypt1 libssl3t64 libjansson4 libxml2-16
   libxslt1.1 libsqlite3-0 liburiparser1 libedit2 libbsd0 libmd0 libtinfo6
-  libuuid1 libcap2 libsystemd0 zlib1g libzstd1
+  libuuid1 libcap2 libsystemd0 zlib1g libzstd1 libgsm1 libsrtp2-1 libnss3 libnspr4
 )
 
 case "$(uname -m)" in
@@ -111,6 +114,10 @@ if [ -n "$missing" ]; then
   echo "$missing" >&2
   exit 1
 fi
+
+# Debian points sounds/en at the prompts' folder when the package is
+# installed (asterisk-core-sounds-en); unpacked only, the link is made here.
+ln -s en_US_f_Allison "$work/root/usr/share/asterisk/sounds/en"
 
 dpkg-deb -f "$(ls "$work"/debs/asterisk_*.deb)" Version > "$work/root/.version"
 sed -i 's/^/Asterisk /' "$work/root/.version"

@@ -1,8 +1,10 @@
 // A softphone for the tests: a SIP user agent over UDP on a loopback port that
-// does what a phone does with texts and nothing more. It registers (digest
-// authentication), unregisters, answers every MESSAGE with 200 OK while
-// recording its body byte for byte, answers OPTIONS (Asterisk's qualify), and
-// sends MESSAGEs, answering a 401/407 challenge once.
+// does what a phone does with texts. It registers (digest authentication),
+// unregisters, answers every MESSAGE with 200 OK while recording its body
+// byte for byte, answers OPTIONS (Asterisk's qualify), and sends MESSAGEs,
+// answering a 401/407 challenge once. Calls are test/doubles/sip-call.ts,
+// built on the `sip` hooks below (requests it handles itself, every response
+// of a transaction, digest answers).
 //
 // A request Asterisk retransmits (same Via branch) is answered again but
 // recorded once, as a phone's transaction layer would: what `received` counts
@@ -37,8 +39,29 @@ export interface SipResponse {
   headers: Map<string, string[]>;
 }
 
+/** A request received, as parsed. */
+export type SipMessage = Parsed;
+
+/** What sip-call.ts needs from the phone's SIP layer. */
+export interface SipLayer {
+  readonly host: string;
+  /** The server's host:port, the domain of every URI this phone sends. */
+  readonly domain: string;
+  /** Sends one datagram (start line and headers as text, then the body) to the server. */
+  send(text: string, body?: Buffer): void;
+  /** Answers a request; `toTag` is added to To when it has none. */
+  respond(req: SipMessage, status: number, reason: string, toTag: string, extra?: string[], body?: Buffer): void;
+  /** Takes requests of this method (INVITE, ACK, BYE, CANCEL) instead of answering 501. */
+  onRequest(method: string, handler: (req: SipMessage) => void): void;
+  /** Every response with this Via branch, provisional ones too, until the returned function is called. */
+  onResponse(branch: string, handler: (status: number, reason: string, msg: SipMessage) => void): () => void;
+  /** The Authorization (401) or Proxy-Authorization (407) header line answering a challenge. */
+  authorization(challenged: SipMessage, status: number, method: string, uri: string): string;
+}
+
 export interface SipUa {
   readonly user: string;
+  readonly sip: SipLayer;
   readonly port: number;
   /** This phone's contact URI, as it registers it. */
   readonly contact: string;
@@ -139,6 +162,8 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
   const received: ReceivedText[] = [];
   const seenBranches = new Set<string>();
   const pending = new Map<string, (r: SipResponse) => void>();
+  const requestHandlers = new Map<string, (req: Parsed) => void>();
+  const responseHandlers = new Map<string, (status: number, reason: string, msg: Parsed) => void>();
   const waiters: Array<() => void> = [];
   const timers = new Set<NodeJS.Timeout>();
 
@@ -147,7 +172,7 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
   };
 
   /** Answers a request: Via, From, To (tagged), Call-ID and CSeq copied, as RFC 3261 8.2.6 says. */
-  const respond = (req: Parsed, status: number, reason: string, toTag: string): void => {
+  const respond = (req: Parsed, status: number, reason: string, toTag: string, extra: string[] = [], body?: Buffer): void => {
     const h = (n: string): string[] => req.headers.get(n) ?? [];
     const to = h('to')[0] ?? '';
     const lines = [
@@ -157,9 +182,10 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
       `To: ${/;tag=/i.test(to) ? to : `${to};tag=${toTag}`}`,
       `Call-ID: ${h('call-id')[0] ?? ''}`,
       `CSeq: ${h('cseq')[0] ?? ''}`,
-      'Content-Length: 0',
+      ...extra,
+      `Content-Length: ${body?.length ?? 0}`,
     ];
-    send(`${lines.join('\r\n')}\r\n\r\n`);
+    send(`${lines.join('\r\n')}\r\n\r\n`, body);
   };
 
   socket.on('message', (datagram) => {
@@ -169,12 +195,18 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
       const m = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(msg.startLine);
       const branch = /branch=([^;,\s]+)/.exec(msg.headers.get('via')?.[0] ?? '')?.[1];
       const status = Number(m?.[1]);
+      if (branch) responseHandlers.get(branch)?.(status, m?.[2] ?? '', msg);
       if (!branch || status < 200) return; // provisional: keep waiting for the final answer
       pending.get(branch)?.({ status, reason: m?.[2] ?? '', headers: msg.headers });
       pending.delete(branch);
       return;
     }
     const method = msg.startLine.split(' ')[0]!;
+    const handler = requestHandlers.get(method);
+    if (handler) {
+      handler(msg);
+      return;
+    }
     const branch = /branch=([^;,\s]+)/.exec(msg.headers.get('via')?.[0] ?? '')?.[1] ?? token();
     const toTag = md5(branch).slice(0, 8); // the same tag for a retransmission's answer
     if (method === 'MESSAGE') {
@@ -239,14 +271,31 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
     });
   };
 
+  const authorization = (headers: Map<string, string[]>, status: number, method: string, uri: string): string => {
+    const challenges = headers.get(status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? [];
+    const challenge = challenges.find((c) => !/algorithm=(?!"?MD5)/i.test(c)) ?? challenges[0] ?? '';
+    const header = status === 401 ? 'Authorization' : 'Proxy-Authorization';
+    return `${header}: ${digestAuthorization(challenge, method, uri, o.user, o.password)}`;
+  };
+
+  const sip: SipLayer = {
+    host,
+    domain,
+    send,
+    respond,
+    onRequest: (method, handler) => void requestHandlers.set(method, handler),
+    onResponse(branch, handler) {
+      responseHandlers.set(branch, handler);
+      return () => void responseHandlers.delete(branch);
+    },
+    authorization: (challenged, status, method, uri) => authorization(challenged.headers, status, method, uri),
+  };
+
   /** Sends a request; on a 401/407 challenge sends it once more with the answer. */
   const request = async (method: string, uri: string, headers: (n: number) => string[], body?: Buffer, contentType?: string): Promise<SipResponse> => {
     const first = await transact(method, uri, headers(cseq++), body, contentType);
     if (first.status !== 401 && first.status !== 407) return first;
-    const challenges = first.headers.get(first.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? [];
-    const challenge = challenges.find((c) => !/algorithm=(?!"?MD5)/i.test(c)) ?? challenges[0] ?? '';
-    const header = first.status === 401 ? 'Authorization' : 'Proxy-Authorization';
-    const auth = `${header}: ${digestAuthorization(challenge, method, uri, o.user, o.password)}`;
+    const auth = authorization(first.headers, first.status, method, uri);
     return transact(method, uri, [...headers(cseq++), auth], body, contentType);
   };
 
@@ -265,6 +314,7 @@ export async function startSipUa(o: SipUaOptions): Promise<SipUa> {
 
   return {
     user: o.user,
+    sip,
     port,
     contact,
     received,

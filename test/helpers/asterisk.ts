@@ -26,6 +26,10 @@ export interface PbxUser {
   index?: string;
   /** A wizard section without the suite's templates, as one written before websms: no WEBSMS_INDEX at all. */
   legacy?: boolean;
+  /** endpoint/mailboxes: the MiniVM mailbox, user@domain. */
+  mailbox?: string;
+  /** endpoint/set_var = TRUNK_ENDPOINT=<trunk>: the trunk the user's calls go out through. */
+  trunk?: string;
 }
 
 export interface PbxOptions {
@@ -36,6 +40,14 @@ export interface PbxOptions {
   agiPort: number;
   /** AMI port (manager.conf); default: a free one. */
   amiPort?: number;
+  /** More wizard sections for pjsip_endpoint.conf (a trunk), as written. */
+  endpoints?: string;
+  /** extensions_local.conf DIAL_TIMEOUT: seconds a user's phones ring. */
+  dialTimeout?: number;
+  /** Dialplan steps in var/log/full ("Executing [...]", verbose level 3), so a test can see where a call is. */
+  traceDialplan?: boolean;
+  /** minivm.conf mailcmd: the command MiniVM pipes each voicemail e-mail to; a function gets the run folder. */
+  mailcmd?: string | ((dir: string) => string);
 }
 
 export interface Pbx {
@@ -49,6 +61,10 @@ export interface Pbx {
   cli(command: string): Promise<string>;
   /** var/log/full so far: notices, warnings and errors with millisecond times. */
   log(): string;
+  /** What Asterisk and the commands it ran (MiniVM's mailcmd) wrote to standard output and error. */
+  output(): string;
+  /** MiniVM's spool: <spool>/voicemail (greetings and recordings). */
+  voicemailDir: string;
   stop(): Promise<void>;
 }
 
@@ -107,6 +123,8 @@ function endpointsConf(users: PbxUser[]): string {
       lines.push(`[${u.endpoint}](w_term_io)`);
     }
     if (u.index !== undefined) lines.push(`endpoint/set_var = WEBSMS_INDEX=${u.index}`);
+    if (u.trunk !== undefined) lines.push(`endpoint/set_var = TRUNK_ENDPOINT=${u.trunk}`);
+    if (u.mailbox !== undefined) lines.push(`endpoint/mailboxes = ${u.mailbox}`);
     lines.push(
       `hint_exten = ${u.number}`,
       `endpoint/callerid = ${u.endpoint} <${u.number}>`,
@@ -127,7 +145,9 @@ function writeRunFolder(dir: string, o: PbxOptions, sipPort: number, amiPort: nu
   const at = (f: string): string => path.join(etc, f);
   // One UDP transport on loopback: tcp/tls/ws and the NAT settings are for real networks.
   fs.writeFileSync(at('pjsip_transport.conf'), `[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:${sipPort}\n`);
-  fs.writeFileSync(at('pjsip_endpoint.conf'), endpointsConf(o.users));
+  fs.writeFileSync(at('pjsip_endpoint.conf'), endpointsConf(o.users) + (o.endpoints ?? ''));
+  if (o.dialTimeout !== undefined) edit(at('extensions_local.conf'), /^DIAL_TIMEOUT = .*$/m, `DIAL_TIMEOUT = ${o.dialTimeout}`);
+  if (o.mailcmd !== undefined) edit(at('minivm.conf'), /^mailcmd = .*$/m, `mailcmd = ${typeof o.mailcmd === 'string' ? o.mailcmd : o.mailcmd(dir)}`);
   edit(at('manager.conf'), /^port = \d+$/m, `port = ${amiPort}`);
   edit(at('manager.conf'), /^;secret =.*$/m, `secret = ${o.amiSecret}`);
   edit(at('extensions_local.conf'), /^WEBSMS_AGI = .*$/m, `WEBSMS_AGI = 127.0.0.1:${o.agiPort}`);
@@ -156,11 +176,17 @@ documentation_language = en_US
 `,
   );
   fs.copyFileSync(MODULES_CONF, at('modules.conf'));
-  fs.writeFileSync(at('logger.conf'), '[general]\ndateformat = %F %T.%3q\n\n[logfiles]\nfull => notice,warning,error,verbose\n');
+  fs.writeFileSync(at('logger.conf'), `[general]\ndateformat = %F %T.%3q\n\n[logfiles]\nfull => notice,warning,error,${o.traceDialplan ? 'verbose(3)' : 'verbose'}\n`);
   // Files Asterisk warns about at start when they are missing.
-  for (const f of ['acl.conf', 'ccss.conf', 'cdr.conf', 'cel.conf', 'features.conf', 'udptl.conf', 'pjproject.conf', 'pjsip_notify.conf', 'indications.conf']) {
+  for (const f of ['acl.conf', 'ccss.conf', 'cdr.conf', 'cel.conf', 'features.conf', 'udptl.conf', 'pjproject.conf', 'pjsip_notify.conf']) {
     fs.writeFileSync(at(f), '');
   }
+  // The tones of a call (ringing, busy) as a distribution's indications.conf has them; without a
+  // country Asterisk logs "Missing default country" at start.
+  fs.writeFileSync(
+    at('indications.conf'),
+    '[general]\ncountry = us\n\n[us]\ndescription = United States\nringcadence = 2000,4000\ndial = 350+440\nbusy = 480+620/500,0/500\nring = 440+480/2000,0/4000\ncongestion = 480+620/250,0/250\n',
+  );
   return etc;
 }
 
@@ -218,5 +244,6 @@ export async function startPbx(o: PbxOptions): Promise<Pbx> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { dir, etc, sipPort, amiPort, pid: proc.pid!, cli, log, stop };
+  const output = (): string => fs.readFileSync(path.join(dir, 'asterisk.out'), 'utf8');
+  return { dir, etc, sipPort, amiPort, pid: proc.pid!, cli, log, output, voicemailDir: path.join(dir, 'var', 'spool', 'voicemail'), stop };
 }
