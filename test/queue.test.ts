@@ -9,14 +9,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase, type Db } from '../src/store/db.js';
-import { createInboundStore, INBOUND_QUEUE_SQL, type InboundStore, type NewInbound } from '../src/store/inbound.js';
-import { createOutboundStore, OUTBOUND_QUEUE_SQL, type NewOutbound, type OutboundStore } from '../src/store/outbound.js';
+import { createInboundStore, INBOUND_QUEUE_SQL, type InboundStore } from '../src/store/inbound.js';
+import { createOutboundStore, OUTBOUND_QUEUE_SQL, type OutboundStore } from '../src/store/outbound.js';
 import { OUTBOUND_PAST_AGE_SQL } from '../src/store/housekeeping.js';
 import { createTextStore } from '../src/store/texts.js';
 import { startItspDouble } from './doubles/itsp-server.js';
 import { migrationsUpTo } from './helpers/db.js';
 import { startStack } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
+import { inMsg, outMsg } from './helpers/texts.js';
 
 const IN_ACTIVE = `('queued', 'sending', 'waiting')`;
 const OUT_ACTIVE = `('queued', 'sending')`;
@@ -74,24 +75,6 @@ function random(seed: number): () => number {
   };
 }
 
-const inMsg = (over: Partial<NewInbound> = {}): NewInbound => ({
-  interface: 'default',
-  providerId: undefined,
-  sender: '+46701234567',
-  recipient: '+46812345678',
-  body: 'hello',
-  parts: 1,
-  ...over,
-});
-const outMsg = (over: Partial<NewOutbound> = {}): NewOutbound => ({
-  interface: 'itsp',
-  sender: '+46812345678',
-  recipient: '+12025550160',
-  body: 'hi there',
-  encoding: 'GSM-7',
-  segments: 1,
-  ...over,
-});
 
 function open(clock: { t: number }) {
   // In memory: thousands of commits, and what is checked here is the same on disk (the upgrade tests use files).

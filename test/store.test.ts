@@ -3,18 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../src/store/db.js';
-import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
+import { createInboundStore } from '../src/store/inbound.js';
 import { tempDir } from './helpers/tmp.js';
+import { inMsg as msg } from './helpers/texts.js';
 
-const msg = (over: Partial<NewInbound> = {}): NewInbound => ({
-  interface: 'default',
-  providerId: undefined,
-  sender: '+46701234567',
-  recipient: '+46812345678',
-  body: 'hello',
-  parts: 1,
-  ...over,
-});
 
 /** The number of the last migration in db/: the schema version a new database gets. */
 const LATEST = Math.max(...fs.readdirSync(new URL('../../db/', import.meta.url)).filter((f) => /^\d{3}_/.test(f)).map((f) => Number(f.slice(0, 3))));

@@ -6,31 +6,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TextError } from '../src/errors.js';
 import { openDatabase } from '../src/store/db.js';
-import { createInboundStore, type NewInbound } from '../src/store/inbound.js';
-import { createOutboundStore, type NewOutbound } from '../src/store/outbound.js';
+import { createInboundStore } from '../src/store/inbound.js';
+import { createOutboundStore } from '../src/store/outbound.js';
 import { createTextStore, decodeCursor, encodeCursor, parseTextId, type TextRecord } from '../src/store/texts.js';
 import { createHousekeeping } from '../src/store/housekeeping.js';
 import { migrationsUpTo } from './helpers/db.js';
 import { tempDir } from './helpers/tmp.js';
+import { inMsg, outMsg } from './helpers/texts.js';
 
-const inMsg = (over: Partial<NewInbound> = {}): NewInbound => ({
-  interface: 'default',
-  providerId: undefined,
-  sender: '+46701234567',
-  recipient: '+46812345678',
-  body: 'hello',
-  parts: 1,
-  ...over,
-});
-const outMsg = (over: Partial<NewOutbound> = {}): NewOutbound => ({
-  interface: 'itsp',
-  sender: '+46812345678',
-  recipient: '+12025550160',
-  body: 'hi there',
-  encoding: 'GSM-7',
-  segments: 1,
-  ...over,
-});
 
 function open(clock = { t: 1_700_000_000_000 }) {
   const file = path.join(tempDir(), 'var', 'websms.db');
