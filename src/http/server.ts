@@ -34,7 +34,10 @@ export function createApp(deps: HttpDeps): express.Express {
 export interface HttpServer {
   server: http.Server;
   port: number;
-  /** Stops listening and ends every connection within graceMs. */
+  /**
+   * Stops taking requests at once and ends every connection within graceMs:
+   * see listen().
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -64,10 +67,33 @@ export interface ListenOptions {
   what?: string;
 }
 
+/** What a request that arrives while the listener closes is answered. */
+export const STOPPING_STATUS = 503;
+/** The client may try again this many seconds later (websms restarts in a few). */
+const STOPPING_RETRY_AFTER_S = 5;
+
 export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, opts: ListenOptions = {}): Promise<HttpServer> {
+  // Responses not finished yet: told to close their connection once a stop begins.
+  const open = new Set<http.ServerResponse>();
+  let closing = false;
+  // A request that arrives once the stop began (on a kept-alive connection:
+  // new connections are no longer accepted) is refused and its connection
+  // closed, so that nothing is acknowledged after the stop began; an ITSP
+  // sends it again. One under way when the stop began finishes.
+  const gate = (inner: http.RequestListener): http.RequestListener => (req, res) => {
+    if (closing) {
+      res.writeHead(STOPPING_STATUS, { 'content-type': 'text/plain', 'retry-after': String(STOPPING_RETRY_AFTER_S), connection: 'close' });
+      res.end('websms is stopping; send this again in a few seconds\n');
+      req.resume();
+      return;
+    }
+    open.add(res);
+    res.once('close', () => open.delete(res));
+    inner(req, res);
+  };
   return new Promise((resolve, reject) => {
-    const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
-    if (opts.checkContinue) server.on('checkContinue', opts.checkContinue);
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, gate(handler));
+    if (opts.checkContinue) server.on('checkContinue', gate(opts.checkContinue));
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.once('error', reject);
@@ -75,16 +101,20 @@ export function listen(handler: http.RequestListener, host: string, port: number
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
       log.info({ host: addr.address, port: addr.port }, `${opts.what ?? 'http'} listening`);
+      let closed: Promise<void> | undefined;
       resolve({
         server,
         port: addr.port,
         close: (graceMs = CLOSE_GRACE_MS) =>
-          new Promise<void>((res) => {
+          (closed ??= new Promise<void>((res) => {
             // New connections are refused at once. A request under way gets
             // graceMs to finish (its text is committed and answered, or never
-            // acknowledged, so the ITSP sends it again); a keep-alive
-            // connection is closed as soon as it falls idle, so a busy ITSP
-            // cannot hold the stop open.
+            // acknowledged, so the ITSP sends it again), and its answer says
+            // Connection: close; an idle kept-alive connection is closed at
+            // once, and one that falls idle as soon as it does, so a busy
+            // ITSP cannot hold the stop open.
+            closing = true;
+            for (const r of open) if (!r.headersSent) r.setHeader('connection', 'close');
             const sweep = setInterval(() => server.closeIdleConnections(), 50);
             const cut = setTimeout(() => server.closeAllConnections(), graceMs);
             server.close(() => {
@@ -93,7 +123,7 @@ export function listen(handler: http.RequestListener, host: string, port: number
               res();
             });
             server.closeIdleConnections();
-          }),
+          })),
       });
     });
   });
