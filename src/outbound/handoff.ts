@@ -51,6 +51,8 @@ export type { Checked, RefusalCode } from './checks.js';
 /** Sent as WEBSMS_REASON when a phone's text arrived empty: PJSIP empties bodies over 1,023 bytes. */
 export const EMPTY_REASON = 'the text was empty or too long for the phone to send (over about 1,000 bytes)';
 export const STORE_REASON = 'temporary failure; try again';
+/** Sent as WEBSMS_REASON to a hand-off that arrives while websms stops. */
+export const STOPPING_REASON = 'the SMS gateway is restarting; send it again in a minute';
 
 /**
  * WEBSMS_INDEX empty: the configured default interface; otherwise the
@@ -246,4 +248,10 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       deps.onQueued(id);
     }
   };
+}
+
+/** The hand-off while websms stops: refused at once, so the dialplan tells the sender to try again. */
+export async function refuseWhileStopping(s: AgiSession): Promise<void> {
+  await s.setVariable('WEBSMS_STATUS', 'REJECTED');
+  await s.setVariable('WEBSMS_REASON', agiSafeText(STOPPING_REASON));
 }
