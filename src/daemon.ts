@@ -18,6 +18,8 @@ import { splitForDelivery } from './asterisk/encode.js';
 import { createOutboundStore, type OutboundStore } from './store/outbound.js';
 import { createFastAgiServer, type FastAgiServer } from './asterisk/fastagi.js';
 import { createHandoff, refuseWhileStopping } from './outbound/handoff.js';
+import { createUnconfirmed } from './outbound/unconfirmed.js';
+import { createHandoffMarks } from './store/handoffs.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
@@ -156,6 +158,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       : { start: () => undefined, stop: async () => 0, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
+  // A hand-off's text is sent once Asterisk confirmed its QUEUED (db/009).
+  const marks = createHandoffMarks(db, {
+    onWritten: () => sender.kick(),
+    onError: (err, ids) => log.error({ err, ids }, 'could not record that Asterisk confirmed QUEUED; those texts go at the next start, with a notice to their senders'),
+  });
+  const unconfirmed = createUnconfirmed({ store: outbound, marks, notifier, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() });
+  // Left by a process that stopped between a commit and Asterisk's answer;
+  // before the FastAGI listener opens, so no hand-off of this process is taken for one.
+  await unconfirmed.leftovers();
   const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }), redact });
 
   // Texts by e-mail: every e-mail waits in the outbox until the SMTP server takes it; the texts are not affected.
@@ -234,7 +245,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       store: outbound,
       config: c,
       log: log.child({ mod: 'handoff' }),
-      onQueued: () => sender.kick(),
+      onQueued: (id) => marks.confirm(id),
+      onUnconfirmed: (id) => void unconfirmed.one(id),
       metrics,
     });
   const scripts = { outbound: makeHandoff(config) };
@@ -437,6 +449,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         const [openSends, inFlight] = await Promise.all([sends, reports, emails]);
         store.flush();
         outbound.flush();
+        marks.flush();
         // Reports that come while logging off still count (the deliverer listens until then).
         await ami.stop();
         // Answers from ITSPs that came in meanwhile are recorded too.

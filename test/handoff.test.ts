@@ -106,7 +106,7 @@ async function setup(
     allow: o.allow ?? makeAddressMatcher(['127.0.0.1/32', '::1/128']),
     timeoutMs: o.timeoutMs ?? 2000,
     log,
-    scripts: { outbound: createHandoff({ store, config, log, onQueued: (id) => queued.push(id) }), ...o.scripts },
+    scripts: { outbound: createHandoff({ store, config, log, onQueued: (id) => queued.push(id), onUnconfirmed: (id) => unconfirmed.push(id) }), ...o.scripts },
     whileClosing: refuseWhileStopping,
   });
   const reader = new Database(file, { readonly: true });
@@ -739,6 +739,31 @@ async function agiProxy(t: ExecutionContext, port: number, o: { held?: Promise<v
   t.teardown(() => void proxy.close());
   return (proxy.address() as net.AddressInfo).port;
 }
+
+test('QUEUED written but never answered: the text is stored unconfirmed and goes to onUnconfirmed, never to onQueued', async (t) => {
+  const s = await setup(t);
+  const port = await agiProxy(t, s.port, { cutAfter: /SET VARIABLE WEBSMS_STATUS "QUEUED"\n/ });
+  const { run, notice } = await simulateTextTrunk({ port, maxWaitMs: 5000, variables: { ...VARS, 'MESSAGE(body)': 'cut after QUEUED' } });
+  // Asterisk heard QUEUED here, so the phone was told nothing; websms cannot know that.
+  t.is(run.variables.get('WEBSMS_STATUS'), 'QUEUED');
+  t.is(notice, undefined);
+  await until(() => s.unconfirmed.length > 0, 5000, 'onUnconfirmed');
+  const rows = s.rows();
+  t.is(rows.length, 1);
+  t.like(rows[0], { body: 'cut after QUEUED', state: 'queued', handoff: 'unconfirmed' });
+  t.deepEqual(s.unconfirmed, [rows[0]!.id]);
+  t.deepEqual(s.queued, [], 'not confirmed, so not handed to the sender as queued');
+  t.true(s.logs.some((l) => l.includes('Asterisk did not confirm QUEUED')));
+});
+
+test('a confirmed hand-off: onQueued once Asterisk answered QUEUED; the row waits unconfirmed until the daemon records it', async (t) => {
+  const s = await setup(t);
+  const { run } = await s.trunk({ body: 'confirmed' });
+  const id = queuedId(t, run);
+  t.deepEqual(s.queued, [id]);
+  t.deepEqual(s.unconfirmed, []);
+  t.is(s.row(id)!.handoff, 'unconfirmed', 'src/store/handoffs.ts records the confirmation (wired in the daemon)');
+});
 
 test('a hand-off accepted just as the server closes is answered REJECTED "restarting" at once; nothing stored; new ones are refused', async (t) => {
   const s = await setup(t, { timeoutMs: 10_000 });

@@ -28,8 +28,17 @@ export interface HandoffDeps {
   store: OutboundStore;
   config: Config;
   log: Logger;
-  /** Called once a text is committed and the dialplan was told QUEUED. */
+  /**
+   * Asterisk confirmed QUEUED for this committed text (it answered the SET
+   * VARIABLE): the sender was not told "not sent", and the text may go.
+   */
   onQueued(id: number): void;
+  /**
+   * QUEUED was written for this committed text but Asterisk's answer never
+   * came (the connection broke, the deadline or a stop cut the session): the
+   * sender may have been told "not sent" (src/outbound/unconfirmed.ts).
+   */
+  onUnconfirmed(id: number): void;
   metrics?: Pick<Metrics, 'handoffSeconds' | 'handoffRefusals'>;
 }
 
@@ -214,7 +223,8 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     const t = checked.text;
     let id: number;
     try {
-      id = await store.enqueue(t);
+      // Not to be sent before Asterisk confirms QUEUED (db/009_handoff_confirmed.sql).
+      id = await store.enqueue({ ...t, handoff: 'unconfirmed' });
     } catch (err) {
       log.error({ err, from: t.sender, to: t.recipient, interface: t.interface }, 'outbound text not stored');
       deps.metrics?.handoffRefusals.inc({ reason: 'store' });
@@ -234,19 +244,21 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       }
       return;
     }
+    const fields = { id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding };
     try {
       await s.setVariable('WEBSMS_STATUS', 'QUEUED');
-      await s.setVariable('WEBSMS_ID', String(id));
-      timer?.();
-    } finally {
-      // Committed and QUEUED written: the text is ours to send even if the
-      // answer to the SET VARIABLE never came back.
-      log.info(
-        { id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding, ms: Date.now() - started },
-        'outbound text queued',
-      );
-      deps.onQueued(id);
+    } catch (err) {
+      // Written, perhaps heard: the dialplan may have told the sender "not
+      // sent". Nothing tells which, so the text goes after all and the
+      // sender is told that (src/outbound/unconfirmed.ts).
+      log.warn({ ...fields, ms: Date.now() - started }, 'Asterisk did not confirm QUEUED for a stored text; it is sent after all and the sender told so');
+      deps.onUnconfirmed(id);
+      throw err;
     }
+    timer?.();
+    log.info({ ...fields, ms: Date.now() - started }, 'outbound text queued');
+    deps.onQueued(id);
+    await s.setVariable('WEBSMS_ID', String(id));
   };
 }
 

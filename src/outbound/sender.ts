@@ -177,6 +177,8 @@ export function createSender(deps: {
 
   /** Picks the row if every limit allows; otherwise returns how long until one might. */
   function consider(row: OutboundRow, t: number, picked: Array<{ lane: Lane; row: OutboundRow }>): number {
+    // Its hand-off is still under way: it goes once Asterisk confirms QUEUED (which kicks the sender).
+    if (row.handoff === 'unconfirmed') return 0;
     const lane = lanes.get(row.interface);
     if (!lane) {
       finalFail(row, 'failed', 'setup', `interface ${row.interface} does not send (no send_url)`);
