@@ -125,6 +125,11 @@ test('SIGTERM under load: stops within its bound, exit 0; every 2xx and QUEUED s
   const open = { originates: ami.originates.length - reportedAt.size, requests: itsp.requests.length - answeredAt.size };
   const signalledAt = Date.now();
   first.proc.kill('SIGTERM');
+  // An impatient second signal changes nothing: the stop goes on and ends with 0.
+  let secondSignal = false;
+  setTimeout(() => {
+    if (first.proc.exitCode === null) secondSignal = first.proc.kill('SIGINT');
+  }, 100);
   const code = await first.exited;
   const exitedAt = Date.now();
   over = true;
@@ -135,6 +140,7 @@ test('SIGTERM under load: stops within its bound, exit 0; every 2xx and QUEUED s
   t.true(exitedAt - signalledAt < STOP_BOUND_MS, `stopped in ${exitedAt - signalledAt} ms`);
   t.log(`stopped in ${exitedAt - signalledAt} ms; ${acked.length} webhooks acknowledged, ${queued.length} hand-offs QUEUED; at the signal ${open.originates} Originates and ${open.requests} ITSP requests open`);
   t.true(first.logs.some((l) => l.includes('"stopped"')));
+  if (secondSignal) t.true(first.logs.some((l) => l.includes('already stopping')), 'the second signal was heard and ignored');
 
   // Everything acknowledged is stored.
   const db = new Database(path.join(dir, 'var', 'websms.db'), { readonly: true });
