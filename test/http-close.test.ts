@@ -2,6 +2,7 @@
 // kept-alive connections are told to close or closed, and a request under way
 // finishes within the grace. Real listener, real sockets.
 import test from 'ava';
+import express from 'express';
 import http from 'node:http';
 import net from 'node:net';
 import { listen, STOPPING_STATUS } from '../src/http/server.js';
@@ -56,19 +57,19 @@ test('a request that arrives on a kept-alive connection after close began is ref
   t.regex(b!, /\r\nconnection: close\r\n/i);
 });
 
-test('a response not yet begun when close began says Connection: close; an idle kept-alive connection is closed at once', async (t) => {
+const notBegun = test.macro(async (t, app: 'plain' | 'express') => {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
-  const server = await listen(
-    (req, res) => {
-      req.resume();
-      if (req.url === '/slow') void held.then(() => res.end('done'));
-      else res.end('quick');
-    },
-    '127.0.0.1',
-    0,
-    log,
-  );
+  const plain: http.RequestListener = (req, res) => {
+    req.resume();
+    if (req.url === '/slow') void held.then(() => res.end('done'));
+    else res.end('quick');
+  };
+  // The management API and the web page are express apps: their responses have express's own prototype.
+  const viaExpress = express();
+  viaExpress.post('/slow', (_req, res) => void held.then(() => res.type('text/plain').send('done')));
+  viaExpress.post('/quick', (_req, res) => void res.type('text/plain').send('quick'));
+  const server = await listen(app === 'plain' ? plain : viaExpress, '127.0.0.1', 0, log);
   // One idle kept-alive connection, one with a request under way.
   const idle = net.connect(server.port, '127.0.0.1');
   const idleText = collect(idle);
@@ -97,6 +98,9 @@ test('a response not yet begun when close began says Connection: close; an idle 
   });
   t.is(refused, 'ECONNREFUSED');
 });
+
+test('a response not yet begun when close began says Connection: close; an idle kept-alive connection is closed at once', notBegun, 'plain');
+test('the same for an express app (the management API, the web page)', notBegun, 'express');
 
 test('a request that is not done when the grace is over is cut: close() does not wait longer', async (t) => {
   const server = await listen((req) => req.resume(), '127.0.0.1', 0, log);

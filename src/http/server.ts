@@ -3,6 +3,7 @@
 
 import express from 'express';
 import http from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { clientAddress } from './access.js';
@@ -74,28 +75,28 @@ const STOPPING_RETRY_AFTER_S = 5;
 
 export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, opts: ListenOptions = {}): Promise<HttpServer> {
   let closing = false;
-  // Once a stop began, every answer whose head is not written yet says
-  // Connection: close, so its connection ends with it. Done where the head is
-  // written, not by keeping a set of responses under way: a 'close' listener
-  // on every response held 30 MB more under load (bench/webhook.ts).
-  class StopAwareResponse extends http.ServerResponse {
-    override writeHead(...args: unknown[]): this {
-      if (closing && !this.headersSent) this.setHeader('connection', 'close');
-      return (http.ServerResponse.prototype.writeHead as (...a: unknown[]) => this).apply(this, args);
-    }
-  }
+  // The latest response of each open connection, so that a stop can tell the
+  // ones not answered yet to close their connection. Kept per connection, not
+  // per response: a 'close' listener on every response held 30 MB more under
+  // load (bench/webhook.ts). Not a ServerResponse subclass either: express
+  // gives its responses a prototype of its own.
+  const latest = new Map<net.Socket, http.ServerResponse>();
   // A request that arrives once the stop began (on a kept-alive connection:
   // new connections are no longer accepted) is refused and its connection
   // closed, so that nothing is acknowledged after the stop began; an ITSP
   // sends it again. One under way when the stop began finishes.
   const gate = (inner: http.RequestListener): http.RequestListener => (req, res) => {
-    if (!closing) return inner(req, res);
-    res.writeHead(STOPPING_STATUS, { 'content-type': 'text/plain', 'retry-after': String(STOPPING_RETRY_AFTER_S) });
+    if (!closing) {
+      latest.set(req.socket, res);
+      return inner(req, res);
+    }
+    res.writeHead(STOPPING_STATUS, { 'content-type': 'text/plain', 'retry-after': String(STOPPING_RETRY_AFTER_S), connection: 'close' });
     res.end('websms is stopping; send this again in a few seconds\n');
     req.resume();
   };
   return new Promise((resolve, reject) => {
-    const server = http.createServer({ keepAliveTimeout: 65_000, ServerResponse: StopAwareResponse }, gate(handler));
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, gate(handler));
+    server.on('connection', (socket: net.Socket) => socket.once('close', () => latest.delete(socket)));
     if (opts.checkContinue) server.on('checkContinue', gate(opts.checkContinue));
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
@@ -117,6 +118,7 @@ export function listen(handler: http.RequestListener, host: string, port: number
             // once, and one that falls idle as soon as it does, so a busy
             // ITSP cannot hold the stop open.
             closing = true;
+            for (const r of latest.values()) if (!r.headersSent) r.setHeader('connection', 'close');
             const sweep = setInterval(() => server.closeIdleConnections(), 50);
             const cut = setTimeout(() => server.closeAllConnections(), graceMs);
             server.close(() => {
