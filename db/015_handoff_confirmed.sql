@@ -8,7 +8,7 @@
 -- after all, and the sender's phone is told so (src/outbound/unconfirmed.ts,
 -- docs/outbound.md).
 --
---   NULL          not from a hand-off (the management API), or from before 009
+--   NULL          not from a hand-off (the management API), or from before 015
 --   'unconfirmed' committed by a hand-off; Asterisk has not confirmed QUEUED
 --   'confirmed'   Asterisk answered the SET VARIABLE WEBSMS_STATUS "QUEUED"
 --

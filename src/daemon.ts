@@ -158,7 +158,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       : { start: () => undefined, stop: async () => 0, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
-  // A hand-off's text is sent once Asterisk confirmed its QUEUED (db/009).
+  // A hand-off's text is sent once Asterisk confirmed its QUEUED (db/015).
   const marks = createHandoffMarks(db, {
     onWritten: () => sender.kick(),
     onError: (err, ids) => log.error({ err, ids }, 'could not record that Asterisk confirmed QUEUED; those texts go at the next start, with a notice to their senders'),

@@ -223,7 +223,7 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     const t = checked.text;
     let id: number;
     try {
-      // Not to be sent before Asterisk confirms QUEUED (db/009_handoff_confirmed.sql).
+      // Not to be sent before Asterisk confirms QUEUED (db/015_handoff_confirmed.sql).
       id = await store.enqueue({ ...t, handoff: 'unconfirmed' });
     } catch (err) {
       log.error({ err, from: t.sender, to: t.recipient, interface: t.interface }, 'outbound text not stored');

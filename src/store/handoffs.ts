@@ -1,4 +1,4 @@
-// Which hand-offs Asterisk confirmed (db/009_handoff_confirmed.sql).
+// Which hand-offs Asterisk confirmed (db/015_handoff_confirmed.sql).
 //
 // A confirmation is written without an fsync, gathered per turn of the event
 // loop: it reaches the WAL file before the text can be sent (so a killed

@@ -50,7 +50,7 @@ export interface OutboundRow {
   notified: string | null;
   /** When it was last queued again by hand; its maximum age counts from then. */
   retried_at: number | null;
-  /** Whether Asterisk confirmed its hand-off's QUEUED; null when it came another way (db/009). */
+  /** Whether Asterisk confirmed its hand-off's QUEUED; null when it came another way (db/015). */
   handoff: 'unconfirmed' | 'confirmed' | null;
 }
 
