@@ -7,7 +7,6 @@ import http from 'node:http';
 import type { SendConfig } from '../src/config/types.js';
 import { RequestError } from '../src/errors.js';
 import { assertWholeCharacters } from '../src/http/body.js';
-import { createHttpClient } from '../src/outbound/http.js';
 import { basicAuthorization } from './auth.js';
 import { cleanReason, failureOutcome } from './generic.js';
 import type { CredentialsCheck, HttpAnswer, SendOutcome, WebhookRequest } from './types.js';
@@ -101,6 +100,10 @@ export async function checkByGet(
   detail: (json: unknown) => string,
   reasonOf: (json: unknown) => string | undefined,
 ): Promise<CredentialsCheck> {
+  // Loaded here, not at the top: the HTTP client brings axios (about 20 MB
+  // resident), and every profile, hence this module, is loaded at start for
+  // the webhook path, which never sends.
+  const { createHttpClient } = await import('../src/outbound/http.js');
   const client = createHttpClient({ ...cfg, timeoutMs, connectTimeoutMs: Math.min(cfg.connectTimeoutMs, timeoutMs), concurrency: 1 });
   try {
     const headers = jsonHeaders(cfg);

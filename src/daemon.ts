@@ -17,7 +17,9 @@ import { createReassembly } from './http/reassembly.js';
 import { splitForDelivery } from './asterisk/encode.js';
 import { createOutboundStore, type OutboundStore } from './store/outbound.js';
 import { createFastAgiServer, type FastAgiServer } from './asterisk/fastagi.js';
-import { createHandoff } from './outbound/handoff.js';
+import { createHandoff, refuseWhileStopping } from './outbound/handoff.js';
+import { createUnconfirmed } from './outbound/unconfirmed.js';
+import { createHandoffMarks } from './store/handoffs.js';
 import { createNotifier } from './outbound/notify.js';
 import { createReportHandler } from './outbound/reports.js';
 import type { Sender } from './outbound/sender.js';
@@ -83,9 +85,14 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** How long a stop waits for ITSP requests and dialplan reports under way. */
-const STOP_SEND_MS = 5000;
-const STOP_REPORTS_MS = 3000;
+/**
+ * How long a stop waits for what is under way: webhooks and API requests
+ * being answered (STOP_REQUESTS_MS), hand-offs, ITSP requests and
+ * Originates waiting for their dialplan reports (STOP_GRACE_MS), all at once.
+ * Logging off AMI (at most 1 s) comes after; systemd's TimeoutStopSec is 20 s.
+ */
+const STOP_GRACE_MS = 5000;
+const STOP_REQUESTS_MS = 2000;
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   // From here on every log line, and every failure detail stored with a text,
@@ -148,9 +155,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const waiting = outbound.counts();
     return c.interfaces.some((i) => i.send.url !== '') || waiting.queued + waiting.sending > 0
       ? (await import('./outbound/sender.js')).createSender({ store: outbound, config: c, notifier, log: log.child({ mod: 'send' }), handoffs: () => agiSessions(), metrics, redact })
-      : { start: () => undefined, stop: async () => undefined, kick: () => undefined, health: () => [] };
+      : { start: () => undefined, stop: async () => 0, kick: () => undefined, health: () => [] };
   };
   let sender = await makeSender(config);
+  // A hand-off's text is sent once Asterisk confirmed its QUEUED (db/015).
+  const marks = createHandoffMarks(db, {
+    onWritten: () => sender.kick(),
+    onError: (err, ids) => log.error({ err, ids }, 'could not record that Asterisk confirmed QUEUED; those texts go at the next start, with a notice to their senders'),
+  });
+  const unconfirmed = createUnconfirmed({ store: outbound, marks, notifier, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick() });
+  // Left by a process that stopped between a commit and Asterisk's answer;
+  // before the FastAGI listener opens, so no hand-off of this process is taken for one.
+  await unconfirmed.leftovers();
   const onReport = createReportHandler({ store: outbound, notifier, log: log.child({ mod: 'report' }), redact });
 
   // Texts by e-mail: every e-mail waits in the outbox until the SMTP server takes it; the texts are not affected.
@@ -224,7 +240,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // interfaces under open connections without closing any.
   let webhooks = makeWebhooks(config);
   const handler: typeof webhooks = (req, res) => webhooks(req, res);
-  const makeHandoff = (c: Config) => createHandoff({ store: outbound, config: c, log: log.child({ mod: 'handoff' }), onQueued: () => sender.kick(), metrics });
+  const makeHandoff = (c: Config) =>
+    createHandoff({
+      store: outbound,
+      config: c,
+      log: log.child({ mod: 'handoff' }),
+      onQueued: (id) => marks.confirm(id),
+      onUnconfirmed: (id) => void unconfirmed.one(id),
+      metrics,
+    });
   const scripts = { outbound: makeHandoff(config) };
 
   let http: HttpServer;
@@ -285,6 +309,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         timeoutMs: config.agi.handoffTimeoutMs,
         log: log.child({ mod: 'agi' }),
         scripts,
+        whileClosing: refuseWhileStopping,
       });
       const server = agi;
       agiSessions = () => server.active();
@@ -397,34 +422,44 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     metrics,
     stop() {
       stopping ??= (async () => {
-        log.info({}, 'stopping: no new webhooks or hand-offs');
-        await reloading;
-        // Stop taking texts first, then commit what is batched. Open pages' event streams end first, or they would hold the close for its grace time.
+        const began = Date.now();
+        const left = (): number => Math.max(0, began + STOP_GRACE_MS - Date.now());
+        // Everything stops taking work at once: the listeners close (a
+        // request or hand-off that arrives now is refused, one under way
+        // finishes), no new Originate and no new ITSP request starts. What is
+        // under way gets STOP_GRACE_MS, all of it at the same time, so that
+        // its outcome is recorded rather than repeated at the next start.
+        // Open pages' event streams end first, or they would hold the API listener's close for its grace.
         page.close();
-        await api.close();
-        await Promise.all([http.close(), agi!.close(), replyListener?.close(), imap?.stop()]);
+        const requests = Promise.all([api.close(STOP_REQUESTS_MS), http.close(STOP_REQUESTS_MS), replyListener?.close(), imap?.stop()]);
         emailWatch.stop();
+        const handoffs = agi!.close(STOP_GRACE_MS);
+        const reports = deliverer.drain(STOP_GRACE_MS);
+        const sends = sender.stop(STOP_GRACE_MS);
+        // An e-mail being handed to the SMTP server gets the same grace; one still open is sent again at the next start.
+        const emails = emailSender.stop(STOP_GRACE_MS);
+        reassembly.stop();
+        const scheduled = jobs.stop();
+        // Fetches under way are dropped; their items are fetched again at the next start.
+        const fetches = media.stop();
+        log.info({ graceMs: STOP_GRACE_MS }, 'stopping: no new webhooks, hand-offs or API requests; finishing what is under way');
+        await Promise.all([requests, handoffs, scheduled, fetches]);
+        // A reload under way may have put a new sender in place: it is not started, and is stopped too.
+        await Promise.race([reloading, new Promise((r) => setTimeout(r, left()).unref())]);
+        const [openSends, inFlight] = await Promise.all([sends, reports, emails]);
         store.flush();
         outbound.flush();
-        reassembly.stop();
-        await jobs.stop();
-        // Fetches under way are dropped; their items are fetched again at the next start.
-        await media.stop();
-        // Requests at ITSPs and Originates in Asterisk get a few seconds to
-        // finish, so their outcomes are recorded rather than repeated after
-        // the restart; what is still open then is sent again at the next start.
-        const [sendsDone, left] = await Promise.all([
-          Promise.race([sender.stop().then(() => true), new Promise<boolean>((r) => setTimeout(r, STOP_SEND_MS, false).unref())]),
-          deliverer.drain(STOP_REPORTS_MS),
-        ]);
-        if (!sendsDone) log.warn({}, 'ITSP requests still open at stop; those texts are sent again at the next start');
-        if (left > 0) log.warn({ texts: left }, 'no dialplan report yet for texts in flight; they are delivered again at the next start');
-        deliverer.stop();
-        // An e-mail being handed to the SMTP server gets the same few seconds; one still open is sent again at the next start.
-        await emailSender.stop(STOP_SEND_MS);
+        marks.flush();
+        // Reports that come while logging off still count (the deliverer listens until then).
         await ami.stop();
+        // Answers from ITSPs that came in meanwhile are recorded too.
+        const stillOpen = await sender.stop(0);
+        deliverer.stop();
+        store.flush();
         db.close();
-        log.info({}, 'stopped');
+        if (stillOpen > 0) log.warn({ texts: stillOpen }, 'no answer from the ITSP yet for texts being sent at stop; they are sent again at the next start');
+        if (inFlight > 0) log.warn({ texts: inFlight }, 'no dialplan report yet for texts in flight at stop; they are delivered again at the next start');
+        log.info({ ms: Date.now() - began, itspOpenAtGrace: openSends }, 'stopped');
       })();
       return stopping;
     },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   agiSafeText,
   createFastAgiServer,
+  type FastAgiServer,
   parse200,
   quoteAgiValue,
   setVariableCommand,
@@ -27,11 +28,14 @@ import {
   handoffAnswerLines,
   parseHandoffAnswer,
   pickInterface,
+  refuseWhileStopping,
+  STOPPING_REASON,
   STORE_REASON,
 } from '../src/outbound/handoff.js';
 import { openDatabase } from '../src/store/db.js';
 import { createOutboundStore, type OutboundRow, type OutboundStore } from '../src/store/outbound.js';
 import { runAgi, simulateTextTrunk, type AgiRun, type TextTrunkOptions } from './doubles/agi-client.js';
+import { until } from './helpers/stack.js';
 import { tempDir } from './helpers/tmp.js';
 
 // --- Fixtures -------------------------------------------------------------------
@@ -68,6 +72,9 @@ interface Setup {
   /** A second connection: it sees only what is committed. */
   reader: Database.Database;
   queued: number[];
+  /** Texts whose QUEUED was written but never answered (onUnconfirmed). */
+  unconfirmed: number[];
+  server: FastAgiServer;
   logs: string[];
   rows(): OutboundRow[];
   row(id: number): OutboundRow | undefined;
@@ -89,6 +96,7 @@ async function setup(
   const db = openDatabase(file);
   const store = o.store ?? createOutboundStore(db);
   const queued: number[] = [];
+  const unconfirmed: number[] = [];
   const logs: string[] = [];
   const log = createLogger('debug', {}, (l) => logs.push(l));
   const config = o.config ?? makeConfig();
@@ -98,7 +106,8 @@ async function setup(
     allow: o.allow ?? makeAddressMatcher(['127.0.0.1/32', '::1/128']),
     timeoutMs: o.timeoutMs ?? 2000,
     log,
-    scripts: { outbound: createHandoff({ store, config, log, onQueued: (id) => queued.push(id) }), ...o.scripts },
+    scripts: { outbound: createHandoff({ store, config, log, onQueued: (id) => queued.push(id), onUnconfirmed: (id) => unconfirmed.push(id) }), ...o.scripts },
+    whileClosing: refuseWhileStopping,
   });
   const reader = new Database(file, { readonly: true });
   t.teardown(async () => {
@@ -112,6 +121,8 @@ async function setup(
     store,
     reader,
     queued,
+    unconfirmed,
+    server,
     logs,
     rows: () => reader.prepare('SELECT * FROM outbound ORDER BY id').all() as OutboundRow[],
     row: (id) => reader.prepare('SELECT * FROM outbound WHERE id = ?').get(id) as OutboundRow | undefined,
@@ -681,4 +692,119 @@ test('| and newlines in WEBSMS_INDEX, MESSAGE(from) and the body are told apart'
   wireIsClean(t, viaTo.run);
   t.is(viaTo.run.commands.length, 3);
   t.like(s.row(queuedId(t, viaTo.run)), { recipient: DEST, body: 'a|b' });
+});
+
+// --- Stops and broken answers ----------------------------------------------------
+
+/**
+ * A TCP proxy between the AGI double ("Asterisk") and websms. `held`: what
+ * Asterisk sends waits until it resolves (the session is accepted but has no
+ * environment yet). `answerDelayMs`: each of Asterisk's writes reaches websms
+ * that much later. `cutAfter`: once websms has sent a match, it is passed on
+ * to Asterisk and websms's side is cut before Asterisk's answer comes back.
+ */
+async function agiProxy(t: ExecutionContext, port: number, o: { held?: Promise<void>; answerDelayMs?: number; cutAfter?: RegExp } = {}): Promise<number> {
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    let cut = false;
+    let fromWebsms = '';
+    let released = o.held === undefined;
+    const waiting: Buffer[] = [];
+    const forward = (d: Buffer): void => {
+      if (cut) return;
+      if (o.answerDelayMs) setTimeout(() => !cut && upstream.write(d), o.answerDelayMs);
+      else upstream.write(d);
+    };
+    void o.held?.then(() => {
+      released = true;
+      for (const d of waiting.splice(0)) forward(d);
+    });
+    client.on('data', (d: Buffer) => (released ? forward(d) : waiting.push(d)));
+    upstream.on('data', (d: Buffer) => {
+      if (cut) return;
+      client.write(d);
+      fromWebsms += d.toString('utf8');
+      if (o.cutAfter?.test(fromWebsms)) {
+        cut = true;
+        upstream.destroy();
+        client.end();
+      }
+    });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+  t.teardown(() => void proxy.close());
+  return (proxy.address() as net.AddressInfo).port;
+}
+
+test('QUEUED written but never answered: the text is stored unconfirmed and goes to onUnconfirmed, never to onQueued', async (t) => {
+  const s = await setup(t);
+  const port = await agiProxy(t, s.port, { cutAfter: /SET VARIABLE WEBSMS_STATUS "QUEUED"\n/ });
+  const { run, notice } = await simulateTextTrunk({ port, maxWaitMs: 5000, variables: { ...VARS, 'MESSAGE(body)': 'cut after QUEUED' } });
+  // Asterisk heard QUEUED here, so the phone was told nothing; websms cannot know that.
+  t.is(run.variables.get('WEBSMS_STATUS'), 'QUEUED');
+  t.is(notice, undefined);
+  await until(() => s.unconfirmed.length > 0, 5000, 'onUnconfirmed');
+  const rows = s.rows();
+  t.is(rows.length, 1);
+  t.like(rows[0], { body: 'cut after QUEUED', state: 'queued', handoff: 'unconfirmed' });
+  t.deepEqual(s.unconfirmed, [rows[0]!.id]);
+  t.deepEqual(s.queued, [], 'not confirmed, so not handed to the sender as queued');
+  t.true(s.logs.some((l) => l.includes('Asterisk did not confirm QUEUED')));
+});
+
+test('a confirmed hand-off: onQueued once Asterisk answered QUEUED; the row waits unconfirmed until the daemon records it', async (t) => {
+  const s = await setup(t);
+  const { run } = await s.trunk({ body: 'confirmed' });
+  const id = queuedId(t, run);
+  t.deepEqual(s.queued, [id]);
+  t.deepEqual(s.unconfirmed, []);
+  t.is(s.row(id)!.handoff, 'unconfirmed', 'src/store/handoffs.ts records the confirmation (wired in the daemon)');
+});
+
+test('a hand-off accepted just as the server closes is answered REJECTED "restarting" at once; nothing stored; new ones are refused', async (t) => {
+  const s = await setup(t, { timeoutMs: 10_000 });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const port = await agiProxy(t, s.port, { held });
+  const trunk = simulateTextTrunk({ port, maxWaitMs: 5000, variables: { ...VARS, 'MESSAGE(body)': 'during the stop' } });
+  await until(() => s.server.active() === 1, 5000, 'the session accepted');
+  const closed = s.server.close();
+  const releasedAt = Date.now();
+  release();
+  const { run, notice } = await trunk;
+  const answeredIn = Date.now() - releasedAt;
+  await closed;
+  t.is(run.variables.get('WEBSMS_STATUS'), 'REJECTED');
+  t.is(notice, `Your message to ${DEST} was not sent: ${STOPPING_REASON}`);
+  t.true(answeredIn < 3000, `answered in ${answeredIn} ms, not at the 10 s deadline`);
+  t.deepEqual(s.rows(), []);
+  const after = await simulateTextTrunk({ port: s.port, maxWaitMs: 5000, variables: { ...VARS, 'MESSAGE(body)': 'after the stop' } });
+  t.is(after.run.status, 'FAILURE', 'the listener is closed: Asterisk cannot connect, and the dialplan says so at once');
+  t.truthy(after.notice);
+});
+
+test('close(grace): a hand-off under way finishes with QUEUED; one still open when the grace is over is cut', async (t) => {
+  const s = await setup(t, { timeoutMs: 5000 });
+  const port = await agiProxy(t, s.port, { answerDelayMs: 150 });
+  const slow = simulateTextTrunk({ port, maxWaitMs: 8000, variables: { ...VARS, 'MESSAGE(body)': 'slow but under way' } });
+  await until(() => s.server.active() === 1, 5000, 'the session accepted');
+  await new Promise((r) => setTimeout(r, 200)); // its environment is in: the script runs
+  // A peer that sends its environment and then never answers.
+  const mute = net.connect(s.port, '127.0.0.1', () => mute.write('agi_network: yes\nagi_network_script: outbound\nagi_extension: +46812345678\n\n'));
+  mute.on('data', () => undefined);
+  mute.on('error', () => undefined);
+  const muteClosed = new Promise<void>((r) => mute.on('close', () => r()));
+  await until(() => s.server.active() === 2, 5000, 'both sessions open');
+  const began = Date.now();
+  await s.server.close(1500);
+  const took = Date.now() - began;
+  await muteClosed;
+  const { run } = await slow;
+  t.is(run.variables.get('WEBSMS_STATUS'), 'QUEUED', 'the session under way finished');
+  t.true(took >= 1400 && took < 3000, `closed after ${took} ms, not after the 5 s deadline`);
+  t.is(s.rows().length, 1);
 });

@@ -95,12 +95,21 @@ export interface FastAgiOptions {
   timeoutMs: number;
   log: Logger;
   scripts: Record<string, (s: AgiSession) => Promise<void>>;
+  /**
+   * Runs instead of the named script for a session that sent its environment
+   * after close() began (accepted just before the listener closed): it should
+   * answer quickly, so that the dialplan tells the sender at once.
+   */
+  whileClosing?: (s: AgiSession) => Promise<void>;
 }
 
 export interface FastAgiServer {
   port: number;
-  /** Stops accepting; sessions under way finish (each within its deadline). */
-  close(): Promise<void>;
+  /**
+   * Stops accepting at once; sessions under way finish, each within its
+   * deadline and all within graceMs, after which the ones left are cut.
+   */
+  close(graceMs?: number): Promise<void>;
   /** Sessions in progress right now. */
   active(): number;
   /** Whether it takes new connections (false once closing). */
@@ -366,6 +375,7 @@ export function createFastAgiServer(opts: FastAgiOptions): Promise<FastAgiServer
   const { log } = opts;
   const sockets = new Set<net.Socket>();
   const running = new Set<Promise<void>>();
+  let closing = false;
 
   const handle = async (socket: net.Socket): Promise<void> => {
     const started = Date.now();
@@ -398,7 +408,8 @@ export function createFastAgiServer(opts: FastAgiOptions): Promise<FastAgiServer
       const env = await readEnv(reader);
       const session = createSession(socket, reader, env, controller.signal);
       script = session.script;
-      const run = Object.prototype.hasOwnProperty.call(opts.scripts, script) ? opts.scripts[script] : undefined;
+      const named = Object.prototype.hasOwnProperty.call(opts.scripts, script) ? opts.scripts[script] : undefined;
+      const run = closing && named && opts.whileClosing ? opts.whileClosing : named;
       if (!run) {
         log.warn({ remote, script, request: env.agi_request }, 'unknown AGI script; closing');
         return;
@@ -444,20 +455,30 @@ export function createFastAgiServer(opts: FastAgiOptions): Promise<FastAgiServer
       server.on('error', (err) => log.error({ err }, 'AGI server error'));
       const port = (server.address() as net.AddressInfo).port;
       log.info({ host: opts.host, port }, 'FastAGI server listening');
-      let closing: Promise<void> | undefined;
+      let closed: Promise<void> | undefined;
       resolve({
         port,
         active: () => running.size,
         listening: () => server.listening,
-        close() {
-          closing ??= (async () => {
+        close(graceMs = Infinity) {
+          closing = true;
+          closed ??= (async () => {
             const stopped = new Promise<void>((res) => server.close(() => res()));
-            // Sessions under way end within their own deadline; then nothing is left.
-            await Promise.allSettled([...running]);
+            // Sessions under way end within their own deadline, or when the
+            // grace is over: a session cut then either had its text
+            // committed and QUEUED confirmed, or it is handled like a
+            // deadline that passed (src/outbound/handoff.ts).
+            let cut: NodeJS.Timeout | undefined;
+            const over = new Promise<void>((res) => {
+              if (Number.isFinite(graceMs)) cut = setTimeout(res, graceMs);
+            });
+            await Promise.race([Promise.allSettled([...running]), over]);
+            clearTimeout(cut);
             for (const s of sockets) s.destroy();
+            await Promise.allSettled([...running]);
             await stopped;
           })();
-          return closing;
+          return closed;
         },
       });
     });

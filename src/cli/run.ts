@@ -98,6 +98,10 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
     process.once('SIGINT', onSignal);
   });
   process.off('SIGHUP', onHangup);
+  // The stop is bounded (a few seconds): a second signal (Ctrl-C again, a
+  // reload) must not kill the process halfway through it.
+  const again = (sig: NodeJS.Signals): void => log.warn({ signal: sig }, 'already stopping: finishing the work under way, a few seconds at most');
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, again);
   stopping = true;
   clearInterval(statusTimer);
   systemd.stopping('stopping: finishing work under way');

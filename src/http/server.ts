@@ -3,6 +3,7 @@
 
 import express from 'express';
 import http from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { clientAddress } from './access.js';
@@ -34,7 +35,10 @@ export function createApp(deps: HttpDeps): express.Express {
 export interface HttpServer {
   server: http.Server;
   port: number;
-  /** Stops listening and ends every connection within graceMs. */
+  /**
+   * Stops taking requests at once and ends every connection within graceMs:
+   * see listen().
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -64,10 +68,36 @@ export interface ListenOptions {
   what?: string;
 }
 
+/** What a request that arrives while the listener closes is answered. */
+export const STOPPING_STATUS = 503;
+/** The client may try again this many seconds later (websms restarts in a few). */
+const STOPPING_RETRY_AFTER_S = 5;
+
 export function listen(handler: http.RequestListener, host: string, port: number, log: Logger, opts: ListenOptions = {}): Promise<HttpServer> {
+  let closing = false;
+  // The latest response of each open connection, so that a stop can tell the
+  // ones not answered yet to close their connection. Kept per connection, not
+  // per response: a 'close' listener on every response held 30 MB more under
+  // load (bench/webhook.ts). Not a ServerResponse subclass either: express
+  // gives its responses a prototype of its own.
+  const latest = new Map<net.Socket, http.ServerResponse>();
+  // A request that arrives once the stop began (on a kept-alive connection:
+  // new connections are no longer accepted) is refused and its connection
+  // closed, so that nothing is acknowledged after the stop began; an ITSP
+  // sends it again. One under way when the stop began finishes.
+  const gate = (inner: http.RequestListener): http.RequestListener => (req, res) => {
+    if (!closing) {
+      latest.set(req.socket, res);
+      return inner(req, res);
+    }
+    res.writeHead(STOPPING_STATUS, { 'content-type': 'text/plain', 'retry-after': String(STOPPING_RETRY_AFTER_S), connection: 'close' });
+    res.end('websms is stopping; send this again in a few seconds\n');
+    req.resume();
+  };
   return new Promise((resolve, reject) => {
-    const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
-    if (opts.checkContinue) server.on('checkContinue', opts.checkContinue);
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, gate(handler));
+    server.on('connection', (socket: net.Socket) => socket.once('close', () => latest.delete(socket)));
+    if (opts.checkContinue) server.on('checkContinue', gate(opts.checkContinue));
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.once('error', reject);
@@ -75,16 +105,20 @@ export function listen(handler: http.RequestListener, host: string, port: number
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
       log.info({ host: addr.address, port: addr.port }, `${opts.what ?? 'http'} listening`);
+      let closed: Promise<void> | undefined;
       resolve({
         server,
         port: addr.port,
         close: (graceMs = CLOSE_GRACE_MS) =>
-          new Promise<void>((res) => {
+          (closed ??= new Promise<void>((res) => {
             // New connections are refused at once. A request under way gets
             // graceMs to finish (its text is committed and answered, or never
-            // acknowledged, so the ITSP sends it again); a keep-alive
-            // connection is closed as soon as it falls idle, so a busy ITSP
-            // cannot hold the stop open.
+            // acknowledged, so the ITSP sends it again), and its answer says
+            // Connection: close; an idle kept-alive connection is closed at
+            // once, and one that falls idle as soon as it does, so a busy
+            // ITSP cannot hold the stop open.
+            closing = true;
+            for (const r of latest.values()) if (!r.headersSent) r.setHeader('connection', 'close');
             const sweep = setInterval(() => server.closeIdleConnections(), 50);
             const cut = setTimeout(() => server.closeAllConnections(), graceMs);
             server.close(() => {
@@ -93,7 +127,7 @@ export function listen(handler: http.RequestListener, host: string, port: number
               res();
             });
             server.closeIdleConnections();
-          }),
+          })),
       });
     });
   });

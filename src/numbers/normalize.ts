@@ -80,12 +80,14 @@ function quote(s: string): string {
   return cut ? `${json}...` : json;
 }
 
-const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+// Made on the first refusal that names a country: ICU's region names page in
+// about 6 MB of Node's binary, which a daemon that never refuses need not hold.
+let regionNames: Intl.DisplayNames | undefined;
 
 /** "Sweden (+46)" when one country owns the code, "+1" for shared codes like NANP. */
 function describeCode(callingCode: string): string {
   const owners = getCountries().filter((c) => getCountryCallingCode(c) === callingCode);
-  return owners.length === 1 ? `${regionNames.of(owners[0]!) ?? owners[0]} (+${callingCode})` : `+${callingCode}`;
+  return owners.length === 1 ? `${(regionNames ??= new Intl.DisplayNames(['en'], { type: 'region' })).of(owners[0]!) ?? owners[0]} (+${callingCode})` : `+${callingCode}`;
 }
 
 function toE164(e164: string, fail: (reason: string) => never): Normalized {

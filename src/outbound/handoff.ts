@@ -28,8 +28,17 @@ export interface HandoffDeps {
   store: OutboundStore;
   config: Config;
   log: Logger;
-  /** Called once a text is committed and the dialplan was told QUEUED. */
+  /**
+   * Asterisk confirmed QUEUED for this committed text (it answered the SET
+   * VARIABLE): the sender was not told "not sent", and the text may go.
+   */
   onQueued(id: number): void;
+  /**
+   * QUEUED was written for this committed text but Asterisk's answer never
+   * came (the connection broke, the deadline or a stop cut the session): the
+   * sender may have been told "not sent" (src/outbound/unconfirmed.ts).
+   */
+  onUnconfirmed(id: number): void;
   metrics?: Pick<Metrics, 'handoffSeconds' | 'handoffRefusals'>;
 }
 
@@ -51,6 +60,8 @@ export type { Checked, RefusalCode } from './checks.js';
 /** Sent as WEBSMS_REASON when a phone's text arrived empty: PJSIP empties bodies over 1,023 bytes. */
 export const EMPTY_REASON = 'the text was empty or too long for the phone to send (over about 1,000 bytes)';
 export const STORE_REASON = 'temporary failure; try again';
+/** Sent as WEBSMS_REASON to a hand-off that arrives while websms stops. */
+export const STOPPING_REASON = 'the SMS gateway is restarting; send it again in a minute';
 
 /**
  * WEBSMS_INDEX empty: the configured default interface; otherwise the
@@ -212,7 +223,8 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
     const t = checked.text;
     let id: number;
     try {
-      id = await store.enqueue(t);
+      // Not to be sent before Asterisk confirms QUEUED (db/015_handoff_confirmed.sql).
+      id = await store.enqueue({ ...t, handoff: 'unconfirmed' });
     } catch (err) {
       log.error({ err, from: t.sender, to: t.recipient, interface: t.interface }, 'outbound text not stored');
       deps.metrics?.handoffRefusals.inc({ reason: 'store' });
@@ -232,18 +244,26 @@ export function createHandoff(deps: HandoffDeps): (s: AgiSession) => Promise<voi
       }
       return;
     }
+    const fields = { id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding };
     try {
       await s.setVariable('WEBSMS_STATUS', 'QUEUED');
-      await s.setVariable('WEBSMS_ID', String(id));
-      timer?.();
-    } finally {
-      // Committed and QUEUED written: the text is ours to send even if the
-      // answer to the SET VARIABLE never came back.
-      log.info(
-        { id, from: t.sender, to: t.recipient, interface: t.interface, segments: t.segments, encoding: t.encoding, ms: Date.now() - started },
-        'outbound text queued',
-      );
-      deps.onQueued(id);
+    } catch (err) {
+      // Written, perhaps heard: the dialplan may have told the sender "not
+      // sent". Nothing tells which, so the text goes after all and the
+      // sender is told that (src/outbound/unconfirmed.ts).
+      log.warn({ ...fields, ms: Date.now() - started }, 'Asterisk did not confirm QUEUED for a stored text; it is sent after all and the sender told so');
+      deps.onUnconfirmed(id);
+      throw err;
     }
+    timer?.();
+    log.info({ ...fields, ms: Date.now() - started }, 'outbound text queued');
+    deps.onQueued(id);
+    await s.setVariable('WEBSMS_ID', String(id));
   };
+}
+
+/** The hand-off while websms stops: refused at once, so the dialplan tells the sender to try again. */
+export async function refuseWhileStopping(s: AgiSession): Promise<void> {
+  await s.setVariable('WEBSMS_STATUS', 'REJECTED');
+  await s.setVariable('WEBSMS_REASON', agiSafeText(STOPPING_REASON));
 }

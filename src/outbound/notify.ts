@@ -8,10 +8,20 @@ import type { Logger } from '../log.js';
 import type { InboundStore } from '../store/inbound.js';
 import type { OutboundRow, OutboundStore } from '../store/outbound.js';
 
-export type NoticeState = 'sent' | 'delivered' | 'failed' | 'expired';
+/**
+ * What the sender is told about their text. `after_all`: the dialplan may
+ * have said "not sent" (websms stopped before Asterisk confirmed QUEUED), but
+ * the text is in the queue and goes out (src/outbound/unconfirmed.ts).
+ */
+export type NoticeState = 'sent' | 'delivered' | 'failed' | 'expired' | 'after_all';
 
 export interface Notifier {
-  notify(row: OutboundRow, state: NoticeState, reason: string | null): void;
+  /**
+   * Queues the notice, if `[outbound] notify` asks for it. Resolves with
+   * whether a notice of this state is stored (now or earlier); never rejects
+   * (a failure is logged), so callers may leave it.
+   */
+  notify(row: OutboundRow, state: NoticeState, reason: string | null): Promise<boolean>;
 }
 
 const EXCERPT = 40;
@@ -29,6 +39,8 @@ export function noticeText(row: Pick<OutboundRow, 'recipient' | 'body'>, state: 
       return `Sent to ${row.recipient}: "${excerpt}"`;
     case 'delivered':
       return `Delivered to ${row.recipient}: "${excerpt}"`;
+    case 'after_all':
+      return `Will be sent to ${row.recipient} after all: "${excerpt}" (the SMS gateway restarted while taking it; ignore any "not sent" about it)`;
   }
 }
 
@@ -42,13 +54,14 @@ export function createNotifier(deps: {
 }): Notifier {
   const { mode, log } = deps;
   return {
-    notify(row, state, reason) {
-      if (mode === 'none') return;
-      if (mode === 'failures' && state !== 'failed' && state !== 'expired') return;
-      if (row.notified === state) return;
+    async notify(row, state, reason) {
+      // A correction of what the dialplan said goes out whatever `notify` asks for.
+      if (mode === 'none' && state !== 'after_all') return false;
+      if (mode === 'failures' && state !== 'failed' && state !== 'expired' && state !== 'after_all') return false;
+      if (row.notified === state) return true;
       const body = noticeText(row, state, reason);
-      deps.inbound
-        .enqueue({
+      try {
+        await deps.inbound.enqueue({
           interface: row.origin,
           // One notice per text and outcome, however often this is called.
           providerId: `websms-notice:${row.id}:${state}`,
@@ -56,15 +69,15 @@ export function createNotifier(deps: {
           recipient: row.sender,
           body,
           parts: splitForDelivery(body, deps.partBytes).length,
-        })
-        .then(
-          () => {
-            deps.outbound.markNotified(row.id, state);
-            log.info({ id: row.id, to: row.sender, state }, 'notice to the sender queued');
-            deps.onQueued();
-          },
-          (err: Error) => log.error({ id: row.id, err }, 'could not queue a notice to the sender'),
-        );
+        });
+        deps.outbound.markNotified(row.id, state);
+      } catch (err) {
+        log.error({ id: row.id, err }, 'could not queue a notice to the sender');
+        return false;
+      }
+      log.info({ id: row.id, to: row.sender, state }, 'notice to the sender queued');
+      deps.onQueued();
+      return true;
     },
   };
 }

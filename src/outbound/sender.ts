@@ -28,7 +28,13 @@ import { noRedaction, type Redact } from '../redact.js';
 
 export interface Sender {
   start(): void;
-  stop(): Promise<void>;
+  /**
+   * Takes no new texts and waits for the ITSP requests under way, at most
+   * timeoutMs, recording each outcome that comes in; resolves with how many
+   * are still open (those texts stay 'sending' and go again at the next
+   * start). Called again, it records what came in since.
+   */
+  stop(timeoutMs?: number): Promise<number>;
   kick(): void;
   /** How each sending interface is doing right now (for the management API and metrics). */
   health(): InterfaceHealth[];
@@ -171,6 +177,8 @@ export function createSender(deps: {
 
   /** Picks the row if every limit allows; otherwise returns how long until one might. */
   function consider(row: OutboundRow, t: number, picked: Array<{ lane: Lane; row: OutboundRow }>): number {
+    // Its hand-off is still under way: it goes once Asterisk confirms QUEUED (which kicks the sender).
+    if (row.handoff === 'unconfirmed') return 0;
     const lane = lanes.get(row.interface);
     if (!lane) {
       finalFail(row, 'failed', 'setup', `interface ${row.interface} does not send (no send_url)`);
@@ -226,17 +234,21 @@ export function createSender(deps: {
   // Outcomes are written together, at most every few milliseconds: each write
   // is an fsync that stalls the event loop, and hand-offs must not wait on it.
   let outcomes: Array<() => void> = [];
+  function writeOutcomes(): void {
+    const batch = outcomes;
+    outcomes = [];
+    if (batch.length === 0) return;
+    try {
+      store.together(() => batch.forEach((u) => u()));
+    } catch (err) {
+      log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
+    }
+  }
   function record(update: () => void): void {
     outcomes.push(update);
     if (outcomes.length === 1) {
       setTimeout(() => {
-        const batch = outcomes;
-        outcomes = [];
-        try {
-          store.together(() => batch.forEach((u) => u()));
-        } catch (err) {
-          log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
-        }
+        writeOutcomes();
         // A retry or a failover puts a text back in the queue, and a scan that
         // ran before this write did not see it: look again.
         if (running) kickSoon();
@@ -346,15 +358,23 @@ export function createSender(deps: {
       if (n > 0) log.warn({ texts: n }, 'texts were being sent when websms stopped; sending them again');
       scan();
     },
-    async stop() {
+    async stop(timeoutMs = Infinity) {
       running = false;
       clearTimeout(timer);
-      await Promise.allSettled([...pending]);
+      if (pending.size > 0) {
+        let over: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...pending]),
+          new Promise<void>((r) => {
+            if (Number.isFinite(timeoutMs)) over = setTimeout(r, timeoutMs);
+          }),
+        ]);
+        clearTimeout(over);
+      }
       // Outcomes still waiting for their turn's transaction.
-      const batch = outcomes;
-      outcomes = [];
-      if (batch.length > 0) store.together(() => batch.forEach((u) => u()));
-      for (const lane of lanes.values()) lane.http.close();
+      writeOutcomes();
+      if (pending.size === 0) for (const lane of lanes.values()) lane.http.close();
+      return pending.size;
     },
     kick() {
       if (running) kickSoon();

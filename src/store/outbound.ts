@@ -26,6 +26,8 @@ export interface NewOutbound {
   body: string;
   encoding: string;
   segments: number;
+  /** Set by a hand-off: the text waits until Asterisk confirms QUEUED (src/store/handoffs.ts). */
+  handoff?: 'unconfirmed';
 }
 
 export interface OutboundRow {
@@ -48,6 +50,8 @@ export interface OutboundRow {
   notified: string | null;
   /** When it was last queued again by hand; its maximum age counts from then. */
   retried_at: number | null;
+  /** Whether Asterisk confirmed its hand-off's QUEUED; null when it came another way (db/015). */
+  handoff: 'unconfirmed' | 'confirmed' | null;
 }
 
 /** The time a text's maximum age counts from. */
@@ -113,11 +117,11 @@ export type OutboundWriter = (m: NewOutbound, now: number) => number;
 
 export function createOutboundWriter(db: Db): OutboundWriter {
   const insert = db.prepare(
-    `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at)
-     VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t)`,
+    `INSERT INTO outbound (interface, origin, sender, recipient, body, encoding, segments, next_attempt_at, created_at, updated_at, handoff)
+     VALUES (@interface, @interface, @sender, @recipient, @body, @encoding, @segments, @t, @t, @t, @handoff)`,
   );
   return (m, t) =>
-    Number(insert.run({ interface: m.interface, sender: m.sender, recipient: m.recipient, body: m.body, encoding: m.encoding, segments: m.segments, t }).lastInsertRowid);
+    Number(insert.run({ interface: m.interface, sender: m.sender, recipient: m.recipient, body: m.body, encoding: m.encoding, segments: m.segments, handoff: m.handoff ?? null, t }).lastInsertRowid);
 }
 
 export function createOutboundStore(db: Db, opts: { now?: () => number; expectedWriters?: () => number } = {}): OutboundStore {

@@ -1,0 +1,40 @@
+// What the daemon loads at start: the modules it needs for webhooks and
+// hand-offs, and not the heavy ones only sending needs (axios is about 20 MB
+// resident; docs/benchmarks.md). Read from the compiled import graph, so it
+// holds however the daemon is started.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+
+/** Every package imported statically (`import ... from`), following relative imports from `entry`. */
+function staticPackages(entry: string): Set<string> {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = fs.readFileSync(file, 'utf8');
+    // Static imports and re-exports only; `await import(...)` is how a module is loaded when needed.
+    for (const m of code.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'|^import\s+'([^']+)'/gm)) {
+      const spec = (m[1] ?? m[2])!;
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+      else if (!spec.startsWith('node:')) packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+    }
+  };
+  visit(path.join(DIST, entry));
+  return packages;
+}
+
+test('websms run loads no HTTP client library at start: the sender (axios) comes only when an interface sends', (t) => {
+  const loaded = staticPackages('src/cli/run.js');
+  t.true(loaded.has('better-sqlite3'), 'the walk follows the daemon (it finds SQLite)');
+  t.true(loaded.has('express'));
+  t.false(loaded.has('axios'), `loaded at start: ${[...loaded].sort().join(', ')}`);
+});
+
+test('the provider profiles load no HTTP client either (every profile is loaded for webhooks)', (t) => {
+  t.false(staticPackages('providers/index.js').has('axios'));
+});
