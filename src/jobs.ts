@@ -1,9 +1,9 @@
-// The scheduled jobs (src/schedule.ts): expiry every minute, retention every hour,
+// The scheduled jobs (node-cron): expiry every minute, retention every hour,
 // and one summary line a day. Each job is also a plain function, so tests and
 // `websms` commands can run it at a chosen time without waiting for the clock.
 
+import cron from 'node-cron';
 import type { Config } from './config/types.js';
-import { everyDayAt, everyHourAt, everyMinute, schedule } from './schedule.js';
 import type { Logger } from './log.js';
 import { finalReason } from './outbound/failure.js';
 import type { Notifier } from './outbound/notify.js';
@@ -96,18 +96,18 @@ export function startJobs(deps: JobDeps): Jobs {
   };
 
   // A job that throws must not take the daemon down, nor stop the next run.
-  const guarded = (name: string, fn: (now: number) => unknown) => (now: number) => {
+  const guarded = (name: string, fn: (now: number) => unknown) => () => {
     try {
-      fn(now);
+      fn(Date.now());
     } catch (err) {
       log.error({ err, job: name }, `scheduled job failed: ${name}; it runs again at its next time`);
     }
   };
   const tasks = [
-    schedule(everyMinute, guarded('expiry', expire)),
+    cron.schedule('* * * * *', guarded('expiry', expire)),
     // Minute 7, not 0: clear of the hour's other cron jobs on a small server.
-    schedule(everyHourAt(7), guarded('retention', retain)),
-    schedule(everyDayAt(0, 5), guarded('summary', summarize)),
+    cron.schedule('7 * * * *', guarded('retention', retain)),
+    cron.schedule('5 0 * * *', guarded('summary', summarize)),
   ];
 
   return {
@@ -115,7 +115,7 @@ export function startJobs(deps: JobDeps): Jobs {
     retain,
     summarize,
     async stop() {
-      for (const t of tasks) t.stop();
+      for (const t of tasks) await t.stop();
     },
   };
 }
