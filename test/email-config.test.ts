@@ -162,17 +162,21 @@ test('tokens: 128 random bits in base32, found in our Message-IDs and in a Reply
   t.true(isReplyAddress('sms@example.org', { replyTo: '', from: 'sms@example.org' }));
 });
 
-test('the examples of docs/email.md load; the suite\'s own dialplan/minivm.conf gives this host\'s mail server', (t) => {
+test('the examples of docs/email.md load: a minivm.conf that sends with sendmail gives this host\'s mail server; the one websms ships hands voicemail to websms, so the server must be named', (t) => {
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
   const doc = fs.readFileSync(path.join(root, 'docs', 'email.md'), 'utf8');
   const blocks = [...doc.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1]!);
   t.is(blocks.length, 2);
-  const suite = path.join(root, 'dialplan', 'minivm.conf');
-  // The first names no server: minivm.conf supplies it (here the one websms ships with PrivateDial's dialplan).
-  const first = load(`${blocks[0]!}minivm = ${suite}\n`);
+  // The first names no server: a PrivateDial minivm.conf that still sends with sendmail supplies it.
+  const own = path.join(tempDir(), 'minivm.conf');
+  fs.writeFileSync(own, '[general]\nmailcmd = /usr/sbin/sendmail -t\n[template-en_US_email]\nfromemail = voicemail-noreply@example.com\n');
+  const first = load(`${blocks[0]!}minivm = ${own}\n`);
   t.deepEqual(first.email.smtp, { host: '127.0.0.1', port: 25, tls: 'none', username: '', password: '', timeoutMs: 30_000 });
-  t.is(first.email.from, 'voicemail-noreply@example.com');
   t.is(first.email.users.length, 2);
+  // The suite's own minivm.conf runs `websms voicemail-mail`: nothing to reuse, and the error says what to set.
+  const shipped = path.join(root, 'dialplan', 'minivm.conf');
+  const err = t.throws(() => load(`${blocks[0]!}minivm = ${shipped}\n`));
+  t.regex(err!.message, /mailcmd runs websms.*set \[email\] smtp_host/);
   const second = load(blocks[1]!, { WEBSMS_EMAIL_SMTP_PASSWORD: 'pw' });
   t.deepEqual(second.email.smtp, { host: 'mail.example.org', port: 587, tls: 'starttls', username: 'sms@example.org', password: 'pw', timeoutMs: 30_000 });
 });
