@@ -31,6 +31,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsReader } from './store/stats.js';
 import { startApi } from './api/server.js';
 import { createVoicemailIntake } from './voicemail/intake.js';
+import { createVoicemailDone } from './voicemail/done.js';
 import { createWriteProbe } from './store/probe.js';
 import { createTextStore } from './store/texts.js';
 import { startupLine } from './startup.js';
@@ -171,11 +172,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // Texts by e-mail: every e-mail waits in the outbox until the SMTP server takes it; the texts are not affected.
   const emailLog = log.child({ mod: 'email' });
+  // A voicemail's recording is websms's to remove once its e-mail is sent (docs/dialplan.md, "Voicemail").
+  const voicemailDone = createVoicemailDone({ db, log: log.child({ mod: 'voicemail' }) });
   const emailSender = createEmailSender({
     store: emailStore,
     config: () => current.email,
     log: emailLog,
     onOutcome: (kind, outcome) => metrics.emails.inc({ kind: emailKindLabel(kind), outcome }),
+    onDone: (row, outcome, reason) => voicemailDone.settled(row, outcome, reason, Date.now()),
   });
   const repliesOn = (c: Config): boolean => c.email.users.length > 0 && (c.email.replyListen !== null || c.email.imap.host !== '');
   const emailWatch = createEmailWatch({
@@ -355,6 +359,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       sender.kick();
     },
     email: emailStore,
+    voicemail: voicemailDone,
     media: createMediaRetention({
       media: mediaStore,
       directory: () => current.media.directory,

@@ -26,6 +26,8 @@ export interface JobDeps {
   media?: MediaRetention;
   /** The bodies of e-mails done, and the reply threads, go after [general] retention too. */
   email?: { retain(cutoff: number): { emails: number; threads: number } };
+  /** The recordings of voicemail e-mails done go with those bodies: before them, while the outbox still names the files. */
+  voicemail?: { retain(cutoff: number): number };
 }
 
 export interface Jobs {
@@ -69,6 +71,8 @@ export function startJobs(deps: JobDeps): Jobs {
     if (removed.inbound + removed.outbound > 0) {
       log.info({ inbound: removed.inbound, outbound: removed.outbound, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the bodies of finished texts');
     }
+    const recordings = deps.voicemail?.retain(now - retentionMs) ?? 0;
+    if (recordings > 0) log.info({ recordings, retentionDays: Math.round(retentionMs / DAY) }, 'retention: removed the recordings of voicemail e-mails not sent');
     // E-mails hold copies of texts: they go with them; so do the threads, and with them the replies they would map.
     const mails = deps.email?.retain(now - retentionMs);
     if (mails && mails.emails + mails.threads > 0) {

@@ -40,6 +40,8 @@ export function createEmailSender(deps: {
   log: Logger;
   /** Counts each attempt's outcome by the e-mail's kind. */
   onOutcome?: (kind: string, outcome: EmailOutcome) => void;
+  /** An e-mail is done with, once that is committed: sent, or given up with the reason (the owner of its attachments acts on it). */
+  onDone?: (row: OutboxRow, outcome: 'sent' | 'failed', reason?: string) => void;
   /** The SMTP client for a configuration; made again when [email] changes. Default: nodemailer, loaded at the first e-mail. */
   client?: (cfg: EmailConfig) => SmtpClient | Promise<SmtpClient>;
   now?: () => number;
@@ -130,6 +132,7 @@ export function createEmailSender(deps: {
       health.lastSentAt = t;
       health.pausedUntil = null;
       deps.onOutcome?.(row.kind, 'sent');
+      done(row, 'sent');
       log.info({ email: row.id, kind: row.kind, ref: row.ref, to: row.recipient, attachments: attachments.length, reply: reply.slice(0, 80) }, 'e-mail sent');
     } catch (err) {
       // Not an answer of the server (the client could not be made: an unreadable ca_file): made again next time.
@@ -156,6 +159,16 @@ export function createEmailSender(deps: {
     store.fail(row.id, reason, now());
     deps.onOutcome?.(row.kind, 'failed');
     log.error({ email: row.id, kind: row.kind, ref: row.ref, to: row.recipient, reason }, 'e-mail given up');
+    done(row, 'failed', reason);
+  }
+
+  function done(row: OutboxRow, outcome: 'sent' | 'failed', reason?: string): void {
+    try {
+      deps.onDone?.(row, outcome, reason);
+    } catch (err) {
+      // The e-mail's outcome is committed: what its owner failed to do is logged, not retried here.
+      log.error({ err, email: row.id, kind: row.kind }, `could not act on an e-mail ${outcome}`);
+    }
   }
 
   return {

@@ -2,8 +2,8 @@
 // commit the voicemail row and the e-mail in the outbox (src/email/), which
 // sends it with the same SMTP settings, TLS checks and retries as websms's
 // other e-mail. The recording is saved beside the database first (fsync'd),
-// so the outbox's attachment is there whenever the e-mail is sent; the
-// outbox's retention removes it with the e-mail's body.
+// so the outbox's attachment is there whenever the e-mail is sent; it is
+// removed once sent, or by retention (src/voicemail/done.ts).
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

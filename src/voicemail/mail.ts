@@ -46,6 +46,12 @@ export function readVoicemailMail(raw: Buffer): VoicemailMail {
   return { recipient: address, subject, message, recording: attachment(text.slice(end.index + end[0].length)) };
 }
 
+/** The e-mail's headers alone (with the blank line that ends them): who it went to and when, without the message and recording. */
+export function headersOnly(message: Buffer): Buffer {
+  const end = /\r?\n\r?\n/.exec(message.toString('latin1'));
+  return end ? message.subarray(0, end.index + end[0].length) : message;
+}
+
 /** Header lines, continuation lines joined. */
 function unfold(head: string): string[] {
   return head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
