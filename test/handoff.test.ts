@@ -104,7 +104,8 @@ async function setup(
     host: '127.0.0.1',
     port: 0,
     allow: o.allow ?? makeAddressMatcher(['127.0.0.1/32', '::1/128']),
-    timeoutMs: o.timeoutMs ?? 2000,
+    // Long enough for a loaded CI machine; the test of the deadline sets its own.
+    timeoutMs: o.timeoutMs ?? 15_000,
     log,
     scripts: { outbound: createHandoff({ store, config, log, onQueued: (id) => queued.push(id), onUnconfirmed: (id) => unconfirmed.push(id) }), ...o.scripts },
     whileClosing: refuseWhileStopping,
@@ -479,7 +480,7 @@ test('a connection from an address not allowed is closed at once; nothing stored
 
 test('an unknown script is closed after logging', async (t) => {
   const s = await setup(t);
-  const run = await runAgi({ port: s.port, script: 'nope', variables: { ...VARS, 'MESSAGE(body)': 'hi' }, maxWaitMs: 3000 });
+  const run = await runAgi({ port: s.port, script: 'nope', variables: { ...VARS, 'MESSAGE(body)': 'hi' }, maxWaitMs: 20_000 });
   t.deepEqual(run.commands, []);
   t.false(run.gaveUp);
   t.true(s.logs.some((l) => l.includes('unknown AGI script') && l.includes('"script":"nope"')));
@@ -543,7 +544,7 @@ test('protocol against the double: 510, multi-line 520, result=0, parentheses in
       },
     },
   });
-  const run = await runAgi({ port: s.port, script: 'probe', variables: { PAREN: 'f(x) = (y) :)', MULTI: 'one (1\ntwo (2)', AMBIG: 'one)\ntwo' }, maxWaitMs: 3000 });
+  const run = await runAgi({ port: s.port, script: 'probe', variables: { PAREN: 'f(x) = (y) :)', MULTI: 'one (1\ntwo (2)', AMBIG: 'one)\ntwo' }, maxWaitMs: 20_000 });
   t.false(run.gaveUp);
   t.is(got.script, 'probe');
   t.like(got.unknown as AgiReply, { code: 510, lines: ['510 Invalid or unknown command'] });
