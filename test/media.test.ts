@@ -36,7 +36,7 @@ interface Setup {
   settled(id: number): Promise<{ note: string; items: MediaRow[] }>;
 }
 
-async function setup(t: ExecutionContext, o: { media?: string; iface?: string; start?: boolean } = {}): Promise<Setup> {
+async function setup(t: ExecutionContext, o: { media?: string; iface?: string; start?: boolean; now?: () => number } = {}): Promise<Setup> {
   const dir = tempDir();
   const server = await startMediaServer();
   const file = path.join(dir, 'websms.conf');
@@ -53,7 +53,7 @@ async function setup(t: ExecutionContext, o: { media?: string; iface?: string; s
   let worker: MediaWorker | undefined;
   const store = createInboundStore(db, { dedupWindowMs: 120_000, mediaHoldMs: () => config.media.maxHoldMs, onMedia: () => worker?.kick() });
   const media = createMediaStore(db);
-  worker = createMediaWorker({ db, store, media, config: () => config, log, onReady: (id) => ready.push(id) });
+  worker = createMediaWorker({ db, store, media, config: () => config, log, onReady: (id) => ready.push(id), now: o.now });
   if (o.start !== false) worker.start();
   t.teardown(async () => {
     await worker!.stop();
@@ -181,6 +181,25 @@ test('a server failing twice then answering: fetched on the third attempt', asyn
   t.is(items[0]!.state, 'stored');
   t.is(items[0]!.attempts, 3);
   t.is(s.server.hits('/flaky.jpg'), 3);
+});
+
+// A busy machine: the clock moves on between any two readings of it (here
+// 10 ms, half the retry wait), and a timer may run a millisecond before
+// Date.now() reaches its time. The retry falls due between two readings of one
+// scan; a worker that asked "what is due?" and "what falls due next?" at two
+// instants found it in neither answer and slept until its idle rescan, a
+// minute later: the slow-media test's rare 15 s timeouts under load.
+test('a retry falling due while the worker scans is made then, not at the idle rescan a minute later', async (t) => {
+  let clock = 0;
+  const s = await setup(t, { media: 'retry_min = 20ms\nretry_max = 20ms', start: false, now: () => (clock += 10) });
+  s.server.set('/once.jpg', { failFirst: 1, failStatus: 503 });
+  clock = Date.now();
+  s.worker.start();
+  const id = await s.send('again', [{ url: `${s.server.url}/once.jpg` }]);
+  const { items } = await s.settled(id);
+  t.is(items[0]!.state, 'stored');
+  t.is(items[0]!.attempts, 2);
+  t.is(s.server.hits('/once.jpg'), 2);
 });
 
 test('failing every time: given up after [media] attempts, and the text says the picture could not be fetched', async (t) => {

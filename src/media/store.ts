@@ -39,7 +39,11 @@ export interface DueMedia extends MediaRow {
 export interface MediaStore {
   /** Pending items of texts still waiting for them, due by `now`, oldest first. */
   due(now: number, limit: number): DueMedia[];
-  /** When the next pending item falls due after `after` (those due already are being fetched, or wait for a free slot). */
+  /**
+   * When the next pending item falls due after `after` (those due already are
+   * being fetched, or wait for a free slot). Asked with the same instant as
+   * due(): an item falling due between two instants is in neither answer.
+   */
   nextDueAt(after: number): number | undefined;
   /** Records a fetched item; false when it is no longer pending (its text went ahead without it). */
   stored(id: number, fields: { token: string; contentType: string; size: number; file: string }, now: number): boolean;

@@ -82,11 +82,17 @@ export function createMediaWorker(deps: MediaWorkerDeps): MediaWorker {
 
   function scan(): void {
     if (!running) return;
+    // One instant for both questions, what is due and what falls due next: an
+    // item falling due between two readings of the clock would be in neither
+    // answer and wait for the idle rescan, a minute. On a busy machine the
+    // clock often ticks between two queries, and a timer may run a
+    // millisecond before Date.now() reaches its time.
+    const t = now();
     try {
       const free = concurrency - active.size;
       if (free > 0) {
         // In-flight items are still pending: ask for enough to find `free` others.
-        for (const item of media.due(now(), free + active.size)) {
+        for (const item of media.due(t, free + active.size)) {
           if (active.size >= concurrency) break;
           if (!active.has(item.id)) begin(item);
         }
@@ -94,21 +100,24 @@ export function createMediaWorker(deps: MediaWorkerDeps): MediaWorker {
     } catch (err) {
       log.error({ err }, 'media scan failed');
     }
-    arm();
+    arm(t);
   }
 
-  /** Each fetch's end scans again; the timer is for retries falling due and for safety. */
-  function arm(): void {
+  /**
+   * Each fetch's end scans again; the timer is for retries falling due after
+   * `t` (the instant the scan asked at) and for safety.
+   */
+  function arm(t: number): void {
     clearTimeout(timer);
     if (!running) return;
-    const t = now();
     let next: number | undefined;
     try {
       next = media.nextDueAt(t);
     } catch {
       next = undefined;
     }
-    const wait = next === undefined ? IDLE_RESCAN_MS : Math.min(IDLE_RESCAN_MS, Math.max(1, next - t));
+    // Measured from now, not from t: if it fell due meanwhile, the next scan comes at once.
+    const wait = next === undefined ? IDLE_RESCAN_MS : Math.min(IDLE_RESCAN_MS, Math.max(1, next - now()));
     timer = setTimeout(scan, wait);
     timer.unref();
   }
