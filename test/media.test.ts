@@ -265,10 +265,7 @@ test('types: a type outside the allowlist (HTML, SVG) is refused; octet-stream t
   t.is(s.server.hits('/page'), 1);
 });
 
-// Serial: alongside this file's other tests on a loaded CI machine it sometimes
-// did not settle within 15 s (2 of 4 CI runs); alone it never failed. Why is
-// not known yet: if the media worker can stall, this still catches it.
-test.serial('slow media: an attempt ends at fetch_timeout, is retried, and nothing partial is kept', async (t) => {
+test('slow media: an attempt ends at fetch_timeout, is retried, and nothing partial is kept', async (t) => {
   const s = await setup(t, { media: 'fetch_timeout = 300ms\nattempts = 2' });
   // 4000 bytes at 64 bytes every 50 ms: about 3 s, ten times the timeout.
   s.server.set('/slow.jpg', { body: pictureBytes(4000), trickleMs: 50, chunk: 64 });
