@@ -183,18 +183,18 @@ test('a server failing twice then answering: fetched on the third attempt', asyn
   t.is(s.server.hits('/flaky.jpg'), 3);
 });
 
-// A busy machine: the clock moves on between any two readings of it (here
-// 10 ms, half the retry wait), and a timer may run a millisecond before
-// Date.now() reaches its time. The retry falls due between two readings of one
-// scan; a worker that asked "what is due?" and "what falls due next?" at two
-// instants found it in neither answer and slept until its idle rescan, a
-// minute later: the slow-media test's rare 15 s timeouts under load.
+// A busy machine: the clock moves on between any two readings of it (here by
+// at least 100 ms, half the retry wait; it never runs behind the real one).
+// The retry falls due between two readings in one scan. A worker that asked
+// "what is due?" and "what falls due next?" at two instants found it in
+// neither answer and slept until its idle rescan, a minute later: the cause of
+// the slow-media test's rare 15 s timeouts under load, where the retry timer
+// ran a millisecond before Date.now() reached its time and the clock ticked
+// between the two queries.
 test('a retry falling due while the worker scans is made then, not at the idle rescan a minute later', async (t) => {
   let clock = 0;
-  const s = await setup(t, { media: 'retry_min = 20ms\nretry_max = 20ms', start: false, now: () => (clock += 10) });
+  const s = await setup(t, { media: 'retry_min = 200ms\nretry_max = 200ms', now: () => (clock = Math.max(Date.now(), clock + 100)) });
   s.server.set('/once.jpg', { failFirst: 1, failStatus: 503 });
-  clock = Date.now();
-  s.worker.start();
   const id = await s.send('again', [{ url: `${s.server.url}/once.jpg` }]);
   const { items } = await s.settled(id);
   t.is(items[0]!.state, 'stored');
