@@ -1,5 +1,6 @@
 // The ceiling websms is measured against: a bare Node HTTP server that stores
 // each request in SQLite (WAL, synchronous=FULL) and answers after the commit.
+//   node bare-server.js none     no storage: what HTTP and the load client cost alone
 //   node bare-server.js single   one transaction (one fsync) per request
 //   node bare-server.js group    group commit: requests that arrive during a commit share the next
 import http from 'node:http';
@@ -31,6 +32,10 @@ const server = http.createServer((req, res) => {
   req.setEncoding('utf8');
   req.on('data', (d: string) => (body += d));
   req.on('end', () => {
+    if (mode === 'none') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end();
+      return;
+    }
     if (mode === 'single') {
       many([body]);
       res.writeHead(200, { 'content-type': 'text/plain' }).end();

@@ -1,5 +1,6 @@
 // Inbound benchmark: webhook to durable commit under load, webhook to Originate
-// at light load, memory, and the bare SQLite+HTTP ceiling in the same run;
+// at light load, memory, and the bare ceilings (HTTP with no storage; SQLite with one
+// commit per request; with group commit) in the same run;
 // then the same load with an AMI double that answers every Originate and
 // reports DELIVERED, for distinct senders, for one conversation, and for
 // other conversations while texts wait behind one blocked conversation.
@@ -210,9 +211,9 @@ async function main(): Promise<void> {
   };
   try {
     // 1. The ceilings.
-    for (const mode of ['single', 'group'] as const) {
+    for (const mode of ['none', 'single', 'group'] as const) {
       const p = await startProc([BARE, mode, path.join(dir, `bare-${mode}.db`)], (l) => (l.startsWith('{') ? (JSON.parse(l) as { port: number }).port : undefined), 'stdout');
-      out[`bare_${mode}_commit`] = await load(p.port, '/', p.proc.pid!);
+      out[mode === 'none' ? 'bare_no_storage' : `bare_${mode}_commit`] = await load(p.port, '/', p.proc.pid!);
       await stop(p);
     }
 
