@@ -6,6 +6,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openDatabase, CACHE_KIB } from '../src/store/db.js';
+import { tempDir } from './helpers/tmp.js';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 
@@ -37,4 +39,15 @@ test('websms run loads no HTTP client library at start: the sender (axios) comes
 
 test('the provider profiles load no HTTP client either (every profile is loaded for webhooks)', (t) => {
   t.false(staticPackages('providers/index.js').has('axios'));
+});
+
+test("the daemon's SQLite page cache is a few MB, not better-sqlite3's 16 MB, which a large store fills and keeps resident", (t) => {
+  const dir = tempDir();
+  const db = openDatabase(path.join(dir, 'websms.db'));
+  try {
+    t.is(db.pragma('cache_size', { simple: true }), -CACHE_KIB);
+    t.true(CACHE_KIB <= 4096, `${CACHE_KIB} KiB`);
+  } finally {
+    db.close();
+  }
 });

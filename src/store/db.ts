@@ -15,6 +15,9 @@ import { StoreError } from '../errors.js';
 
 export type Db = Database.Database;
 
+/** SQLite's page cache of the daemon's connection, in KiB (see setUp). */
+export const CACHE_KIB = 2048;
+
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/', import.meta.url));
 
 /** The database cannot be created, opened or written: restarting will not fix it (exit EX_CANTCREAT). */
@@ -62,6 +65,13 @@ function setUp(db: Db, file: string, migrationsDir: string): Db {
   db.pragma('foreign_keys = ON');
   // Another process (the CLI) may hold the write lock briefly.
   db.pragma('busy_timeout = 5000');
+  // SQLite's page cache, per connection (the daemon has one): better-sqlite3
+  // builds SQLite with 16 MB, which a store of a few hundred thousand texts
+  // fills, and which stays resident. The pages a webhook or a claim touches
+  // are the right-hand edges of the tables and indexes, and the heads; a few
+  // hundred pages hold them, and anything else comes from the kernel's page
+  // cache, which the kernel can reclaim (docs/benchmarks.md, "Memory").
+  db.pragma(`cache_size = -${CACHE_KIB}`);
   migrate(db, migrationsDir);
   if (file !== ':memory:') privateSidecars(path.resolve(file));
   return db;
