@@ -119,6 +119,21 @@ test('expiry, every minute, reads the texts on their way, not the whole history'
   db.close();
 });
 
+test('a start reads the texts on their way, not the whole history: resuming interrupted texts, and the counts', (t) => {
+  const db = openDatabase(':memory:');
+  for (const [name, sql, index] of [
+    ['inbound interrupted', `SELECT id ${INBOUND_QUEUE_SQL.interrupted}`, 'inbound_active'],
+    ['outbound interrupted', `SELECT id ${OUTBOUND_QUEUE_SQL.interrupted}`, 'outbound_active'],
+  ] as const) {
+    const plan = planOf(db, sql).join(' | ');
+    t.regex(plan, new RegExp(`^SCAN (inbound|outbound) USING INDEX ${index}$`), `${name}: ${plan}`);
+  }
+  for (const sql of [INBOUND_QUEUE_SQL.counts, OUTBOUND_QUEUE_SQL.counts]) {
+    t.regex(planOf(db, sql).join(' | '), /^SEARCH text_counts USING PRIMARY KEY/);
+  }
+  db.close();
+});
+
 test('every statement of the triggers that keep the heads is an index lookup', (t) => {
   const db = openDatabase(':memory:');
   const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_head_%'`).all() as Array<{ name: string; sql: string }>;

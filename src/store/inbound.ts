@@ -209,6 +209,14 @@ export const INBOUND_QUEUE_SQL = {
   // SQLite use it.
   expire: `SELECT * FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state <> 'sending'
              AND COALESCE(retried_at, received_at) < ?`,
+  // At start, the texts a stop left being delivered: found the same way,
+  // among the texts on their way. \`state = 'sending'\` alone has no index and
+  // read every text ever received, on every start.
+  interrupted: `FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state = 'sending'`,
+  // How many texts are in each state: from text_counts, which triggers keep
+  // (db/005_text_counts.sql), not a count of the whole history (systemd's
+  // status line asks every few seconds).
+  counts: `SELECT state, SUM(n) AS n FROM text_counts WHERE direction = 'in' GROUP BY state`,
 } as const;
 
 export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: () => number }): InboundStore {
@@ -260,16 +268,16 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
   const wakeStmt = db.prepare(
     `UPDATE inbound SET next_attempt_at = ?, updated_at = ? WHERE endpoint = ? AND state = 'waiting'`,
   );
-  const resumeStmt = db.prepare(`UPDATE inbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const resumeStmt = db.prepare(
+    `UPDATE inbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT id ${INBOUND_QUEUE_SQL.interrupted})`,
+  );
   const resumeEvents = db.prepare(
     `INSERT INTO events (direction, text_id, at, kind, detail)
-     SELECT 'in', id, ?, 'interrupted', 'websms stopped while delivering it; queued again' FROM inbound WHERE state = 'sending'`,
+     SELECT 'in', id, ?, 'interrupted', 'websms stopped while delivering it; queued again' ${INBOUND_QUEUE_SQL.interrupted}`,
   );
   const expireSelect = db.prepare<[number], InboundRow>(INBOUND_QUEUE_SQL.expire);
   const nextDue = db.prepare<[], { t: number }>(INBOUND_QUEUE_SQL.nextDue);
-  const countStmt = db.prepare<[], { state: InboundState; n: number }>(
-    'SELECT state, COUNT(*) AS n FROM inbound GROUP BY state',
-  );
+  const countStmt = db.prepare<[], { state: InboundState; n: number }>(INBOUND_QUEUE_SQL.counts);
 
   return {
     enqueue: (msg) => commits.submit(msg),

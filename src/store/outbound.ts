@@ -106,6 +106,11 @@ export const OUTBOUND_QUEUE_SQL = {
   due: `SELECT m.* FROM outbound_heads h CROSS JOIN outbound m ON m.id = h.head_id
          WHERE h.due IS NOT NULL AND h.due <= ? ORDER BY h.due, h.head_id LIMIT ?`,
   nextDue: 'SELECT due AS t FROM outbound_heads WHERE due IS NOT NULL ORDER BY due LIMIT 1',
+  // At start, the texts a stop left being sent, among the texts on their way
+  // (outbound_active, whose own state term comes first, word for word), not
+  // every text ever sent; and the counts by state from text_counts (db/005).
+  interrupted: `FROM outbound INDEXED BY outbound_active WHERE state IN ('queued', 'sending') AND state = 'sending'`,
+  counts: `SELECT state, SUM(n) AS n FROM text_counts WHERE direction = 'out' GROUP BY state`,
 } as const;
 
 /**
@@ -159,13 +164,15 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   const reportStmt = db.prepare(`UPDATE outbound SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?`);
   const notifiedStmt = db.prepare('UPDATE outbound SET notified = ? WHERE id = ?');
   const getStmt = db.prepare<[number], OutboundRow>('SELECT * FROM outbound WHERE id = ?');
-  const resumeStmt = db.prepare(`UPDATE outbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`);
+  const resumeStmt = db.prepare(
+    `UPDATE outbound SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT id ${OUTBOUND_QUEUE_SQL.interrupted})`,
+  );
   const resumeEvents = db.prepare(
     `INSERT INTO events (direction, text_id, at, kind, detail)
-     SELECT 'out', id, ?, 'interrupted', 'websms stopped while sending it; queued again' FROM outbound WHERE state = 'sending'`,
+     SELECT 'out', id, ?, 'interrupted', 'websms stopped while sending it; queued again' ${OUTBOUND_QUEUE_SQL.interrupted}`,
   );
   const nextDue = db.prepare<[], { t: number }>(OUTBOUND_QUEUE_SQL.nextDue);
-  const countStmt = db.prepare<[], { state: OutboundState; n: number }>('SELECT state, COUNT(*) AS n FROM outbound GROUP BY state');
+  const countStmt = db.prepare<[], { state: OutboundState; n: number }>(OUTBOUND_QUEUE_SQL.counts);
 
   const markMany = db.transaction((ids: number[], t: number) => {
     const marked = new Set<number>();
