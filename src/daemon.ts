@@ -50,7 +50,7 @@ import { emailStatus } from './email/status.js';
 import { emailKindLabel } from './metrics.js';
 import { redactorFor, type Redact } from './redact.js';
 import { createConversationStore } from './store/conversations.js';
-import { createWebPage } from './web/app.js';
+import { createWebPage } from './web/page.js';
 import { loadAssets } from './web/assets.js';
 import { createLiveFeed } from './web/live.js';
 import { createSessions } from './web/sessions.js';

@@ -1,6 +1,7 @@
 // What the daemon loads at start: the modules it needs for webhooks and
 // hand-offs, and not the heavy ones only sending needs (axios is about 20 MB
-// resident; docs/benchmarks.md). Read from the compiled import graph, so it
+// resident; docs/benchmarks.md) or only the management listener's requests
+// need (express). Read from the compiled import graph, so it
 // holds however the daemon is started.
 import test from 'ava';
 import fs from 'node:fs';
@@ -33,8 +34,16 @@ function staticPackages(entry: string): Set<string> {
 test('websms run loads no HTTP client library at start: the sender (axios) comes only when an interface sends', (t) => {
   const loaded = staticPackages('src/cli/run.js');
   t.true(loaded.has('better-sqlite3'), 'the walk follows the daemon (it finds SQLite)');
-  t.true(loaded.has('express'));
   t.false(loaded.has('axios'), `loaded at start: ${[...loaded].sort().join(', ')}`);
+});
+
+test('nor express (about 4 MB): webhooks are plain node, and the management API and web page load it at their first request', (t) => {
+  const loaded = staticPackages('src/cli/run.js');
+  t.true(loaded.has('prom-client'), 'the walk reaches the metrics, which the management listener serves');
+  t.false(loaded.has('express'), `loaded at start: ${[...loaded].sort().join(', ')}`);
+  // What is loaded when asked for is express's, so the walk from there finds it.
+  t.true(staticPackages('src/api/app.js').has('express'));
+  t.true(staticPackages('src/web/app.js').has('express'));
 });
 
 test('the provider profiles load no HTTP client either (every profile is loaded for webhooks)', (t) => {

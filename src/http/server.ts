@@ -1,7 +1,6 @@
 // The webhook listener: ITSP webhooks and delivery reports, nothing else
 // (health, readiness and the management API have their own listener, src/api/).
 
-import express from 'express';
 import http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,21 +14,29 @@ export type HttpDeps = InboundDeps & {
   media?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 };
 
-export function createApp(deps: HttpDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.set('trust proxy', false); // client addresses are worked out in access.ts
-  app.use((req, res) => {
-    const ip = clientAddress(req, deps.trustedProxies);
-    deps.log.warn({ ip, method: req.method, path: loggablePath(req.path, deps.interfaces) }, 'no such path');
-    res.status(404).type('text/plain').send('no interface or endpoint at this path\n');
-  });
-  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    deps.log.error({ err }, 'unhandled error in an HTTP request');
-    if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
-  });
-  return app;
+/**
+ * Anything that is neither a webhook nor media: 404, logged without the
+ * path's secrets. Plain node, not express: this listener needs nothing
+ * else, and express (about 4 MB resident) is loaded only by the management
+ * listener, at its first request (src/api/server.ts).
+ */
+function notFound(deps: HttpDeps): http.RequestListener {
+  return (req, res) => {
+    try {
+      const ip = clientAddress(req, deps.trustedProxies);
+      const urlPath = (req.url ?? '/').split(/[?#]/)[0]!;
+      deps.log.warn({ ip, method: req.method, path: loggablePath(urlPath, deps.interfaces) }, 'no such path');
+      send(res, 404, 'no interface or endpoint at this path\n');
+    } catch (err) {
+      deps.log.error({ err }, 'unhandled error in an HTTP request');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+    }
+  };
+}
+
+function send(res: http.ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 export interface HttpServer {
@@ -42,13 +49,13 @@ export interface HttpServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Webhooks first (see webhookHandler), then media, everything else through express. */
+/** Webhooks first (see webhookHandler), then media, everything else 404. */
 export function createHandler(deps: HttpDeps): http.RequestListener {
   const webhook = webhookHandler(deps);
   const media = deps.media ?? ((): boolean => false);
-  const app = createApp(deps);
+  const rest = notFound(deps);
   return (req, res) => {
-    if (!webhook(req, res) && !media(req, res)) app(req, res);
+    if (!webhook(req, res) && !media(req, res)) rest(req, res);
   };
 }
 
@@ -79,7 +86,7 @@ export function listen(handler: http.RequestListener, host: string, port: number
   // ones not answered yet to close their connection. Kept per connection, not
   // per response: a 'close' listener on every response held 30 MB more under
   // load (bench/webhook.ts). Not a ServerResponse subclass either: express
-  // gives its responses a prototype of its own.
+  // (the management listener) gives its responses a prototype of its own.
   const latest = new Map<net.Socket, http.ServerResponse>();
   // A request that arrives once the stop began (on a kept-alive connection:
   // new connections are no longer accepted) is refused and its connection

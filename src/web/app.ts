@@ -83,14 +83,8 @@ export interface MediaView {
 
 export type TextView = TextJson & { local: string; remote: string; media: MediaView[] };
 
-export interface WebPage {
-  /** Takes the request when it is the page's (/, /web, /web/...); false otherwise. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Ends the event streams (at stop, before the listener closes). */
-  close(): void;
-}
-
-export function createWebPage(deps: WebDeps): WebPage {
+/** The page's express application (src/web/page.ts loads it at the page's first request). */
+export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -451,13 +445,5 @@ export function createWebPage(deps: WebDeps): WebPage {
     sendError(res, new ApiError(500, 'internal', 'internal error; the log says more'));
   });
 
-  const isPagePath = (url: string): boolean => url === '/' || url.startsWith('/?') || url === '/web' || url.startsWith('/web/') || url.startsWith('/web?');
-  return {
-    handle(req, res) {
-      if (!isPagePath(req.url ?? '')) return false;
-      app(req, res);
-      return true;
-    },
-    close: () => deps.live.close(),
-  };
+  return app;
 }
