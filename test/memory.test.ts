@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, CACHE_KIB } from '../src/store/db.js';
+import { heapFlag } from '../src/heap.js';
 import { tempDir } from './helpers/tmp.js';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
@@ -59,4 +60,11 @@ test("the daemon's SQLite page cache is a few MB, not better-sqlite3's 16 MB, wh
   } finally {
     db.close();
   }
+});
+
+test("the daemon caps the old generation's growth between full collections, unless node was told otherwise", (t) => {
+  t.is(heapFlag(['--max-semi-space-size=4']), '--heap-growing-percent=50');
+  t.is(heapFlag(['--heap-growing-percent=80']), undefined);
+  t.is(heapFlag(['--heap_growing_percent', '80']), undefined);
+  t.regex(fs.readFileSync(path.join(DIST, 'src/cli/run.js'), 'utf8'), /\btuneHeap\(\)/, '`websms run` sets it');
 });

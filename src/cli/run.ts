@@ -2,6 +2,7 @@
 
 import type { Config } from '../config/types.js';
 import { startDaemon, type Daemon } from '../daemon.js';
+import { tuneHeap } from '../heap.js';
 import { createLogger, type Logger } from '../log.js';
 import { databaseAnswers, DatabaseOpenError } from '../store/db.js';
 import { connectSystemd } from '../systemd.js';
@@ -46,6 +47,7 @@ export async function runCommand({ args, argv }: CommandContext): Promise<number
   process.on('SIGHUP', hangupWhileStarting);
   const systemd = connectSystemd(process.env, log);
   systemd.status('opening the database and listening');
+  tuneHeap();
   let daemon: Daemon;
   try {
     daemon = await startDaemon(config, log);
