@@ -1,11 +1,17 @@
-// Outbound benchmark: FastAGI hand-off latency under concurrency, send
-// throughput to a local mock ITSP over keep-alive, memory while 100,000
-// texts wait in the queue, and hand-offs and sending while texts wait behind
-// one blocked conversation.
+// Outbound benchmark: FastAGI hand-off latency under concurrency, hand-offs
+// while a steady stream of texts is being sent, send throughput to a local
+// mock ITSP over keep-alive, memory while 100,000 texts wait in the queue,
+// and hand-offs and sending while texts wait behind one blocked conversation.
 //
-//   npm run build && node dist/bench/outbound.js [backlogs]
+//   npm run build && node dist/bench/outbound.js [backlogs] [--phases=a,b] [--send-rates=N,M]
 //     backlogs: texts waiting behind the blocked conversation, comma-separated
 //     (default 0,20000,100000)
+//     --phases: which phases run, of handoff, sending, throughput, memory,
+//     blocked (default all; the floor is always measured)
+//     --send-rates: texts/s the 'sending' phase keeps going to the ITSP,
+//     each its own run (default 500,0; 0: as fast as the sender goes)
+//     --sending-concurrency: hand-off clients in the 'sending' phase (default 1,50)
+//   BENCH_DAEMON_FLAGS adds node flags for the daemon (--cpu-prof, say).
 //
 // Loopback only; every phase is bounded in count and time.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,8 +28,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '..', 'src', 'main.js');
 const ITSP = path.join(here, 'itsp-process.js');
 const FLOOR = path.join(here, 'agi-floor.js');
-const FLAGS = ['--max-semi-space-size=4'];
-const BACKLOGS = (process.argv[2] ?? '0,20000,100000').split(',').filter(Boolean).map(Number);
+const FLAGS = ['--max-semi-space-size=4', ...(process.env.BENCH_DAEMON_FLAGS ?? '').split(' ').filter(Boolean)];
+const flag = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const BACKLOGS = (positional[0] ?? '0,20000,100000').split(',').filter(Boolean).map(Number);
+const PHASES = new Set((flag('phases') ?? 'handoff,sending,throughput,memory,blocked').split(','));
+const SEND_RATES = (flag('send-rates') ?? '500,0').split(',').map(Number);
+const SENDING_CONCURRENCY = (flag('sending-concurrency') ?? '1,50').split(',').map(Number);
 
 interface Proc {
   proc: ChildProcess;
@@ -96,7 +107,30 @@ async function handOffs(port: number, concurrency: number, total: number, period
   return { answers, seconds: (performance.now() - t0) / 1000 };
 }
 
-function summarise({ answers, seconds }: { answers: Answer[]; seconds: number }): Record<string, unknown> {
+interface Summary {
+  handoffs: number;
+  perSecond: number;
+  toQueued: { p50: number; p90: number; p99: number; max: number };
+  toClose: { p50: number; p99: number };
+}
+
+/** The same closed loops against bench/agi-floor.ts: what the client and loopback TCP cost by themselves. */
+async function measureFloor(concurrencies = [1, 50]): Promise<Record<string, Summary>> {
+  const out: Record<string, Summary> = {};
+  const floor = await start([FLOOR], '"port"', 'stdout');
+  try {
+    const floorPort = portOf(floor.lines, '"port"');
+    for (const concurrency of concurrencies) {
+      await handOffs(floorPort, concurrency, 200); // warm-up
+      out[`floor_concurrency_${concurrency}`] = summarise(await handOffs(floorPort, concurrency, concurrency === 1 ? 1000 : 5000));
+    }
+  } finally {
+    await stop(floor);
+  }
+  return out;
+}
+
+function summarise({ answers, seconds }: { answers: Answer[]; seconds: number }): Summary {
   const queued = answers.map((a) => a.queuedMs).sort((x, y) => x - y);
   const closed = answers.map((a) => a.ms).sort((x, y) => x - y);
   return {
@@ -182,22 +216,14 @@ async function main(): Promise<void> {
     //    concurrency 1 is the everyday case. The same closed loops against
     //    bench/agi-floor.ts (same questions, nothing else) show what the load
     //    client and loopback TCP cost on this machine by themselves.
-    const floor = await start([FLOOR], '"port"', 'stdout');
-    try {
-      const floorPort = portOf(floor.lines, '"port"');
-      for (const concurrency of [1, 50]) {
-        await handOffs(floorPort, concurrency, 200); // warm-up
-        out[`floor_concurrency_${concurrency}`] = summarise(await handOffs(floorPort, concurrency, concurrency === 1 ? 1000 : 5000));
-      }
-    } finally {
-      await stop(floor);
-    }
-    for (const [name, concurrency, total, periodMs] of [
+    const floors = await measureFloor();
+    Object.assign(out, floors);
+    for (const [name, concurrency, total, periodMs] of PHASES.has('handoff') ? ([
       ['concurrency_1', 1, 1000, 0],
       ['concurrency_10', 10, 3000, 0],
       ['concurrency_50', 50, 5000, 0],
       ['50_clients_10_per_second', 50, 5000, 100],
-    ] as const) {
+    ] as const) : []) {
       const dir = mkdir();
       const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 0\nconcurrency = 32')], 'FastAGI server listening', 'stderr');
       const agiPort = portOf(d.lines, 'FastAGI server listening');
@@ -206,8 +232,51 @@ async function main(): Promise<void> {
       await stop(d);
     }
 
+    // 1b. Hand-offs while texts are also being sent (issue 11's target: at
+    //    concurrency 1, p99 to QUEUED <= 10 ms and <= 3 x the floor's p99).
+    //    In phase 1 the only texts sent are the hand-offs' own, one at a time;
+    //    here the queue holds texts of other conversations, sent on at a
+    //    steady rate (500 texts/s unless --send-rates says otherwise) (the interface's rate limit paces them, as
+    //    an ITSP's would) and then as fast as the sender goes, while one
+    //    client (how Asterisk hands texts over) and then 50 time hand-offs.
+    //    The floor is measured again just before each, so that the ratio
+    //    compares like with like on a shared machine.
+    if (PHASES.has('sending')) {
+      for (const rate of SEND_RATES) {
+        for (const concurrency of SENDING_CONCURRENCY) {
+          const name = `concurrency_${concurrency}`;
+          const total = concurrency === 1 ? 1000 : 5000;
+          const floor = (await measureFloor([concurrency]))[`floor_concurrency_${concurrency}`] as Summary;
+          const dir = mkdir();
+          // Enough to keep sending through warm-up and the timed hand-offs.
+          const queued = rate > 0 ? rate * 60 : 60_000;
+          prefill(dir, queued);
+          const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, `rate = ${rate}\nconcurrency = 32`)], 'FastAGI server listening', 'stderr');
+          const agiPort = portOf(d.lines, 'FastAGI server listening');
+          // Past the first second, so that the rate limit's burst is spent and sending is steady.
+          await new Promise((r) => setTimeout(r, 1500));
+          await handOffs(agiPort, Math.min(concurrency, 10), 200); // warm-up
+          const sentBefore = count(dir, 'sent');
+          const t0 = performance.now();
+          const timed = summarise(await handOffs(agiPort, concurrency, total));
+          const secs = (performance.now() - t0) / 1000;
+          const sentDuring = count(dir, 'sent') - sentBefore;
+          const label = rate > 0 ? `${rate}_per_second` : 'full_speed';
+          out[`handoff_${name}_while_sending_${label}`] = {
+            ...timed,
+            sentPerSecondMeanwhile: Math.round(sentDuring / secs),
+            stillQueuedAfter: count(dir, 'queued'),
+            floorP99: floor.toQueued.p99,
+            p99RatioToFloor: Number((timed.toQueued.p99 / floor.toQueued.p99).toFixed(2)),
+            peakRssMb: Math.round(rssMb(d.proc.pid!)),
+          };
+          await stop(d);
+        }
+      }
+    }
+
     // 2. Throughput: 20,000 queued texts sent to the mock ITSP over keep-alive.
-    {
+    if (PHASES.has('throughput')) {
       const dir = mkdir();
       const N = 20_000;
       prefill(dir, N);
@@ -228,7 +297,7 @@ async function main(): Promise<void> {
     }
 
     // 3. Memory while 100,000 texts wait (rate-limited to 1/s, so they stay queued).
-    {
+    if (PHASES.has('memory')) {
       const dir = mkdir();
       prefill(dir, 100_000);
       const d = await start([...FLAGS, MAIN, '--config', config(dir, itspPort, 'rate = 1')], 'http listening', 'stderr');
@@ -245,7 +314,7 @@ async function main(): Promise<void> {
     //    time and 50 at a time for other conversations, sent on meanwhile;
     //    then 20,000 texts of their own conversations, queued after the
     //    blocked ones, sent to the ITSP.
-    for (const n of BACKLOGS) {
+    for (const n of PHASES.has('blocked') ? BACKLOGS : []) {
       for (const [name, concurrency, total] of [['concurrency_1', 1, 1000], ['concurrency_50', 50, 5000]] as const) {
         const dir = mkdir();
         prefillBlocked(dir, n);
