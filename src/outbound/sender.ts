@@ -6,8 +6,9 @@
 // text finally fails.
 //
 // The double-send window: a text is marked 'sending' before the HTTP request
-// and 'sent' with the next batch of outcomes (within OUTCOME_BATCH_MS) after
-// the answer. A crash between the two leaves it 'sending' (or, if the mark
+// and 'sent' in the next commit after the answer (the hand-offs' group
+// commit, within OUTCOME_ALONGSIDE_MS while hand-offs are under way, else
+// within OUTCOME_BATCH_MS). A crash between the two leaves it 'sending' (or, if the mark
 // never reached the disk, 'queued'); at start-up it is queued again and sent a
 // second time, with the same reference/idempotency key where the interface
 // sends one.
@@ -68,6 +69,12 @@ interface Lane {
 }
 
 const OUTCOME_BATCH_MS = 5;
+/**
+ * While hand-offs are under way an outcome waits up to this long for one's
+ * commit to ride in: Asterisk's message queue waits on every stall of the
+ * event loop, and an fsync of the sender's own is one.
+ */
+const OUTCOME_ALONGSIDE_MS = 20;
 /** While hand-offs are under way, new sends wait this long between looks... */
 const YIELD_STEP_MS = 2;
 /** ...but never longer than this in all, so that a steady stream of hand-offs cannot starve sending. */
@@ -231,29 +238,26 @@ export function createSender(deps: {
     }, OUTCOME_BATCH_MS);
   }
 
-  // Outcomes are written together, at most every few milliseconds: each write
-  // is an fsync that stalls the event loop, and hand-offs must not wait on it.
-  let outcomes: Array<() => void> = [];
-  function writeOutcomes(): void {
-    const batch = outcomes;
-    outcomes = [];
-    if (batch.length === 0) return;
-    try {
-      store.together(() => batch.forEach((u) => u()));
-    } catch (err) {
-      log.error({ err }, 'could not record send outcomes; they will be sent again after a restart');
-    }
-  }
-  function record(update: () => void): void {
-    outcomes.push(update);
-    if (outcomes.length === 1) {
-      setTimeout(() => {
-        writeOutcomes();
-        // A retry or a failover puts a text back in the queue, and a scan that
-        // ran before this write did not see it: look again.
-        if (running) kickSoon();
-      }, OUTCOME_BATCH_MS);
-    }
+  // Outcomes are committed in the hand-offs' group commit when one comes
+  // soon (one fsync serves both), else by themselves a few milliseconds
+  // later, together with the others of those milliseconds: each fsync stalls
+  // the event loop, and hand-offs must not wait on the sender's. What follows
+  // from an outcome (a notice; a look for a text put back in the queue, which
+  // a scan before the commit did not see) waits for its commit.
+  const recording = new Set<Promise<void>>();
+  function record(id: number, write: () => void, after?: () => void): void {
+    const wait = deps.handoffs !== undefined && deps.handoffs() > 0 ? OUTCOME_ALONGSIDE_MS : OUTCOME_BATCH_MS;
+    const p: Promise<void> = store
+      .alongside(write, wait)
+      .then(
+        () => {
+          after?.();
+          if (running) kickSoon();
+        },
+        (err: unknown) => log.error({ err, id }, 'could not record a send outcome; the text will be sent again after a restart'),
+      )
+      .finally(() => recording.delete(p));
+    recording.add(p);
   }
 
   async function send(lane: Lane, row: OutboundRow): Promise<void> {
@@ -297,13 +301,15 @@ export function createSender(deps: {
     if (outcome.kind === 'accepted') {
       lane.breaker.success();
       const providerId = outcome.providerId;
-      record(() => {
-        store.sent(row.id, providerId, t);
-        if (out.notify === 'all') {
+      record(
+        row.id,
+        () => store.sent(row.id, providerId, t),
+        () => {
+          if (out.notify !== 'all') return;
           const fresh = store.get(row.id);
-          if (fresh) notifier.notify(fresh, 'sent', null);
-        }
-      });
+          if (fresh) void notifier.notify(fresh, 'sent', null);
+        },
+      );
       log.info({ ...fields, providerId }, 'text accepted by the ITSP');
       return;
     }
@@ -326,7 +332,7 @@ export function createSender(deps: {
         log.warn({ ...fields, ...why, failover: to }, 'attempts exhausted; failing over');
         const reason = shortReason(kind);
         deps.metrics?.failovers.inc({ interface: lane.iface.name, to });
-        record(() => store.failover(row.id, to, reason, t, `${lane.iface.name}: ${detail}`));
+        record(row.id, () => store.failover(row.id, to, reason, t, `${lane.iface.name}: ${detail}`));
         return;
       }
       log.warn({ ...fields, ...why }, 'attempts exhausted; text failed');
@@ -337,17 +343,20 @@ export function createSender(deps: {
     log.info({ ...fields, ...why, retryInMs: delay }, 'send failed; will retry');
     const reason = shortReason(kind);
     deps.metrics?.retries.inc({ direction: 'out', interface: lane.iface.name });
-    record(() => store.retry(row.id, reason, t + delay, t, detail));
+    record(row.id, () => store.retry(row.id, reason, t + delay, t, detail));
   }
 
   /** The text fails for good: its reason says what the sender can do, the detail goes into its history. */
   function finalFail(row: OutboundRow, state: 'failed' | 'expired', kind: FailureKind, detail: string): void {
     const reason = finalReason(kind);
-    record(() => {
-      store.fail(row.id, state, reason, now(), detail);
-      const fresh = store.get(row.id);
-      if (fresh) notifier.notify(fresh, state, reason);
-    });
+    record(
+      row.id,
+      () => store.fail(row.id, state, reason, now(), detail),
+      () => {
+        const fresh = store.get(row.id);
+        if (fresh) void notifier.notify(fresh, state, reason);
+      },
+    );
   }
 
   return {
@@ -371,8 +380,9 @@ export function createSender(deps: {
         ]);
         clearTimeout(over);
       }
-      // Outcomes still waiting for their turn's transaction.
-      writeOutcomes();
+      // Outcomes still waiting for a commit, and what follows from them.
+      store.flush();
+      await Promise.allSettled([...recording]);
       if (pending.size === 0) for (const lane of lanes.values()) lane.http.close();
       return pending.size;
     },

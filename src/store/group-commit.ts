@@ -7,6 +7,15 @@ import { StoreError } from '../errors.js';
 
 export interface GroupCommit<In, Out> {
   submit(item: In): Promise<Out>;
+  /**
+   * Runs `write` in the transaction of the next batch, so that it shares
+   * that batch's fsync instead of stalling the event loop with one of its
+   * own; resolves once that transaction has committed. Waits at most
+   * maxWaitMs for a batch, then commits by itself. `write` runs in a
+   * savepoint: when it throws, only its own changes are undone and only its
+   * promise rejects; the batch goes on.
+   */
+  alongside(write: () => void, maxWaitMs: number): Promise<void>;
   /** Commits whatever is waiting, now (shutdown). */
   flush(): void;
 }
@@ -28,7 +37,23 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
   let scheduled = false;
   let timer: NodeJS.Timeout | undefined;
   const windowMs = opts.windowMs ?? 2;
-  const tx = db.transaction(write);
+  type Alongside = { write: () => void; resolve: () => void; reject: (e: Error) => void; failed?: Error };
+  let alongside: Alongside[] = [];
+  let alongsideTimer: NodeJS.Timeout | undefined;
+  let alongsideDue = 0;
+  // Nested in the batch's transaction, better-sqlite3 makes this a savepoint.
+  const savepoint = db.transaction((w: () => void) => w());
+  const tx = db.transaction((items: In[], extra: Alongside[]) => {
+    const results = items.length > 0 ? write(items) : [];
+    for (const a of extra) {
+      try {
+        savepoint(a.write);
+      } catch (err) {
+        a.failed = err as Error;
+      }
+    }
+    return results;
+  });
 
   function schedule(): void {
     const everyone = opts.expected === undefined || batch.length >= opts.expected();
@@ -52,18 +77,30 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     scheduled = false;
+    if (alongsideTimer !== undefined) clearTimeout(alongsideTimer);
+    alongsideTimer = undefined;
     const items = batch;
     batch = [];
-    if (items.length === 0) return;
+    const extra = alongside;
+    alongside = [];
+    if (items.length === 0 && extra.length === 0) return;
     let results: Out[];
     try {
-      results = tx(items.map((i) => i.item));
+      results = tx(
+        items.map((i) => i.item),
+        extra,
+      );
     } catch (err) {
       const e = new StoreError(`could not commit: ${(err as Error).message}`);
       for (const p of items) p.reject(e);
+      for (const a of extra) a.reject(e);
       return;
     }
     items.forEach((p, i) => p.resolve(results[i]!));
+    for (const a of extra) {
+      if (a.failed) a.reject(a.failed);
+      else a.resolve();
+    }
   }
 
   return {
@@ -71,6 +108,18 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
       return new Promise<Out>((resolve, reject) => {
         batch.push({ item, resolve, reject });
         schedule();
+      });
+    },
+    alongside(write, maxWaitMs) {
+      return new Promise<void>((resolve, reject) => {
+        alongside.push({ write, resolve, reject });
+        // A batch already on its way takes it; otherwise it waits for one, at most maxWaitMs.
+        const due = performance.now() + maxWaitMs;
+        if (alongsideTimer === undefined || due < alongsideDue) {
+          clearTimeout(alongsideTimer);
+          alongsideDue = due;
+          alongsideTimer = setTimeout(flush, maxWaitMs);
+        }
       });
     },
     flush,

@@ -71,6 +71,12 @@ export interface OutboundStore {
   markSending(ids: number[], now: number): Set<number>;
   /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
   together(fn: () => void): void;
+  /**
+   * Runs updates in the next hand-offs' commit, so that they share its
+   * fsync; commits them by themselves after maxWaitMs when no hand-off
+   * comes. Resolves once they are committed (src/store/group-commit.ts).
+   */
+  alongside(fn: () => void, maxWaitMs: number): Promise<void>;
   sent(id: number, providerId: string | null, now: number): void;
   /**
    * `reason` is the text's reason, for the person who sent it
@@ -201,6 +207,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
       }
     },
     together: (fn) => db.transaction(fn)(),
+    alongside: (fn, maxWaitMs) => commits.alongside(fn, maxWaitMs),
     sent: db.transaction((id: number, providerId: string | null, t: number) => {
       const r = sentStmt.get(providerId, t, id);
       if (r) events.add('out', id, t, 'sent', `accepted by ${r.interface}${providerId !== null ? ` as ${providerId}` : ''}`);
