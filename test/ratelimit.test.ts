@@ -29,6 +29,22 @@ test('token bucket: a multi-segment text costs one token per segment, and a text
   t.is(take(small, 1, 5000), 0);
 });
 
+test('token bucket: available() says how many one-segment texts could go now, and takes nothing', (t) => {
+  const b = createTokenBucket(10, 10);
+  t.is(b.available(0), 10);
+  t.is(b.available(0), 10, 'asking took nothing');
+  t.is(take(b, 7, 0), 0);
+  t.is(b.available(0), 3);
+  t.is(b.available(150), 4, 'one and a half tokens came back: one whole text');
+  t.is(take(b, 4, 150), 0);
+  t.is(b.available(150), 0, 'half a token is no text');
+  t.is(b.available(200), 1);
+  const small = createTokenBucket(1, 1);
+  t.is(take(small, 3, 0), 0, 'a text over the burst goes when the bucket is full');
+  t.is(small.available(1500), 0, 'and is paid back before the next');
+  t.is(createTokenBucket(0).available(0), Infinity);
+});
+
 test('token bucket: rate 0 means unlimited', (t) => {
   const b = createTokenBucket(0);
   for (let i = 0; i < 1000; i++) t.is(take(b, 10, 0), 0);

@@ -7,11 +7,16 @@ export interface TokenBucket {
   wait(n: number, now: number): number;
   /** Takes n tokens (after wait() said 0). */
   take(n: number, now: number): void;
+  /**
+   * How many one-token texts could be taken now (Infinity without a limit):
+   * the sender asks the queue for no more candidates than this.
+   */
+  available(now: number): number;
 }
 
 /** rate: tokens per second (0: unlimited); burst: the most that can be saved up. */
 export function createTokenBucket(rate: number, burst = Math.max(1, rate)): TokenBucket {
-  if (rate <= 0) return { wait: () => 0, take: () => undefined };
+  if (rate <= 0) return { wait: () => 0, take: () => undefined, available: () => Infinity };
   let tokens = burst;
   let at = -Infinity;
   const refill = (now: number): void => {
@@ -29,6 +34,10 @@ export function createTokenBucket(rate: number, burst = Math.max(1, rate)): Toke
     take(n, now) {
       refill(now);
       tokens -= n;
+    },
+    available(now) {
+      refill(now);
+      return Math.max(0, Math.floor(tokens + 1e-9));
     },
   };
 }

@@ -150,17 +150,27 @@ export function createSender(deps: {
     yieldingSince = undefined;
     let wake = Infinity;
     try {
-      // Only as many candidates as there is room to send, plus some for the
-      // conversations and limits that will skip a few.
+      // Only as many candidates as there is room to send (within each
+      // interface's concurrency and rate limit), plus some for the
+      // conversations and limits that will skip a few: a scan runs every few
+      // milliseconds while a rate limit paces the sending, and each row read
+      // costs this event loop.
       let free = 0;
-      for (const lane of lanes.values()) free += Math.max(0, lane.iface.send.concurrency - lane.inflight);
+      let full = false;
+      for (const lane of lanes.values()) {
+        const room = Math.max(0, lane.iface.send.concurrency - lane.inflight);
+        if (room === 0) full = true;
+        const tokens = lane.bucket.available(t);
+        if (room > 0 && tokens === 0) wake = Math.min(wake, lane.bucket.wait(1, t));
+        free += Math.min(room, tokens);
+      }
       const picked: Array<{ lane: Lane; row: OutboundRow }> = [];
       if (free > 0) {
-        for (const row of store.due(t, free * 2 + 16)) {
+        for (const row of store.due(t, free * 2 + 4)) {
           const w = consider(row, t, picked);
           if (w > 0) wake = Math.min(wake, w);
         }
-      } else wake = 20;
+      } else if (full) wake = Math.min(wake, 20);
       if (picked.length > 0) {
         const marked = store.markSending(picked.map((p) => p.row.id), t);
         for (const { lane, row } of picked) {
