@@ -94,8 +94,8 @@ export function createSender(deps: {
   /**
    * Hand-off sessions open right now. Each holds Asterisk's one message
    * queue, so while there are any, new sends (their HTTP work and their
-   * writes, all on this event loop) start a few at a time, and outcomes wait
-   * for the hand-offs' commit.
+   * writes, all on this event loop) wait a few milliseconds, and outcomes
+   * wait for the hand-offs' commit.
    */
   handoffs?: () => number;
   metrics?: Pick<Metrics, 'itspRequestSeconds' | 'itspRequests' | 'retries' | 'failovers'>;
