@@ -75,6 +75,15 @@ export interface EnqueueResult {
 export interface InboundStore {
   /** Resolves once the text is durably committed (or found to be a duplicate). */
   enqueue(msg: NewInbound): Promise<EnqueueResult>;
+  /**
+   * Runs `write` (one of the outcome writes below, say) in the next group
+   * commit, with the webhooks' texts and the other writes of the same
+   * event-loop turn: one transaction, one fsync for them all. Resolves with
+   * what it returned once that transaction has committed. A write that
+   * throws is undone alone (it runs in a savepoint) and rejects; the others
+   * in the commit stand.
+   */
+  withNextCommit<T>(write: () => T): Promise<T>;
   /** Takes up to `limit` due texts, oldest first, at most one per conversation, and marks them sending. */
   claimDue(now: number, limit: number): InboundRow[];
   get(id: number): InboundRow | undefined;
@@ -215,10 +224,30 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
   const now = opts.now ?? Date.now;
   const events = createEventLog(db);
   const write = createInboundWriter(db, opts);
-  const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => {
+  // A commit holds texts from webhooks and whatever else is written in the
+  // same turn (the deliverer's report outcomes). A text that cannot be
+  // written fails the whole commit, as it always has; any other write runs
+  // in a savepoint of its own (better-sqlite3 nests a transaction function
+  // as one), so its failure is its own.
+  type Job = { text: NewInbound } | { write: () => unknown };
+  type Done = { ok: true; value: unknown } | { ok: false; error: Error };
+  const inSavepoint = db.transaction((w: () => unknown) => w());
+  const commits = createGroupCommit(db, (items: Job[]): Done[] => {
     const t = now();
-    return items.map((m) => write(m, t));
+    return items.map((j): Done => {
+      if ('text' in j) return { ok: true, value: write(j.text, t) };
+      try {
+        return { ok: true, value: inSavepoint(j.write) };
+      } catch (err) {
+        return { ok: false, error: err as Error };
+      }
+    });
   });
+  const submit = async (j: Job): Promise<unknown> => {
+    const d = await commits.submit(j);
+    if (!d.ok) throw d.error;
+    return d.value;
+  };
 
   const claimSelect = db.prepare<[number, number], InboundRow>(INBOUND_QUEUE_SQL.due);
   const markSending = db.prepare(
@@ -272,7 +301,8 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
   );
 
   return {
-    enqueue: (msg) => commits.submit(msg),
+    enqueue: (msg) => submit({ text: msg }) as Promise<EnqueueResult>,
+    withNextCommit: <T>(write: () => T) => submit({ write }) as Promise<T>,
     claimDue(t, limit) {
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
