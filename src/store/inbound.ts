@@ -263,6 +263,9 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     return rows.map((r) => ({ ...r, state: 'sending', attempts: r.attempts + 1 }));
   });
 
+  // Prepared once: db.pragma() compiles its statement on every call, twice per scan.
+  const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
+  const strict = db.prepare('PRAGMA synchronous = FULL');
   const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
   const advance = db.prepare(
     `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
@@ -307,11 +310,11 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
       // anyway. Skipping it keeps the webhook-to-Originate path at one fsync.
-      db.pragma('synchronous = NORMAL');
+      relaxed.run();
       try {
         return claim(t, limit);
       } finally {
-        db.pragma('synchronous = FULL');
+        strict.run();
       }
     },
     get: (id) => getRow.get(id),
