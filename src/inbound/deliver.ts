@@ -210,7 +210,9 @@ export function createDeliverer(deps: {
     }
     store
       .withNextCommit(update)
-      .then(then, (err: unknown) => log.error({ err, websmsId }, 'could not record a delivery outcome'))
+      .then(then)
+      // Also catches a throw from `then`: nothing in this chain may become an unhandled rejection.
+      .catch((err: unknown) => log.error({ err, websmsId }, 'could not record a delivery outcome'))
       .finally(() => {
         if (owner && inflight.get(websmsId) === owner) inflight.delete(websmsId);
         scanSoon();
