@@ -121,3 +121,32 @@ test('a failing commit rejects every text of the batch', async (t) => {
   db.exec('DROP TRIGGER boom');
   t.is(store.counts().queued, 0);
 });
+
+test('outcomes written with the next commit are committed with the texts of their turn, not before; one that fails is undone alone', async (t) => {
+  const { store, file } = open();
+  const [a, b] = await Promise.all([store.enqueue(msg({ body: 'a', sender: '+46700000001' })), store.enqueue(msg({ body: 'b', sender: '+46700000002' }))]);
+  const now = Date.now();
+  t.is(store.claimDue(now, 10).length, 2);
+  const other = new Database(file, { readonly: true });
+  const stateSeen = (id: number): string => (other.prepare('SELECT state FROM inbound WHERE id = ?').get(id) as { state: string }).state;
+  const delivered = store.withNextCommit(() => store.partDelivered(a.id, 1, 'alice', now));
+  const broken = store.withNextCommit(() => {
+    store.wait(b.id, 'bob', 'no registered phone', now + 60_000, now);
+    throw new Error('boom');
+  });
+  const text = store.enqueue(msg({ body: 'c', sender: '+46700000003' }));
+  // Nothing is written before the commit: the outcomes wait for it with the text.
+  t.is(store.get(a.id)!.state, 'sending');
+  t.is(stateSeen(a.id), 'sending');
+  const [d, f, c] = await Promise.allSettled([delivered, broken, text]);
+  t.is(d.status, 'fulfilled');
+  t.is((d as PromiseFulfilledResult<ReturnType<typeof store.partDelivered>>).value?.state, 'delivered');
+  t.is(f.status, 'rejected');
+  t.is(c.status, 'fulfilled');
+  // Committed, and so seen by another connection, once they resolve.
+  t.is(stateSeen(a.id), 'delivered');
+  // The failed write's own change is undone; the others in its commit stand.
+  t.is(stateSeen(b.id), 'sending');
+  t.is(store.counts().queued, 1);
+  other.close();
+});

@@ -43,6 +43,8 @@ interface InFlight {
   part: number;
   actionId: string;
   timer: NodeJS.Timeout;
+  /** Its outcome is known and waits for its commit: it keeps its slot (and drain() waits for it) until then. */
+  settling?: true;
 }
 
 /** How soon a text due but not sent (AMI down, too many in flight) is looked at again. */
@@ -74,7 +76,6 @@ export function createDeliverer(deps: {
   let running = false;
   let scanning = false;
   let again = false;
-  let kicked = false;
 
   const retried = (row: InboundRow): void => deps.metrics?.retries.inc({ direction: 'in', interface: row.interface });
   const retryDelay = (attempts: number): number => backoff(attempts, config.retryMinMs, config.retryMaxMs);
@@ -186,21 +187,52 @@ export function createDeliverer(deps: {
       );
   }
 
-  function settle(websmsId: string, update: () => void): void {
+  /**
+   * Records an outcome in the store's next group commit (src/store/inbound.ts
+   * withNextCommit): the outcomes of every report that arrives in one turn,
+   * and the webhooks' texts of that turn, share one transaction and one
+   * fsync, where each report used to take a synchronous commit of its own.
+   * Nothing is done on an outcome before it is committed: `then` (its log
+   * line) runs after the commit, and the texts it frees (the next of its
+   * conversation, its slot) are taken by the scan after that. Until then the
+   * text keeps its slot, and a crash leaves it 'sending', to be delivered
+   * again at the next start, as a crash before a synchronous commit did.
+   */
+  function settle<T>(websmsId: string, update: () => T, then?: (result: T) => void): void {
     const e = inflight.get(websmsId);
-    if (e) clearTimeout(e.timer);
-    inflight.delete(websmsId);
-    try {
-      update();
-    } catch (err) {
-      log.error({ err, websmsId }, 'could not record a delivery outcome');
+    // A second report for a part whose outcome is being committed is written
+    // behind it (the store's updates check the state they change), and does
+    // not free the slot.
+    const owner = e !== undefined && e.settling === undefined ? e : undefined;
+    if (owner) {
+      clearTimeout(owner.timer);
+      owner.settling = true;
     }
-    setImmediate(scan);
+    store
+      .withNextCommit(update)
+      .then(then)
+      // Also catches a throw from `then`: nothing in this chain may become an unhandled rejection.
+      .catch((err: unknown) => log.error({ err, websmsId }, 'could not record a delivery outcome'))
+      .finally(() => {
+        if (owner && inflight.get(websmsId) === owner) inflight.delete(websmsId);
+        scanSoon();
+      });
+  }
+
+  /** One scan after all the outcomes of a commit (their callbacks run one after another), not one each. */
+  let scanQueued = false;
+  function scanSoon(): void {
+    if (scanQueued) return;
+    scanQueued = true;
+    setImmediate(() => {
+      scanQueued = false;
+      scan();
+    });
   }
 
   function noReport(websmsId: string): void {
     const e = inflight.get(websmsId);
-    if (!e) return;
+    if (!e || e.settling) return;
     log.warn({ id: e.row.id, part: e.part }, 'no report from the dialplan in time; will deliver again');
     retried(e.row);
     settle(websmsId, () =>
@@ -218,7 +250,7 @@ export function createDeliverer(deps: {
   function onOriginateResponse(ev: AmiMessage): void {
     if ((ev.response ?? '').toLowerCase() !== 'failure') return;
     for (const [websmsId, e] of inflight) {
-      if (e.actionId === ev.actionid) {
+      if (e.actionId === ev.actionid && !e.settling) {
         const reason = ORIGINATE_REASONS[ev.reason ?? ''] ?? `originate failed (reason ${ev.reason ?? '?'})`;
         log.warn({ id: e.row.id, to: e.row.recipient, reason }, 'text undeliverable');
         settle(websmsId, () => store.fail(e.row.id, 'undeliverable', reason, now()));
@@ -237,8 +269,10 @@ export function createDeliverer(deps: {
     const endpoint = ev.endpoint ?? '';
     const t = now();
     const e = inflight.get(websmsId);
-    // A report for an attempt we stopped waiting for (timeout, restart) still counts.
-    const row = e?.row ?? store.get(id);
+    // A report for an attempt we stopped waiting for (timeout, restart) still
+    // counts; one for a part whose outcome is being committed is checked
+    // against the store (and again by the store's update).
+    const row = (e?.settling ? undefined : e?.row) ?? store.get(id);
     if (!row || row.parts_done !== part - 1) {
       if (e) settle(websmsId, () => undefined);
       return;
@@ -247,10 +281,13 @@ export function createDeliverer(deps: {
       if ((ev.repeat ?? '').toLowerCase() === 'yes') {
         log.info({ id, part, endpoint }, 'part shown before (the dialplan has its record); not sent again');
       }
-      settle(websmsId, () => {
-        const r = store.partDelivered(id, part, endpoint, t);
-        if (r?.state === 'delivered') log.info({ id, to: row.recipient, endpoint, parts: row.parts }, 'text delivered');
-      });
+      settle(
+        websmsId,
+        () => store.partDelivered(id, part, endpoint, t),
+        (r) => {
+          if (r?.state === 'delivered') log.info({ id, to: row.recipient, endpoint, parts: row.parts }, 'text delivered');
+        },
+      );
     } else if (status === 'NO_CONTACTS') {
       const at = t + retryDelay(row.attempts);
       log.info({ id, endpoint, retryAt: new Date(at).toISOString() }, 'no phone registered; text waits');
@@ -293,9 +330,10 @@ export function createDeliverer(deps: {
    * meanwhile from its record, without showing it again.
    */
   function onDisconnected(): void {
-    if (inflight.size === 0) return;
     const t = now();
-    const lost = [...inflight.values()];
+    // Those whose outcome came before the loss are being committed already.
+    const lost = [...inflight.values()].filter((e) => !e.settling);
+    if (lost.length === 0) return;
     for (const e of lost) {
       retried(e.row);
       // Back in the place in the queue they had (they were taken before the
@@ -334,13 +372,9 @@ export function createDeliverer(deps: {
       return inflight.size;
     },
     kick() {
-      // Every text of a group commit kicks: one scan after them does for all.
-      if (!running || kicked) return;
-      kicked = true;
-      setImmediate(() => {
-        kicked = false;
-        scan();
-      });
+      // Every text of a group commit kicks: one scan after them does for all
+      // (and for the outcomes committed with them).
+      if (running) scanSoon();
     },
     inFlight: () => inflight.size,
   };

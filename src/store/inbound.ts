@@ -75,6 +75,15 @@ export interface EnqueueResult {
 export interface InboundStore {
   /** Resolves once the text is durably committed (or found to be a duplicate). */
   enqueue(msg: NewInbound): Promise<EnqueueResult>;
+  /**
+   * Runs `write` (one of the outcome writes below, say) in the next group
+   * commit, with the webhooks' texts and the other writes of the same
+   * event-loop turn: one transaction, one fsync for them all. Resolves with
+   * what it returned once that transaction has committed. A write that
+   * throws is undone alone (it runs in a savepoint) and rejects; the others
+   * in the commit stand.
+   */
+  withNextCommit<T>(write: () => T): Promise<T>;
   /** Takes up to `limit` due texts, oldest first, at most one per conversation, and marks them sending. */
   claimDue(now: number, limit: number): InboundRow[];
   get(id: number): InboundRow | undefined;
@@ -242,6 +251,9 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     return rows.map((r) => ({ ...r, state: 'sending', attempts: r.attempts + 1 }));
   });
 
+  // Prepared once: db.pragma() compiles its statement on every call, twice per scan.
+  const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
+  const strict = db.prepare('PRAGMA synchronous = FULL');
   const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
   const advance = db.prepare(
     `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
@@ -281,15 +293,23 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
 
   return {
     enqueue: (msg) => commits.submit(msg),
+    // The deliverer's outcomes of one turn ride in that turn's commit of
+    // webhook texts, or commit by themselves at the next turn.
+    withNextCommit<T>(write: () => T): Promise<T> {
+      let value!: T;
+      return commits.alongside(() => {
+        value = write();
+      }, 0).then(() => value);
+    },
     claimDue(t, limit) {
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
       // anyway. Skipping it keeps the webhook-to-Originate path at one fsync.
-      db.pragma('synchronous = NORMAL');
+      relaxed.run();
       try {
         return claim(t, limit);
       } finally {
-        db.pragma('synchronous = FULL');
+        strict.run();
       }
     },
     get: (id) => getRow.get(id),
