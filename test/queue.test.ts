@@ -425,7 +425,8 @@ test('outbound: each conversation in hand-off order with many conversations and 
     const keys = batch.map((r) => `${r.sender}/${r.recipient}`);
     t.is(new Set(keys).size, keys.length, 'one text per conversation at a time');
     outbound.markSending(batch.map((r) => r.id), clock.t);
-    outbound.together(() => {
+    // As the sender writes outcomes: in a group commit.
+    await outbound.alongside(() => {
       for (const r of batch) {
         // The blocked conversation's ITSP answers 500 every time: retried in an hour.
         if (r.sender === blocked.sender) outbound.retry(r.id, 'HTTP 500', clock.t + 3_600_000, clock.t);
@@ -434,7 +435,7 @@ test('outbound: each conversation in hand-off order with many conversations and 
           order.set(keys[batch.indexOf(r)]!, [...(order.get(keys[batch.indexOf(r)]!) ?? []), r.id]);
         }
       }
-    });
+    }, 0);
   }
   t.is(order.size, 40);
   for (const [key, ids] of order) t.deepEqual(ids, written.get(key), key);

@@ -69,8 +69,6 @@ export interface OutboundStore {
    * the ids it marked: a text no longer queued (cancelled) is left alone.
    */
   markSending(ids: number[], now: number): Set<number>;
-  /** Runs several updates in one transaction: one fsync for a whole turn's outcomes. */
-  together(fn: () => void): void;
   /**
    * Runs updates in the next hand-offs' commit, so that they share its
    * fsync; commits them by themselves after maxWaitMs when no hand-off
@@ -206,7 +204,6 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
         db.pragma('synchronous = FULL');
       }
     },
-    together: (fn) => db.transaction(fn)(),
     alongside: (fn, maxWaitMs) => commits.alongside(fn, maxWaitMs),
     sent: db.transaction((id: number, providerId: string | null, t: number) => {
       const r = sentStmt.get(providerId, t, id);
