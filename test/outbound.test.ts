@@ -182,22 +182,20 @@ test('a conversation goes out in hand-off order', async (t) => {
   t.deepEqual([...new Set(bodies)], ['msg 1', 'msg 2', 'msg 3', 'msg 4', 'msg 5']);
 });
 
-test('while a hand-off is under way, new sends wait for it, but only up to 50 ms', async (t) => {
+test('while a hand-off is under way, sending goes on (a few texts at a time), never held back', async (t) => {
   const { s, itsp } = await setup(t);
   // A hand-off session held open, as Asterisk's would be mid-question: it
-  // holds the PBX's message queue, so the sender lets it go first.
+  // holds the PBX's message queue, so the sender works in small slices
+  // (src/outbound/sender.ts, SLICE_WHILE_HANDOFFS), but it does not stop.
   const held = net.connect(s.daemon.agiPort, '127.0.0.1');
   t.teardown(() => held.destroy());
   await new Promise<void>((res) => held.once('connect', () => res()));
   await until(() => s.logs.length > 0 && held.readyState === 'open');
   const run = await handOff(s, 'while another hand-off waits');
   t.is(run.set.get('WEBSMS_STATUS'), 'QUEUED');
-  const queuedAt = Date.now();
-  // Sent while the held session is still open (its deadline is 2 s): never starved.
-  const [req] = await itsp.waitForRequests(1, 1500);
+  // Sent while the held session is still open (its deadline is 2 s).
+  await itsp.waitForRequests(1, 1500);
   t.false(held.destroyed || held.readableEnded, 'the held session was still open');
-  const waited = req!.receivedAtEpoch - queuedAt;
-  t.true(waited >= 40, `sent ${waited} ms after QUEUED: it did not wait for the open hand-off`);
   held.destroy();
   await until(() => outRows(s.dir).find((r) => r.state === 'sent'));
 });
