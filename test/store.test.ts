@@ -129,11 +129,11 @@ test('outcomes written with the next commit are committed with the texts of thei
   t.is(store.claimDue(now, 10).length, 2);
   const other = new Database(file, { readonly: true });
   const stateSeen = (id: number): string => (other.prepare('SELECT state FROM inbound WHERE id = ?').get(id) as { state: string }).state;
-  const delivered = store.withNextCommit(() => store.partDelivered(a.id, 1, 'alice', now));
-  const broken = store.withNextCommit(() => {
+  const delivered = store.alongside(() => store.partDelivered(a.id, 1, 'alice', now), 0);
+  const broken = store.alongside(() => {
     store.wait(b.id, 'bob', 'no registered phone', now + 60_000, now);
     throw new Error('boom');
-  });
+  }, 0);
   const text = store.enqueue(msg({ body: 'c', sender: '+46700000003' }));
   // Nothing is written before the commit: the outcomes wait for it with the text.
   t.is(store.get(a.id)!.state, 'sending');

@@ -2,7 +2,7 @@
 // until an SMTP server took it, the threads that map a reply back to its
 // conversation, the replies already seen, and the watcher's cursors.
 
-import type { Db } from '../store/db.js';
+import { unsyncedWriter, type Db } from '../store/db.js';
 import { createEventLog } from '../store/events.js';
 import type { EmailAttachment, EmailHeaders, NewEmail } from './message.js';
 
@@ -122,6 +122,12 @@ export function createEmailStore(db: Db): EmailStore {
     `SELECT * FROM email_outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
   );
   const sendingStmt = db.prepare(`UPDATE email_outbox SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'`);
+  const claim = db.transaction((t: number, limit: number): OutboxRow[] => {
+    const rows = dueStmt.all(t, limit);
+    for (const r of rows) sendingStmt.run(t, r.id);
+    return rows.map((r) => ({ ...r, state: 'sending' as const, attempts: r.attempts + 1 }));
+  });
+  const unsynced = unsyncedWriter(db);
   const getStmt = db.prepare<[number], OutboxRow>('SELECT * FROM email_outbox WHERE id = ?');
   const sentStmt = db.prepare(`UPDATE email_outbox SET state = 'sent', sent_at = ?, reason = NULL, updated_at = ? WHERE id = ? AND state = 'sending'`);
   const retryStmt = db.prepare(`UPDATE email_outbox SET state = 'queued', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('sending', 'queued')`);
@@ -177,16 +183,7 @@ export function createEmailStore(db: Db): EmailStore {
     has: (kind, ref) => hasStmt.get(kind, ref) !== undefined,
     claimDue(t, limit) {
       if (limit <= 0) return [];
-      db.pragma('synchronous = NORMAL');
-      try {
-        return db.transaction(() => {
-          const rows = dueStmt.all(t, limit);
-          for (const r of rows) sendingStmt.run(t, r.id);
-          return rows.map((r) => ({ ...r, state: 'sending' as const, attempts: r.attempts + 1 }));
-        })();
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
+      return unsynced(() => claim(t, limit));
     },
     sent: db.transaction((id: number, t: number) => {
       if (sentStmt.run(t, t, id).changes === 0) return;

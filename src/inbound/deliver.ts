@@ -189,7 +189,7 @@ export function createDeliverer(deps: {
 
   /**
    * Records an outcome in the store's next group commit (src/store/inbound.ts
-   * withNextCommit): the outcomes of every report that arrives in one turn,
+   * alongside): the outcomes of every report that arrives in one turn,
    * and the webhooks' texts of that turn, share one transaction and one
    * fsync, where each report used to take a synchronous commit of its own.
    * Nothing is done on an outcome before it is committed: `then` (its log
@@ -209,7 +209,8 @@ export function createDeliverer(deps: {
       owner.settling = true;
     }
     store
-      .withNextCommit(update)
+      // The turn's webhooks, if any, commit at its end; else it commits by itself at the next turn.
+      .alongside(update, 0)
       .then(then)
       // Also catches a throw from `then`: nothing in this chain may become an unhandled rejection.
       .catch((err: unknown) => log.error({ err, websmsId }, 'could not record a delivery outcome'))

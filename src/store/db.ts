@@ -52,6 +52,27 @@ export function openDatabase(file: string, migrationsDir: string = MIGRATIONS_DI
   }
 }
 
+/**
+ * Runs transactions without an fsync at their commit (synchronous = NORMAL
+ * in WAL: durable at the next synced commit, or lost in a power failure),
+ * for writes a crash may lose because start-up puts them right anyway (a
+ * claim's 'sending' is reset to queued). The two pragmas are prepared once:
+ * db.pragma() compiles its statement on every call, and these run on the
+ * queues' hot paths.
+ */
+export function unsyncedWriter(db: Db): <T>(write: () => T) => T {
+  const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
+  const strict = db.prepare('PRAGMA synchronous = FULL');
+  return (write) => {
+    relaxed.run();
+    try {
+      return write();
+    } finally {
+      strict.run();
+    }
+  };
+}
+
 /** Returns a check that runs a query on the file: true while the database answers (throws when it does not). */
 export function databaseAnswers(db: Db): () => boolean {
   const stmt = db.prepare('SELECT count(*) AS n FROM sqlite_schema');

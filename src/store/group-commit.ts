@@ -10,12 +10,12 @@ export interface GroupCommit<In, Out> {
   /**
    * Runs `write` in the transaction of the next batch, so that it shares
    * that batch's fsync instead of stalling the event loop with one of its
-   * own; resolves once that transaction has committed. Waits at most
-   * maxWaitMs for a batch, then commits by itself. `write` runs in a
-   * savepoint: when it throws, only its own changes are undone and only its
-   * promise rejects; the batch goes on.
+   * own; resolves with what it returned once that transaction has
+   * committed. Waits at most maxWaitMs for a batch, then commits by itself.
+   * `write` runs in a savepoint: when it throws, only its own changes are
+   * undone and only its promise rejects; the batch goes on.
    */
-  alongside(write: () => void, maxWaitMs: number): Promise<void>;
+  alongside<T>(write: () => T, maxWaitMs: number): Promise<T>;
   /** Commits whatever is waiting, now (shutdown). */
   flush(): void;
 }
@@ -37,17 +37,17 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
   let scheduled = false;
   let timer: NodeJS.Timeout | undefined;
   const windowMs = opts.windowMs ?? 2;
-  type Alongside = { write: () => void; resolve: () => void; reject: (e: Error) => void; failed?: Error };
+  type Alongside = { write: () => unknown; resolve: (value: unknown) => void; reject: (e: Error) => void; value?: unknown; failed?: Error };
   let alongside: Alongside[] = [];
   let alongsideTimer: NodeJS.Timeout | undefined;
   let alongsideDue = 0;
   // Nested in the batch's transaction, better-sqlite3 makes this a savepoint.
-  const savepoint = db.transaction((w: () => void) => w());
+  const savepoint = db.transaction((w: () => unknown) => w());
   const tx = db.transaction((items: In[], extra: Alongside[]) => {
     const results = items.length > 0 ? write(items) : [];
     for (const a of extra) {
       try {
-        savepoint(a.write);
+        a.value = savepoint(a.write);
       } catch (err) {
         a.failed = err as Error;
       }
@@ -99,7 +99,7 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
     items.forEach((p, i) => p.resolve(results[i]!));
     for (const a of extra) {
       if (a.failed) a.reject(a.failed);
-      else a.resolve();
+      else a.resolve(a.value);
     }
   }
 
@@ -110,9 +110,9 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
         schedule();
       });
     },
-    alongside(write, maxWaitMs) {
-      return new Promise<void>((resolve, reject) => {
-        alongside.push({ write, resolve, reject });
+    alongside<T>(write: () => T, maxWaitMs: number) {
+      return new Promise<T>((resolve, reject) => {
+        alongside.push({ write, resolve: resolve as (value: unknown) => void, reject });
         // A batch already on its way takes it; otherwise it waits for one, at most maxWaitMs.
         const due = performance.now() + maxWaitMs;
         if (alongsideTimer === undefined || due < alongsideDue) {

@@ -7,7 +7,7 @@
 // (sent, with a notice that is then true but needless). An fsync per hand-off
 // would hold up Asterisk's message queue for nothing.
 
-import type { Db } from './db.js';
+import { unsyncedWriter, type Db } from './db.js';
 import type { OutboundRow } from './outbound.js';
 
 export interface HandoffMarks {
@@ -34,6 +34,7 @@ export function createHandoffMarks(
   const unconfirmedStmt = db.prepare<[], OutboundRow>(
     `SELECT * FROM outbound WHERE handoff = 'unconfirmed' AND state IN ('queued', 'sending') ORDER BY id`,
   );
+  const unsynced = unsyncedWriter(db);
   const writeAll = db.transaction((ids: number[]) => {
     for (const id of ids) confirmStmt.run(id);
   });
@@ -44,12 +45,7 @@ export function createHandoffMarks(
     waiting = [];
     if (ids.length === 0) return;
     try {
-      db.pragma('synchronous = NORMAL');
-      try {
-        writeAll(ids);
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
+      unsynced(() => writeAll(ids));
     } catch (err) {
       opts.onError?.(err as Error, ids);
       return;

@@ -14,7 +14,7 @@
 
 import crypto from 'node:crypto';
 import type { MediaRef } from '../../providers/types.js';
-import type { Db } from './db.js';
+import { unsyncedWriter, type Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
@@ -78,12 +78,13 @@ export interface InboundStore {
   /**
    * Runs `write` (one of the outcome writes below, say) in the next group
    * commit, with the webhooks' texts and the other writes of the same
-   * event-loop turn: one transaction, one fsync for them all. Resolves with
-   * what it returned once that transaction has committed. A write that
-   * throws is undone alone (it runs in a savepoint) and rejects; the others
-   * in the commit stand.
+   * event-loop turn: one transaction, one fsync for them all; by itself after
+   * maxWaitMs when no webhook comes. Resolves with what it returned once that
+   * transaction has committed. A write that throws is undone alone (it runs
+   * in a savepoint) and rejects; the others in the commit stand
+   * (src/store/group-commit.ts).
    */
-  withNextCommit<T>(write: () => T): Promise<T>;
+  alongside<T>(write: () => T, maxWaitMs: number): Promise<T>;
   /** Takes up to `limit` due texts, oldest first, at most one per conversation, and marks them sending. */
   claimDue(now: number, limit: number): InboundRow[];
   get(id: number): InboundRow | undefined;
@@ -251,9 +252,7 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     return rows.map((r) => ({ ...r, state: 'sending', attempts: r.attempts + 1 }));
   });
 
-  // Prepared once: db.pragma() compiles its statement on every call, twice per scan.
-  const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
-  const strict = db.prepare('PRAGMA synchronous = FULL');
+  const unsynced = unsyncedWriter(db);
   const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
   const advance = db.prepare(
     `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
@@ -293,24 +292,12 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
 
   return {
     enqueue: (msg) => commits.submit(msg),
-    // The deliverer's outcomes of one turn ride in that turn's commit of
-    // webhook texts, or commit by themselves at the next turn.
-    withNextCommit<T>(write: () => T): Promise<T> {
-      let value!: T;
-      return commits.alongside(() => {
-        value = write();
-      }, 0).then(() => value);
-    },
+    alongside: (write, maxWaitMs) => commits.alongside(write, maxWaitMs),
     claimDue(t, limit) {
       if (limit <= 0) return [];
       // 'sending' is not worth an fsync: after a crash it is reset to queued
       // anyway. Skipping it keeps the webhook-to-Originate path at one fsync.
-      relaxed.run();
-      try {
-        return claim(t, limit);
-      } finally {
-        strict.run();
-      }
+      return unsynced(() => claim(t, limit));
     },
     get: (id) => getRow.get(id),
     partDelivered: db.transaction((id: number, part: number, endpoint: string, t: number) => {

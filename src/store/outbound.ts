@@ -9,7 +9,7 @@
 // due texts and the next wake-up is one read of that table's `due` index,
 // however many texts wait behind a head.
 
-import type { Db } from './db.js';
+import { unsyncedWriter, type Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 
@@ -74,7 +74,7 @@ export interface OutboundStore {
    * fsync; commits them by themselves after maxWaitMs when no hand-off
    * comes. Resolves once they are committed (src/store/group-commit.ts).
    */
-  alongside(fn: () => void, maxWaitMs: number): Promise<void>;
+  alongside<T>(write: () => T, maxWaitMs: number): Promise<T>;
   sent(id: number, providerId: string | null, now: number): void;
   /**
    * `reason` is the text's reason, for the person who sent it
@@ -178,6 +178,7 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   const nextDue = db.prepare<[], { t: number }>(OUTBOUND_QUEUE_SQL.nextDue);
   const countStmt = db.prepare<[], { state: OutboundState; n: number }>(OUTBOUND_QUEUE_SQL.counts);
 
+  const unsynced = unsyncedWriter(db);
   const markMany = db.transaction((ids: number[], t: number) => {
     const marked = new Set<number>();
     for (const id of ids) {
@@ -196,15 +197,8 @@ export function createOutboundStore(db: Db, opts: { now?: () => number; expected
   return {
     enqueue: (m) => commits.submit(m),
     due: (t, limit) => (limit > 0 ? dueStmt.all(t, limit) : []),
-    markSending(ids, t) {
-      db.pragma('synchronous = NORMAL');
-      try {
-        return markMany(ids, t);
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
-    },
-    alongside: (fn, maxWaitMs) => commits.alongside(fn, maxWaitMs),
+    markSending: (ids, t) => unsynced(() => markMany(ids, t)),
+    alongside: (write, maxWaitMs) => commits.alongside(write, maxWaitMs),
     sent: db.transaction((id: number, providerId: string | null, t: number) => {
       const r = sentStmt.get(providerId, t, id);
       if (r) events.add('out', id, t, 'sent', `accepted by ${r.interface}${providerId !== null ? ` as ${providerId}` : ''}`);
