@@ -6,9 +6,11 @@
 // other conversations while texts wait behind one blocked conversation.
 //
 //   npm run bench
-//   node dist/bench/webhook.js [seconds] [connections] [daemon V8 flags] [backlogs]
+//   node dist/bench/webhook.js [seconds] [connections] [daemon V8 flags] [backlogs] [--rounds=N]
 //     backlogs: texts waiting in the blocked conversation, comma-separated
 //     (default 0,5000,10000,20000,100000)
+//     --rounds: after the full run, N-1 more rounds of the group-commit
+//     ceiling, store only and the two AMI shapes, and the median ratios
 //
 // Loopback only; every loop is bounded in time and count.
 import autocannon from 'autocannon';
@@ -23,11 +25,16 @@ import Database from 'better-sqlite3';
 import { startAmiDouble } from '../test/doubles/ami-server.js';
 import { openDatabase } from '../src/store/db.js';
 
-const SECONDS = Number(process.argv[2] ?? 10);
-const CONNECTIONS = Number(process.argv[3] ?? 50);
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--rounds='));
+const SECONDS = Number(args[0] ?? 10);
+const CONNECTIONS = Number(args[1] ?? 50);
 // V8 flags for the daemon, as the systemd unit and `npm start` pass them.
-const DAEMON_FLAGS = (process.argv[4] || '--max-semi-space-size=4').split(' ').filter(Boolean);
-const BACKLOGS = (process.argv[5] ?? '0,5000,10000,20000,100000').split(',').filter(Boolean).map(Number);
+const DAEMON_FLAGS = (args[2] || '--max-semi-space-size=4').split(' ').filter(Boolean);
+const BACKLOGS = (args[3] ?? '0,5000,10000,20000,100000').split(',').filter(Boolean).map(Number);
+// More rounds of the ceiling, store only and the two AMI shapes, interleaved,
+// each against its own round's ceiling: on this noisy machine one run of each
+// moves by a tenth from one run to the next.
+const ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '..', 'src', 'main.js');
 const BARE = path.join(here, 'bare-server.js');
@@ -77,7 +84,21 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
 }
 
-async function load(port: number, urlPath: string, pid: number, body: () => string = nextBody) {
+/** CPU time (user + system) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+// USER_HZ: 100 on every Linux build node runs on.
+const CLOCK_TICKS = 100;
+
+/**
+ * Runs the load; also reports the CPU time each text cost the server, the AMI
+ * double (when there is one) and this client: on two cores the three share
+ * the machine, which bounds what any server can reach (docs/benchmarks.md).
+ */
+async function load(port: number, urlPath: string, pid: number, body: () => string = nextBody, amiPid?: number) {
+  const cpu0 = { server: cpuMs(pid), ami: amiPid ? cpuMs(amiPid) : 0, client: process.cpuUsage() };
   let peakRss = 0;
   const sampler = setInterval(() => {
     try {
@@ -95,8 +116,15 @@ async function load(port: number, urlPath: string, pid: number, body: () => stri
     duration: SECONDS,
   });
   clearInterval(sampler);
+  const client = process.cpuUsage(cpu0.client);
+  const perText = (ms: number): number => Math.round((ms * 1000) / Math.max(1, r['2xx']));
   return {
     rps: r.requests.average,
+    cpuUsPerText: {
+      server: perText(cpuMs(pid) - cpu0.server),
+      ...(amiPid ? { amiDouble: perText(cpuMs(amiPid) - cpu0.ami) } : {}),
+      client: perText((client.user + client.system) / 1000),
+    },
     total: r['2xx'],
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
@@ -189,7 +217,7 @@ async function withAmi(dir: string, name: string, body: () => string, backlog: n
       perSecond.push(id - last);
       last = id;
     }, 1000);
-    const w = await load(d.port, '/sms/in/default', d.proc.pid!, body);
+    const w = await load(d.port, '/sms/in/default', d.proc.pid!, body, ami.proc.pid);
     clearInterval(sampler);
     const delivered = query<{ n: number }>(file, `SELECT COUNT(*) AS n FROM inbound WHERE state = 'delivered' AND id > ?`, first).n;
     const stored = query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inbound WHERE id > ?', first).n;
@@ -199,6 +227,19 @@ async function withAmi(dir: string, name: string, body: () => string, backlog: n
     await stop(d);
     await stop(ami);
   }
+}
+
+/** websms with AMI absent (store only): webhook to durable commit. */
+async function storeOnly(dir: string, name: string) {
+  const conf = path.join(dir, `${name}.conf`);
+  const file = path.join(dir, `${name}.db`);
+  fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${file}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
+  const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], daemonReady, 'stderr');
+  const idleRss = rssMb(d.proc.pid!);
+  const w = await load(d.port, '/sms/in/default', d.proc.pid!);
+  await stop(d);
+  const stored = query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inbound').n;
+  return { ...w, idleRssMb: Math.round(idleRss), storedRows: stored, everyAckStored: stored >= w.total };
 }
 
 async function main(): Promise<void> {
@@ -218,16 +259,8 @@ async function main(): Promise<void> {
     }
 
     // 2. websms, AMI absent: pure webhook -> durable commit.
-    const conf = path.join(dir, 'websms.conf');
-    fs.writeFileSync(conf, `[general]\nlisten = 127.0.0.1:0\ndatabase = ${path.join(dir, 'websms.db')}\n[agi]\nlisten = 127.0.0.1:0\n[api]\nlisten = 127.0.0.1:0\n[ami]\nport = 1\n`);
-    const d = await startProc([...DAEMON_FLAGS, MAIN, '--config', conf], (l) => (l.includes('"http listening"') ? (JSON.parse(l) as { port: number }).port : undefined), 'stderr');
-    const idleRss = rssMb(d.proc.pid!);
-    const w = await load(d.port, '/sms/in/default', d.proc.pid!);
-    await stop(d);
-    const db = new Database(path.join(dir, 'websms.db'), { readonly: true });
-    const stored = (db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n;
-    db.close();
-    out.websms_webhook_commit = { ...w, idleRssMb: Math.round(idleRss), storedRows: stored, everyAckStored: stored >= w.total };
+    const w = await storeOnly(dir, 'websms');
+    out.websms_webhook_commit = w;
     const ceiling = (out.bare_group_commit as { rps: number }).rps;
     out.ratio_to_bare_group_commit = Number((w.rps / ceiling).toFixed(2));
 
@@ -281,6 +314,33 @@ async function main(): Promise<void> {
     const zero = out.ami_blocked_0_waiting as { rps: number } | undefined;
     if (zero) for (const n of BACKLOGS) ratios[`blocked_${n}_to_blocked_0`] = ratio((out[`ami_blocked_${n}_waiting`] as { rps: number }).rps, zero.rps);
     out.ratios_to_mean_group_commit_ceiling = { ceiling: Math.round(mean), ...ratios };
+
+    // 5. More rounds, interleaved, each against its own ceiling.
+    if (ROUNDS > 1) {
+      const rounds: Array<Record<string, number>> = [
+        {
+          ceiling: Math.round(ceilings[0]!),
+          store_only: ratio(w.rps, ceilings[0]!),
+          ami_distinct_senders: ratio((out.ami_distinct_senders as { rps: number }).rps, mean),
+          ami_one_conversation: ratio((out.ami_one_conversation as { rps: number }).rps, mean),
+        },
+      ];
+      for (let r = 2; r <= ROUNDS; r++) {
+        const p = await startProc([BARE, 'group', path.join(dir, `bare-group-r${r}.db`)], portLine, 'stdout');
+        const c = (await load(p.port, '/', p.proc.pid!)).rps;
+        await stop(p);
+        const so = await storeOnly(dir, `websms-r${r}`);
+        const distinct = await withAmi(dir, `distinct-r${r}`, distinctBody, 0);
+        const one = await withAmi(dir, `one-r${r}`, nextBody, 0);
+        rounds.push({ ceiling: Math.round(c), store_only: ratio(so.rps, c), ami_distinct_senders: ratio(distinct.rps, c), ami_one_conversation: ratio(one.rps, c) });
+      }
+      const median = (k: string): number => {
+        const v = rounds.map((x) => x[k]!).sort((a, b) => a - b);
+        return v.length % 2 ? v[(v.length - 1) / 2]! : Number(((v[v.length / 2 - 1]! + v[v.length / 2]!) / 2).toFixed(3));
+      };
+      out.rounds = rounds;
+      out.median_ratios = { store_only: median('store_only'), ami_distinct_senders: median('ami_distinct_senders'), ami_one_conversation: median('ami_one_conversation') };
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
