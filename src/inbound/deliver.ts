@@ -94,6 +94,11 @@ export function createDeliverer(deps: {
         const free = config.maxInFlight - inflight.size;
         if (free <= 0) break;
         const t = now();
+        // Most scans under load (one after each group commit) find every head
+        // busy or not yet due: one read of the heads' due index tells, where a
+        // claim is a transaction of its own even when it takes nothing.
+        const due = store.nextDueAt();
+        if (due === undefined || due > t) break;
         for (const claimed of store.claimDue(t, free)) {
           // A text with media is due once they are fetched, or once it has waited its hold time for them.
           const row = claimed.media_due !== null && deps.media ? deps.media.settle(claimed, t) : claimed;

@@ -117,7 +117,8 @@ export interface InboundStore {
 
 /** 64 bits of SHA-256: plenty to tell texts apart within a duplicate window, and a small index. */
 export function hashBody(body: string): string {
-  return crypto.createHash('sha256').update(body, 'utf8').digest('hex').slice(0, 16);
+  // The one-shot form: no Hash object per webhook.
+  return crypto.hash('sha256', body, 'hex').slice(0, 16);
 }
 
 /**
@@ -254,11 +255,12 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
 
   const unsynced = unsyncedWriter(db);
   const getRow = db.prepare<[number], InboundRow>('SELECT * FROM inbound WHERE id = ?');
-  const advance = db.prepare(
+  const advance = db.prepare<[number, string, number, number, number, number, number], InboundRow>(
     `UPDATE inbound SET parts_done = ?, endpoint = ?, updated_at = ?,
        state = CASE WHEN ? >= parts THEN 'delivered' ELSE 'queued' END,
        next_attempt_at = ?, reason = NULL
-     WHERE id = ? AND parts_done = ? AND state NOT IN ('delivered', 'undeliverable', 'expired', 'cancelled')`,
+     WHERE id = ? AND parts_done = ? AND state NOT IN ('delivered', 'undeliverable', 'expired', 'cancelled')
+     RETURNING *`,
   );
   const waitStmt = db.prepare(
     `UPDATE inbound SET state = 'waiting', endpoint = COALESCE(?, endpoint), reason = ?, next_attempt_at = ?, updated_at = ?
@@ -301,11 +303,10 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
     },
     get: (id) => getRow.get(id),
     partDelivered: db.transaction((id: number, part: number, endpoint: string, t: number) => {
-      const r = advance.run(part, endpoint, t, part, t, id, part - 1);
-      if (r.changes === 0) return undefined;
-      const row = getRow.get(id);
-      if (row?.state === 'delivered') events.add('in', id, t, 'delivered', `to endpoint ${endpoint || '?'}`);
-      else if (row) events.add('in', id, t, 'part_delivered', `part ${part} of ${row.parts} to endpoint ${endpoint || '?'}`);
+      const row = advance.get(part, endpoint, t, part, t, id, part - 1);
+      if (row === undefined) return undefined;
+      if (row.state === 'delivered') events.add('in', id, t, 'delivered', `to endpoint ${endpoint || '?'}`);
+      else events.add('in', id, t, 'part_delivered', `part ${part} of ${row.parts} to endpoint ${endpoint || '?'}`);
       return row;
     }),
     wait: db.transaction((id: number, endpoint: string | null, reason: string, at: number, t: number) => {
