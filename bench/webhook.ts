@@ -317,29 +317,51 @@ async function main(): Promise<void> {
 
     // 5. More rounds, interleaved, each against its own ceiling.
     if (ROUNDS > 1) {
+      // Each ratio twice: throughput, and the CPU time the ceiling's server
+      // spends per request over the time websms spends per text (what the
+      // throughput ratio would be if both were bound by their own core alone;
+      // less moved by the machine's drift, which shifts both alike).
+      type Run = { rps: number; cpuUsPerText: { server: number } };
+      const ratios2 = (c: { rps: number; us: number }, so: Run, distinct: Run, one: Run): Record<string, number> => ({
+        ceiling: Math.round(c.rps),
+        store_only: ratio(so.rps, c.rps),
+        ami_distinct_senders: ratio(distinct.rps, c.rps),
+        ami_one_conversation: ratio(one.rps, c.rps),
+        store_only_cpu: ratio(c.us, so.cpuUsPerText.server),
+        ami_distinct_senders_cpu: ratio(c.us, distinct.cpuUsPerText.server),
+        ami_one_conversation_cpu: ratio(c.us, one.cpuUsPerText.server),
+      });
+      const first = [out.bare_group_commit, out.bare_group_commit_again] as Run[];
       const rounds: Array<Record<string, number>> = [
-        {
-          ceiling: Math.round(ceilings[0]!),
-          store_only: ratio(w.rps, ceilings[0]!),
-          ami_distinct_senders: ratio((out.ami_distinct_senders as { rps: number }).rps, mean),
-          ami_one_conversation: ratio((out.ami_one_conversation as { rps: number }).rps, mean),
-        },
+        ratios2(
+          { rps: mean, us: (first[0]!.cpuUsPerText.server + first[1]!.cpuUsPerText.server) / 2 },
+          w,
+          out.ami_distinct_senders as Run,
+          out.ami_one_conversation as Run,
+        ),
       ];
-      for (let r = 2; r <= ROUNDS; r++) {
-        const p = await startProc([BARE, 'group', path.join(dir, `bare-group-r${r}.db`)], portLine, 'stdout');
-        const c = (await load(p.port, '/', p.proc.pid!)).rps;
+      const ceilingNow = async (name: string): Promise<Run> => {
+        const p = await startProc([BARE, 'group', path.join(dir, `bare-${name}.db`)], portLine, 'stdout');
+        const c = await load(p.port, '/', p.proc.pid!);
         await stop(p);
+        return c;
+      };
+      for (let r = 2; r <= ROUNDS; r++) {
+        // The ceiling before and after, and their mean: the machine's speed drifts within a round.
+        const before = await ceilingNow(`r${r}-before`);
         const so = await storeOnly(dir, `websms-r${r}`);
         const distinct = await withAmi(dir, `distinct-r${r}`, distinctBody, 0);
         const one = await withAmi(dir, `one-r${r}`, nextBody, 0);
-        rounds.push({ ceiling: Math.round(c), store_only: ratio(so.rps, c), ami_distinct_senders: ratio(distinct.rps, c), ami_one_conversation: ratio(one.rps, c) });
+        const after = await ceilingNow(`r${r}-after`);
+        const c = { rps: (before.rps + after.rps) / 2, us: (before.cpuUsPerText.server + after.cpuUsPerText.server) / 2 };
+        rounds.push(ratios2(c, so, distinct, one));
       }
       const median = (k: string): number => {
         const v = rounds.map((x) => x[k]!).sort((a, b) => a - b);
         return v.length % 2 ? v[(v.length - 1) / 2]! : Number(((v[v.length / 2 - 1]! + v[v.length / 2]!) / 2).toFixed(3));
       };
       out.rounds = rounds;
-      out.median_ratios = { store_only: median('store_only'), ami_distinct_senders: median('ami_distinct_senders'), ami_one_conversation: median('ami_one_conversation') };
+      out.median_ratios = Object.fromEntries(Object.keys(rounds[0]!).filter((k) => k !== 'ceiling').map((k) => [k, median(k)]));
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
