@@ -4,6 +4,8 @@
 // disk when its promise resolves, never before it was written; with no
 // hand-off to ride with it is committed by itself after its wait; a write
 // that throws takes neither the hand-offs nor the other outcomes with it.
+// And when a hand-off's own commit runs: at once, in its caller's turn of the
+// event loop, when every hand-off under way is in it.
 import test from 'ava';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -89,4 +91,23 @@ test('flush commits waiting outcomes at once (a stop)', async (t) => {
   store.flush();
   await outcome;
   t.is(stateOf(other, id), 'sent');
+});
+
+test('a hand-off that every writer under way is waiting for is committed at once, before the caller goes on', async (t) => {
+  const file = path.join(tempDir(), 'websms.db');
+  const db = openDatabase(file);
+  let writers = 1;
+  const store = createOutboundStore(db, { expectedWriters: () => writers });
+  const other = new Database(file, { readonly: true });
+  const count = (): number => (other.prepare('SELECT count(*) AS n FROM outbound').get() as { n: number }).n;
+  const lone = store.enqueue(outMsg());
+  t.is(count(), 1, 'committed in the same turn');
+  await lone;
+  // Two under way: the first waits for the second (one fsync for both), then both go at once.
+  writers = 2;
+  const first = store.enqueue(outMsg({ recipient: '+12025550161' }));
+  t.is(count(), 1, 'waits for the other writer');
+  const second = store.enqueue(outMsg({ recipient: '+12025550162' }));
+  t.is(count(), 3);
+  await Promise.all([first, second]);
 });

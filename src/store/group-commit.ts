@@ -24,8 +24,9 @@ export interface GroupCommitOptions {
   /**
    * How many writers are under way that may still submit (open hand-off
    * sessions, say). While more are coming than the batch holds, the commit
-   * waits up to windowMs for them, so that one fsync serves them all. With
-   * nobody else under way it commits at once: no added latency when idle.
+   * waits up to windowMs for them, so that one fsync serves them all. Once
+   * every one of them is in the batch (a lone hand-off, say) it commits at
+   * once, in the callback that submitted the last one: no added latency.
    */
   expected?: () => number;
   windowMs?: number;
@@ -56,7 +57,14 @@ export function createGroupCommit<In, Out>(db: Db, write: (items: In[]) => Out[]
   });
 
   function schedule(): void {
-    const everyone = opts.expected === undefined || batch.length >= opts.expected();
+    if (opts.expected !== undefined && batch.length >= opts.expected()) {
+      // Every writer under way is here (a lone hand-off, say): committing in
+      // this very callback answers it before whatever else this turn of the
+      // event loop holds (the sender's answers and timers) instead of after.
+      flush();
+      return;
+    }
+    const everyone = opts.expected === undefined;
     if (everyone) {
       if (timer !== undefined) {
         clearTimeout(timer);
