@@ -87,6 +87,8 @@ export function createDeliverer(deps: {
       return;
     }
     scanning = true;
+    // The due time read last, when nothing was taken after it: arm() needs no second read.
+    let known: { next: number | undefined } | undefined;
     try {
       do {
         again = false;
@@ -98,7 +100,10 @@ export function createDeliverer(deps: {
         // busy or not yet due: one read of the heads' due index tells, where a
         // claim is a transaction of its own even when it takes nothing.
         const due = store.nextDueAt();
-        if (due === undefined || due > t) break;
+        if (due === undefined || due > t) {
+          known = { next: due };
+          break;
+        }
         for (const claimed of store.claimDue(t, free)) {
           // A text with media is due once they are fetched, or once it has waited its hold time for them.
           const row = claimed.media_due !== null && deps.media ? deps.media.settle(claimed, t) : claimed;
@@ -115,7 +120,7 @@ export function createDeliverer(deps: {
     } finally {
       scanning = false;
     }
-    arm();
+    arm(known ? known.next : store.nextDueAt());
   }
 
   /**
@@ -125,11 +130,10 @@ export function createDeliverer(deps: {
    * pause; AMI's reconnection, each outcome and each new text start a scan
    * sooner.
    */
-  function arm(): void {
+  function arm(next: number | undefined): void {
     clearTimeout(timer);
     if (!running) return;
     const t = now();
-    const next = store.nextDueAt();
     timer = setTimeout(scan, next === undefined ? 60_000 : next > t ? Math.min(60_000, next - t) : HELD_RESCAN_MS);
     timer.unref();
   }
