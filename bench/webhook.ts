@@ -10,7 +10,8 @@
 //     backlogs: texts waiting in the blocked conversation, comma-separated
 //     (default 0,5000,10000,20000,100000)
 //     --rounds: after the full run, N-1 more rounds of the group-commit
-//     ceiling, store only and the two AMI shapes, and the median ratios
+//     ceiling, store only, the two AMI shapes and the largest backlog
+//     against none, and the median ratios
 //
 // Loopback only; every loop is bounded in time and count.
 import autocannon from 'autocannon';
@@ -322,7 +323,12 @@ async function main(): Promise<void> {
       // throughput ratio would be if both were bound by their own core alone;
       // less moved by the machine's drift, which shifts both alike).
       type Run = { rps: number; cpuUsPerText: { server: number } };
-      const ratios2 = (c: { rps: number; us: number }, so: Run, distinct: Run, one: Run): Record<string, number> => ({
+      // (c), the largest backlog against none, is measured again in each round
+      // too: its two loads run back to back, but a single pair moved from 0.78
+      // to 1.05 between runs as the machine's speed drifted.
+      const most = Math.max(...BACKLOGS);
+      const backlog = BACKLOGS.includes(0) && most > 0 ? `blocked_${most}_to_blocked_0` : undefined;
+      const ratios2 = (c: { rps: number; us: number }, so: Run, distinct: Run, one: Run, blocked?: [Run, Run]): Record<string, number> => ({
         ceiling: Math.round(c.rps),
         store_only: ratio(so.rps, c.rps),
         ami_distinct_senders: ratio(distinct.rps, c.rps),
@@ -330,6 +336,9 @@ async function main(): Promise<void> {
         store_only_cpu: ratio(c.us, so.cpuUsPerText.server),
         ami_distinct_senders_cpu: ratio(c.us, distinct.cpuUsPerText.server),
         ami_one_conversation_cpu: ratio(c.us, one.cpuUsPerText.server),
+        ...(backlog && blocked
+          ? { [backlog]: ratio(blocked[1].rps, blocked[0].rps), [`${backlog}_cpu`]: ratio(blocked[0].cpuUsPerText.server, blocked[1].cpuUsPerText.server) }
+          : {}),
       });
       const first = [out.bare_group_commit, out.bare_group_commit_again] as Run[];
       const rounds: Array<Record<string, number>> = [
@@ -338,6 +347,7 @@ async function main(): Promise<void> {
           w,
           out.ami_distinct_senders as Run,
           out.ami_one_conversation as Run,
+          backlog ? [out.ami_blocked_0_waiting as Run, out[`ami_blocked_${most}_waiting`] as Run] : undefined,
         ),
       ];
       const ceilingNow = async (name: string): Promise<Run> => {
@@ -352,9 +362,12 @@ async function main(): Promise<void> {
         const so = await storeOnly(dir, `websms-r${r}`);
         const distinct = await withAmi(dir, `distinct-r${r}`, distinctBody, 0);
         const one = await withAmi(dir, `one-r${r}`, nextBody, 0);
+        const blocked: [Run, Run] | undefined = backlog
+          ? [await withAmi(dir, `blocked-0-r${r}`, distinctBody, 0), await withAmi(dir, `blocked-${most}-r${r}`, distinctBody, most)]
+          : undefined;
         const after = await ceilingNow(`r${r}-after`);
         const c = { rps: (before.rps + after.rps) / 2, us: (before.cpuUsPerText.server + after.cpuUsPerText.server) / 2 };
-        rounds.push(ratios2(c, so, distinct, one));
+        rounds.push(ratios2(c, so, distinct, one, blocked));
       }
       const median = (k: string): number => {
         const v = rounds.map((x) => x[k]!).sort((a, b) => a - b);
