@@ -68,9 +68,10 @@ test('migration 004 keeps every row and the id counter, recreates every index, a
   t.deepEqual(strip(db.prepare('SELECT * FROM inbound ORDER BY id').all()), before.inbound);
   t.deepEqual(strip(db.prepare('SELECT * FROM outbound ORDER BY id').all()), before.outbound);
   // Later migrations add indexes (011: one conversation's texts, for the web page)
-  // and drop those of the old queue queries (013: the queues read their heads since).
+  // and drop those of the old queue queries (013: the queues read their heads since)
+  // and of duplicate detection (016: the duplicate window is kept in memory).
   const later = new Set(['inbound_thread', 'outbound_thread']);
-  const dropped = ['inbound_due', 'outbound_due'];
+  const dropped = ['inbound_due', 'outbound_due', 'inbound_dedup'];
   t.deepEqual(
     indexes(db).filter((i) => !later.has((i as { name: string }).name)),
     before.indexes.filter((i) => !dropped.includes((i as { name: string }).name)),

@@ -17,6 +17,7 @@ import type { MediaRef } from '../../providers/types.js';
 import { unsyncedWriter, type Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
+import { recentTexts } from './recent-texts.js';
 
 export const INBOUND_STATES = ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'] as const;
 export type InboundState = (typeof INBOUND_STATES)[number];
@@ -158,10 +159,9 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
   const byProviderId = db.prepare<[string, string], { id: number }>(
     'SELECT id FROM inbound WHERE interface = ? AND provider_id = ?',
   );
-  const byContent = db.prepare<[string, string, string, string, number], { id: number }>(
-    `SELECT id FROM inbound WHERE interface = ? AND sender = ? AND recipient = ? AND body_hash = ?
-       AND received_at >= ? ORDER BY id DESC LIMIT 1`,
-  );
+  // Content duplicates are looked up in memory, not through an index on the
+  // hash: store/recent-texts.ts says why.
+  const recent = recentTexts(db, opts.dedupWindowMs);
   const insert = db.prepare(
     `INSERT INTO inbound (interface, provider_id, sender, recipient, body, body_hash, parts,
        state, next_attempt_at, received_at, updated_at)
@@ -180,11 +180,9 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
   );
   return (m, t) => {
     const hash = hashText(m);
-    const prior =
-      m.providerId !== undefined
-        ? byProviderId.get(m.interface, m.providerId)
-        : byContent.get(m.interface, m.sender, m.recipient, hash, t - opts.dedupWindowMs);
-    if (prior) return { id: prior.id, duplicate: true };
+    const key = { interface: m.interface, sender: m.sender, recipient: m.recipient, hash };
+    const prior = m.providerId !== undefined ? byProviderId.get(m.interface, m.providerId)?.id : recent.find(key, t);
+    if (prior !== undefined) return { id: prior, duplicate: true };
     const values = {
       interface: m.interface,
       providerId: m.providerId ?? null,
@@ -195,8 +193,13 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
       parts: m.parts,
       t,
     };
-    if (m.media === undefined || m.media.length === 0) return { id: Number(insert.run(values).lastInsertRowid), duplicate: false };
+    if (m.media === undefined || m.media.length === 0) {
+      const id = Number(insert.run(values).lastInsertRowid);
+      recent.add(key, id, t);
+      return { id, duplicate: false };
+    }
     const id = Number(insertWithMedia.run({ ...values, due: t + mediaHoldMs() }).lastInsertRowid);
+    recent.add(key, id, t);
     m.media.forEach((ref, i) => insertMedia.run(id, i + 1, ref.url, ref.contentType ?? null, ref.auth ?? 'none', t, t, t));
     opts.onMedia?.(id);
     return { id, duplicate: false };
