@@ -130,3 +130,14 @@ test('texts with provider ids are held too, the first of a run once, and leave t
   t.is(recent.held(), 2);
   db.close();
 });
+
+test('a store reads the window of the previous run when it is made, before any text comes', async (t) => {
+  const file = dbFile();
+  const first = openDatabase(file);
+  await createInboundStore(first, { dedupWindowMs: WINDOW, now: () => 1000 }).enqueue(msg());
+  first.close();
+  const db = openDatabase(file);
+  createInboundStore(db, { dedupWindowMs: WINDOW, now: () => 2000 });
+  t.is(recentTexts(db, WINDOW).held(), 1);
+  db.close();
+});

@@ -41,6 +41,8 @@ export interface RecentTexts {
   add(key: ContentKey, id: number, at: number): void;
   /** How many texts the window holds now (about 70 bytes of memory each). */
   held(): number;
+  /** Reads the texts a previous run stored within the window, if not done yet (otherwise the first find or add does). */
+  warm(now: number): void;
 }
 
 interface StoredKey {
@@ -65,6 +67,7 @@ interface Window {
   find(key: ContentKey, now: number, windowMs: number): number | undefined;
   add: RecentTexts['add'];
   held: RecentTexts['held'];
+  warm: RecentTexts['warm'];
   keep(windowMs: number): void;
 }
 
@@ -82,8 +85,8 @@ export function recentTexts(db: Db, windowMs: number, fp: (k: ContentKey) => num
     windows.set(db, w);
   }
   w.keep(windowMs);
-  const { find, add, held } = w;
-  return { find: (k, now) => find(k, now, windowMs), add, held };
+  const { find, add, held, warm } = w;
+  return { find: (k, now) => find(k, now, windowMs), add, held, warm };
 }
 
 function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
@@ -192,6 +195,9 @@ function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
       push(fp(k), id, at);
     },
     held: () => ats.length - head,
+    warm(now) {
+      if (!loaded) load(now);
+    },
     keep(windowMs) {
       keepMs = Math.max(keepMs, windowMs);
     },
