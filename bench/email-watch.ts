@@ -17,6 +17,7 @@ import { createEmailWatch } from '../src/email/watch.js';
 import { createLogger } from '../src/log.js';
 import { createMediaStore } from '../src/media/store.js';
 import { openDatabase } from '../src/store/db.js';
+import { inboundBooks } from '../src/store/inbound-books.js';
 
 const HISTORY = 200_000;
 const WAITING = 500;
@@ -43,7 +44,9 @@ const fill = db.transaction(() => {
     event.run(id, at, 'delivered');
   }
   for (let i = 0; i < WAITING; i++) text.run(`+4670999${String(i).padStart(4, '0')}`, USER, 0, 'waiting', t0, t0, t0);
+  books(1, HISTORY + WAITING);
 });
+const books = inboundBooks(db);
 fill();
 
 const store = createEmailStore(db);
@@ -89,7 +92,9 @@ const add = db.prepare(
 const busy = time(200, () => {
   const now = Date.now();
   db.transaction(() => {
-    for (let i = 0; i < 10; i++) add.run(USER, now, now, now);
+    const first = Number(add.run(USER, now, now, now).lastInsertRowid);
+    for (let i = 1; i < 10; i++) add.run(USER, now, now, now);
+    books(first, first + 9);
   })();
   watch.scan();
 });

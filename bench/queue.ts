@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../src/store/db.js';
+import { inboundBooks } from '../src/store/inbound-books.js';
 import { createInboundStore } from '../src/store/inbound.js';
 import { createOutboundStore } from '../src/store/outbound.js';
 
@@ -47,6 +48,7 @@ async function inbound(root: string, backlog: number) {
     // The head waits for an offline phone; the others are due but wait behind it.
     if (backlog > 0) ins.run('head', 'h0', 'waiting', t0 + 3_600_000, t0, t0, 'bob');
     for (let i = 1; i < backlog; i++) ins.run(`waiting ${i}`, `h${i}`, 'queued', t0, t0, t0, null);
+    if (backlog > 0) inboundBooks(db)(1, backlog);
   })();
   let clock = t0;
   const store = createInboundStore(db, { dedupWindowMs: 0, now: () => clock });

@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { startAmiDouble } from '../test/doubles/ami-server.js';
 import { openDatabase } from '../src/store/db.js';
+import { inboundBooks } from '../src/store/inbound-books.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--rounds='));
 const SECONDS = Number(args[0] ?? 10);
@@ -171,7 +172,13 @@ function prefillBlocked(file: string, n: number): void {
   );
   const t = Date.now();
   db.transaction(() => {
-    for (let i = 0; i < n; i++) ins.run(BLOCKED.sender, BLOCKED.recipient, `waiting ${i}`, `w${i}`, t, t, t);
+    let first = 0;
+    let last = 0;
+    for (let i = 0; i < n; i++) {
+      last = Number(ins.run(BLOCKED.sender, BLOCKED.recipient, `waiting ${i}`, `w${i}`, t, t, t).lastInsertRowid);
+      if (i === 0) first = last;
+    }
+    if (n > 0) inboundBooks(db)(first, last);
   })();
   db.close();
 }

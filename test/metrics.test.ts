@@ -142,7 +142,10 @@ test('the counting triggers exist on both tables (a migration that rebuilds a ta
     .map((r) => `${r.t}.${r.name}`)
     .sort();
   for (const table of ['inbound', 'outbound']) {
-    for (const op of ['insert', 'update', 'delete']) t.true(triggers.includes(`${table}.${table}_count_${op}`), `${table} ${op}: ${triggers.join(', ')}`);
+    // New inbound texts are counted by the writer that inserts them (db/017), not by a trigger.
+    for (const op of table === 'inbound' ? ['update', 'delete'] : ['insert', 'update', 'delete']) {
+      t.true(triggers.includes(`${table}.${table}_count_${op}`), `${table} ${op}: ${triggers.join(', ')}`);
+    }
   }
   db.close();
 });

@@ -139,7 +139,8 @@ test('every statement of the triggers that keep the heads is an index lookup', (
   const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_head_%'`).all() as Array<{ name: string; sql: string }>;
   t.deepEqual(
     triggers.map((r) => r.name).sort(),
-    ['delete', 'due', 'finish', 'insert', 'move', 'requeue'].flatMap((k) => [`inbound_head_${k}`, `outbound_head_${k}`]).sort(),
+    // A new inbound text's head is kept by its writer (db/017, test/inbound-books.test.ts).
+    [...['delete', 'due', 'finish', 'move', 'requeue'].map((k) => `inbound_head_${k}`), ...['delete', 'due', 'finish', 'insert', 'move', 'requeue'].map((k) => `outbound_head_${k}`)].sort(),
   );
   let statements = 0;
   for (const { name, sql } of triggers) {
@@ -150,7 +151,7 @@ test('every statement of the triggers that keep the heads is an index lookup', (
       t.false(plan.some((l) => /^SCAN (inbound|outbound)/.test(l) || l.includes('TEMP B-TREE')), `${name}: ${stmt}\n${plan.join(' | ')}`);
     }
   }
-  t.true(statements > 20);
+  t.true(statements > 18);
   db.close();
 });
 

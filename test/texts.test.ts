@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TextError } from '../src/errors.js';
 import { openDatabase } from '../src/store/db.js';
+import { inboundBooks } from '../src/store/inbound-books.js';
 import { createInboundStore } from '../src/store/inbound.js';
 import { createOutboundStore } from '../src/store/outbound.js';
 import { createTextStore, decodeCursor, encodeCursor, parseTextId, type TextRecord } from '../src/store/texts.js';
@@ -82,10 +83,14 @@ test('migration 004 keeps every row and the id counter, recreates every index, a
 
   // Ids are never reused: the deleted row 3 stays unused.
   const store = createInboundStore(db, { dedupWindowMs: 0 });
-  const next = db.prepare(
-    `INSERT INTO inbound (interface, sender, recipient, body, body_hash, parts, state, next_attempt_at, received_at, updated_at)
-     VALUES ('default', 'a', 'b', NULL, 'h', 1, 'cancelled', 1, 1, 1)`,
-  ).run();
+  const next = db.transaction(() => {
+    const r = db.prepare(
+      `INSERT INTO inbound (interface, sender, recipient, body, body_hash, parts, state, next_attempt_at, received_at, updated_at)
+       VALUES ('default', 'a', 'b', NULL, 'h', 1, 'cancelled', 1, 1, 1)`,
+    ).run();
+    inboundBooks(db)(Number(r.lastInsertRowid), Number(r.lastInsertRowid));
+    return r;
+  })();
   t.is(Number(next.lastInsertRowid), 4);
   t.is(store.get(4)?.state, 'cancelled');
   t.is(store.get(4)?.body, null);

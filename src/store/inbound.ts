@@ -18,6 +18,7 @@ import { unsyncedWriter, type Db } from './db.js';
 import { createEventLog } from './events.js';
 import { createGroupCommit } from './group-commit.js';
 import { recentTexts } from './recent-texts.js';
+import { inboundBooks } from './inbound-books.js';
 
 export const INBOUND_STATES = ['queued', 'sending', 'waiting', 'delivered', 'undeliverable', 'expired', 'cancelled'] as const;
 export type InboundState = (typeof INBOUND_STATES)[number];
@@ -151,8 +152,13 @@ export interface InboundWriterOptions {
  * (and media) within the window. Shared by the webhook's group commit and the
  * reassembly of texts that arrive in parts (store/parts.ts), so both store a
  * text alike, its media refs included.
+ *
+ * A batch at a time, one result per text in order: the books of the batch's
+ * new texts (counts, conversations, queue heads) are kept once, at its end
+ * (store/inbound-books.ts). It runs in the caller's transaction, which rolls
+ * back as a whole should it throw.
  */
-export type InboundWriter = (m: NewInbound, now: number) => EnqueueResult;
+export type InboundWriter = (ms: readonly NewInbound[], now: number) => EnqueueResult[];
 
 export function createInboundWriter(db: Db, opts: InboundWriterOptions): InboundWriter {
   const mediaHoldMs = opts.mediaHoldMs ?? ((): number => DEFAULT_MEDIA_HOLD_MS);
@@ -178,7 +184,8 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
     `INSERT INTO media (inbound_id, seq, url, announced_type, auth, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  return (m, t) => {
+  const books = inboundBooks(db);
+  const writeOne = (m: NewInbound, t: number): EnqueueResult => {
     const hash = hashText(m);
     const key = { interface: m.interface, sender: m.sender, recipient: m.recipient, hash };
     const prior = m.providerId !== undefined ? byProviderId.get(m.interface, m.providerId)?.id : recent.find(key, t);
@@ -203,6 +210,20 @@ export function createInboundWriter(db: Db, opts: InboundWriterOptions): Inbound
     m.media.forEach((ref, i) => insertMedia.run(id, i + 1, ref.url, ref.contentType ?? null, ref.auth ?? 'none', t, t, t));
     opts.onMedia?.(id);
     return { id, duplicate: false };
+  };
+  return (ms, t) => {
+    const results = ms.map((m) => writeOne(m, t));
+    // The batch's new rows are the ids from its first new text to its last:
+    // nothing else inserts into inbound inside this transaction.
+    let first = Infinity;
+    let last = -Infinity;
+    for (const r of results) {
+      if (r.duplicate) continue;
+      first = Math.min(first, r.id);
+      last = Math.max(last, r.id);
+    }
+    if (last >= first) books(first, last);
+    return results;
   };
 }
 
@@ -240,10 +261,7 @@ export function createInboundStore(db: Db, opts: InboundWriterOptions & { now?: 
   // The duplicate window of a previous run is read at start, not in the
   // first webhook's commit (100,000 texts of a flood took 330 ms here).
   recentTexts(db, opts.dedupWindowMs).warm(now());
-  const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => {
-    const t = now();
-    return items.map((m) => write(m, t));
-  });
+  const commits = createGroupCommit(db, (items: NewInbound[]): EnqueueResult[] => write(items, now()));
 
   const claimSelect = db.prepare<[number, number], InboundRow>(INBOUND_QUEUE_SQL.due);
   const markSending = db.prepare(

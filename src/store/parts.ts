@@ -124,8 +124,8 @@ export function createPartsStore(db: Db, opts: PartsOptions): PartsStore {
     const body = joinBodies(rows, total);
     const first = rows[0]!;
     const media = rows.flatMap((r) => JSON.parse(r.media) as MediaRef[]);
-    const text = opts.write(
-      {
+    const [text] = opts.write(
+      [{
         interface: iface,
         // The first part's id names the whole text (the API's providerId); later parts are matched by their own ids here.
         providerId: first.provider_id ?? undefined,
@@ -134,11 +134,11 @@ export function createPartsStore(db: Db, opts: PartsOptions): PartsStore {
         body,
         parts: opts.countParts(body),
         ...(media.length > 0 ? { media } : {}),
-      },
+      }],
       now,
     );
-    markJoined.run(text.id, ...key);
-    return { text, have: rows.length };
+    markJoined.run(text!.id, ...key);
+    return { text: text!, have: rows.length };
   }
 
   const add = db.transaction((p: NewPart, now: number): PartResult => {
