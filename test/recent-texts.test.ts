@@ -141,3 +141,18 @@ test('a store reads the window of the previous run when it is made, before any t
   t.is(recentTexts(db, WINDOW).held(), 1);
   db.close();
 });
+
+test('a run of identical texts (each with its own provider id) is looked up as fast as one, and a retry is a duplicate of the newest', (t) => {
+  const db = openDatabase(dbFile());
+  const recent = recentTexts(db, WINDOW);
+  const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
+  const w = (over: Parameters<typeof msg>[0], at: number) => db.transaction(() => write([msg(over)], at)[0]!)();
+  let newest = 0;
+  for (let i = 0; i < 5000; i++) newest = w({ body: 'server down', providerId: `A${i}` }, 1000 + i).id;
+  t.is(recent.held(), 5000);
+  t.deepEqual(w({ body: 'server down' }, 7000), { id: newest, duplicate: true });
+  // The window moves on and gives its memory back.
+  t.false(w({ body: 'later' }, 7000 + WINDOW).duplicate);
+  t.is(recent.held(), 1);
+  db.close();
+});

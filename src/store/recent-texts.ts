@@ -9,7 +9,7 @@
 // table and its other indexes take one page per twenty texts or more. That
 // index was about a third of what storing a text cost (bench/, docs/
 // benchmarks.md). The window, though, is short (two minutes by default), so
-// what it holds fits in memory: about 70 bytes per text received in it.
+// what it holds fits in memory: about 40 bytes per text received in it.
 //
 // The database stays the authority. Memory holds only a fingerprint of each
 // text's content and its id; a fingerprint that matches is checked against
@@ -39,7 +39,7 @@ export interface RecentTexts {
   find(key: ContentKey, now: number): number | undefined;
   /** A text just written (in the caller's transaction), received at `at`. */
   add(key: ContentKey, id: number, at: number): void;
-  /** How many texts the window holds now (about 70 bytes of memory each). */
+  /** How many texts the window holds now (about 40 bytes of memory each). */
   held(): number;
   /** Reads the texts a previous run stored within the window, if not done yet (otherwise the first find or add does). */
   warm(now: number): void;
@@ -53,15 +53,25 @@ interface StoredKey {
   received_at: number;
 }
 
-/** 30 bits of the content: FNV-1a of the addresses, mixed with 32 bits of the body's hash. */
+/** 31 bits of the content: FNV-1a over the interface, the addresses and the hash, each ended by a NUL. */
 export function fingerprint(k: ContentKey): number {
   let h = 0x811c9dc5;
-  for (const s of [k.interface, k.sender, k.recipient]) {
+  for (const s of [k.interface, k.sender, k.recipient, k.hash]) {
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0, 0x01000193);
+    h = Math.imul(h, 0x01000193);
   }
-  return ((h ^ parseInt(k.hash.slice(0, 8), 16)) >>> 2) | 0;
+  return h >>> 1;
 }
+
+/**
+ * Texts held per fingerprint, newest first. More than one are texts with the
+ * same content (only texts with a provider id skip the duplicate check) or,
+ * rarely, two contents that share 31 bits: a find answers with the newest
+ * matching text, as the query it replaces did, so the older ones of a long
+ * run can go, and a run of identical texts (an alert sent every second with
+ * its own provider id) costs no more to look up than one.
+ */
+const MAX_SAME = 8;
 
 interface Window {
   find(key: ContentKey, now: number, windowMs: number): number | undefined;
@@ -91,59 +101,110 @@ export function recentTexts(db: Db, windowMs: number, fp: (k: ContentKey) => num
 
 function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
   let keepMs = 0;
-  // Texts in the order they were written (ids and times ascending, unless the
-  // clock stepped back, which only keeps entries longer); `head` is the oldest.
-  const fps: number[] = [];
-  const ids: number[] = [];
-  const ats: number[] = [];
+  // The texts in the order they were written (ids and times ascending,
+  // unless the clock stepped back, which only keeps entries longer): a ring
+  // of typed arrays, entry k (head <= k < tail) at k & (cap - 1). Typed
+  // arrays and the open-addressing index below hold a text in about 40
+  // bytes; a Map and plain arrays took 67, which a window of 100,000 texts
+  // after a flood turned into megabytes of the daemon's 100 MB.
+  let cap = 1024;
+  let fps = new Int32Array(cap);
+  let ids = new Float64Array(cap);
+  let ats = new Float64Array(cap);
   let head = 0;
-  // fingerprint -> id, or ids oldest first when texts share a fingerprint.
-  const byFp = new Map<number, number | number[]>();
+  let tail = 0;
+  // Fingerprint -> ring position + 1 (0: empty), linear probing, at most half full.
+  let slots = new Int32Array(2 * cap);
   let loaded = false;
 
   const row = db.prepare<[number], StoredKey>('SELECT interface, sender, recipient, body_hash, received_at FROM inbound WHERE id = ?');
-  const newestFirst = db.prepare<[], StoredKey & { id: number }>(
-    'SELECT id, interface, sender, recipient, body_hash, received_at FROM inbound ORDER BY id DESC',
+  const newestFirst = db.prepare<[], { id: number; received_at: number }>('SELECT id, received_at FROM inbound ORDER BY id DESC');
+  const oldestFirst = db.prepare<[number], StoredKey & { id: number }>(
+    'SELECT id, interface, sender, recipient, body_hash, received_at FROM inbound WHERE id >= ? ORDER BY id',
   );
 
-  function index(f: number, id: number): void {
-    const have = byFp.get(f);
-    if (have === undefined) byFp.set(f, id);
-    else if (typeof have === 'number') byFp.set(f, [have, id]);
-    else have.push(id);
+  const home = (f: number): number => Math.imul(f, 0x9e3779b1) & (slots.length - 1);
+
+  /** Indexes a position; at MAX_SAME texts with its fingerprint it takes the place of the oldest. */
+  function index(pos: number): void {
+    const m = slots.length - 1;
+    const f = fps[pos]!;
+    let same = 0;
+    let oldest = -1;
+    let i = home(f);
+    for (; slots[i] !== 0; i = (i + 1) & m) {
+      const p = slots[i]! - 1;
+      if (fps[p] !== f) continue;
+      same++;
+      if (oldest < 0 || ids[p]! < ids[slots[oldest]! - 1]!) oldest = i;
+    }
+    slots[same >= MAX_SAME ? oldest : i] = pos + 1;
   }
 
-  function unindex(f: number, id: number): void {
-    const have = byFp.get(f);
-    if (have === id) byFp.delete(f);
-    else if (Array.isArray(have)) {
-      const rest = have.filter((x) => x !== id);
-      if (rest.length === 1) byFp.set(f, rest[0]!);
-      else if (rest.length === 0) byFp.delete(f);
-      else byFp.set(f, rest);
+  /** Removes a position from the index (if it is still there), moving later entries of its probe run back: no tombstones. */
+  function unindex(pos: number): void {
+    const m = slots.length - 1;
+    let i = home(fps[pos]!);
+    while (slots[i] !== pos + 1) {
+      if (slots[i] === 0) return;
+      i = (i + 1) & m;
     }
+    for (let j = (i + 1) & m; slots[j] !== 0; j = (j + 1) & m) {
+      const k = home(fps[slots[j]! - 1]!);
+      // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
+      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
+      slots[i] = slots[j]!;
+      i = j;
+    }
+    slots[i] = 0;
+  }
+
+  /** Lays the ring out again in `size` places, oldest first, and rebuilds the index. */
+  function resize(size: number): void {
+    const n = tail - head;
+    const f = new Int32Array(size);
+    const d = new Float64Array(size);
+    const a = new Float64Array(size);
+    for (let k = 0; k < n; k++) {
+      const p = (head + k) & (cap - 1);
+      f[k] = fps[p]!;
+      d[k] = ids[p]!;
+      a[k] = ats[p]!;
+    }
+    [fps, ids, ats, cap, head, tail] = [f, d, a, size, 0, n];
+    slots = new Int32Array(2 * size);
+    for (let k = 0; k < n; k++) index(k);
   }
 
   function push(f: number, id: number, at: number): void {
-    fps.push(f);
-    ids.push(id);
-    ats.push(at);
-    index(f, id);
+    if (tail - head === cap) resize(2 * cap);
+    const p = tail & (cap - 1);
+    fps[p] = f;
+    ids[p] = id;
+    ats[p] = at;
+    tail++;
+    index(p);
   }
 
   function evict(now: number): void {
     const cutoff = now - keepMs;
-    while (head < ats.length && ats[head]! < cutoff) {
-      unindex(fps[head]!, ids[head]!);
+    while (head < tail && ats[head & (cap - 1)]! < cutoff) {
+      unindex(head & (cap - 1));
       head++;
     }
-    // Drop the evicted entries from the arrays once they are most of them.
-    if (head > 4096 && head * 2 > ats.length) {
-      fps.splice(0, head);
-      ids.splice(0, head);
-      ats.splice(0, head);
-      head = 0;
+    // After a flood the window gives its memory back.
+    if (cap > 1024 && (tail - head) * 8 < cap) resize(cap / 2);
+  }
+
+  /** The ids of the texts with this fingerprint, newest first. */
+  function withFingerprint(f: number): number[] {
+    const m = slots.length - 1;
+    const found: number[] = [];
+    for (let i = home(f); slots[i] !== 0; i = (i + 1) & m) {
+      const p = slots[i]! - 1;
+      if (fps[p] === f) found.push(ids[p]!);
     }
+    return found.length > 1 ? found.sort((x, y) => y - x) : found;
   }
 
   /**
@@ -156,19 +217,15 @@ function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
   function load(now: number): void {
     loaded = true;
     const cutoff = now - keepMs;
-    // Read newest first into the (empty) arrays, then turned around: no row
-    // is kept as an object, which for a full window at start (100,000 texts
-    // in a flood) would be several times the window's own memory.
+    // Two passes instead of one read kept in memory: back from the newest to
+    // the oldest text within the window, then forward from there into the ring.
+    let from: number | undefined;
     for (const r of newestFirst.iterate()) {
       if (r.received_at < cutoff) break;
-      fps.push(fp({ interface: r.interface, sender: r.sender, recipient: r.recipient, hash: r.body_hash }));
-      ids.push(r.id);
-      ats.push(r.received_at);
+      from = r.id;
     }
-    fps.reverse();
-    ids.reverse();
-    ats.reverse();
-    for (let i = 0; i < ids.length; i++) index(fps[i]!, ids[i]!);
+    if (from === undefined) return;
+    for (const r of oldestFirst.iterate(from)) push(fp({ interface: r.interface, sender: r.sender, recipient: r.recipient, hash: r.body_hash }), r.id, r.received_at);
   }
 
   const same = (r: StoredKey | undefined, k: ContentKey, since: number): boolean =>
@@ -179,10 +236,7 @@ function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
       if (!loaded) load(now);
       evict(now);
       const since = now - windowMs;
-      const have = byFp.get(fp(k));
-      if (have === undefined) return undefined;
-      if (typeof have === 'number') return same(row.get(have), k, since) ? have : undefined;
-      for (let i = have.length - 1; i >= 0; i--) if (same(row.get(have[i]!), k, since)) return have[i];
+      for (const id of withFingerprint(fp(k))) if (same(row.get(id), k, since)) return id;
       return undefined;
     },
     add(k, id, at) {
@@ -194,7 +248,7 @@ function createWindow(db: Db, fp: (k: ContentKey) => number): Window {
       evict(at);
       push(fp(k), id, at);
     },
-    held: () => ats.length - head,
+    held: () => tail - head,
     warm(now) {
       if (!loaded) load(now);
     },
