@@ -5,9 +5,10 @@
 //
 // A conversation (recipient and sender) gets its texts in order, one at a
 // time: only its first unfinished text, its head, may be taken. The heads
-// live in their own table, inbound_heads, kept by triggers in the same
-// transaction as every change to the texts (db/013_queue_heads.sql explains
-// how). Taking the due texts and finding when the next one falls due read
+// live in their own table, inbound_heads, kept in the same transaction as
+// every change to the texts: by triggers (db/013_queue_heads.sql explains
+// how), and for new texts by the writer below, once per batch
+// (db/017_inbound_books.sql). Taking the due texts and finding when the next one falls due read
 // that table's `due` index and nothing else: their cost does not grow with
 // the texts waiting behind a head (a phone offline for a week), and a scan
 // per stored text stays cheap.
@@ -248,8 +249,8 @@ export const INBOUND_QUEUE_SQL = {
   // among the texts on their way. \`state = 'sending'\` alone has no index and
   // read every text ever received, on every start.
   interrupted: `FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state = 'sending'`,
-  // How many texts are in each state: from text_counts, which triggers keep
-  // (db/005_text_counts.sql), not a count of the whole history (systemd's
+  // How many texts are in each state: from text_counts, which triggers and
+  // the writer keep (db/005_text_counts.sql, 017), not a count of the whole history (systemd's
   // status line asks every few seconds).
   counts: `SELECT state, SUM(n) AS n FROM text_counts WHERE direction = 'in' GROUP BY state`,
 } as const;

@@ -15,9 +15,9 @@
 // text's content and its id; a fingerprint that matches is checked against
 // the row itself (a primary-key read), so a stale entry (a transaction that
 // rolled back, a text purged since) or two texts that share a fingerprint
-// never make a new text a duplicate. At start the window is filled from the
-// texts stored in it, newest first by id, so a retry that arrives across a
-// restart is still found.
+// never make a new text a duplicate. At start the window is read back from
+// the texts stored in it, so a retry that arrives across a restart is still
+// found.
 //
 // One window per database connection: the webhook's writer and the writer of
 // texts joined from parts (store/parts.ts) see each other's texts, as they saw
@@ -64,12 +64,14 @@ export function fingerprint(k: ContentKey): number {
 }
 
 /**
- * Texts held per fingerprint, newest first. More than one are texts with the
+ * Texts indexed per fingerprint, the newest. More than one are texts with the
  * same content (only texts with a provider id skip the duplicate check) or,
  * rarely, two contents that share 31 bits: a find answers with the newest
  * matching text, as the query it replaces did, so the older ones of a long
  * run can go, and a run of identical texts (an alert sent every second with
- * its own provider id) costs no more to look up than one.
+ * its own provider id) costs no more to look up than one. (Were the newest
+ * eight purged by hand within the window, a retry of their content would be
+ * stored again: the query would have found an older one.)
  */
 const MAX_SAME = 8;
 

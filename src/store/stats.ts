@@ -1,6 +1,6 @@
 // What the queues look like right now, for /metrics: cheap enough to run on
-// every scrape. Counts by state come from text_counts (kept by triggers, see
-// db/005_text_counts.sql); the queues' depth and oldest text come from the
+// every scrape. Counts by state come from text_counts (kept by triggers and
+// the inbound writer, see db/005_text_counts.sql and 017); the queues' depth and oldest text come from the
 // partial indexes on unfinished texts, so they cost what is waiting, not
 // what was ever sent.
 

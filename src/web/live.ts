@@ -4,7 +4,7 @@
 //
 // What changed is read from the database, not gathered from every part of
 // the daemon: a fingerprint of a few rows (the newest event, the id counters,
-// the per-state counts kept by triggers) taken once a second while a page is
+// the per-state counts in text_counts) taken once a second while a page is
 // open. That sees every writer and costs a few index lookups; with no page
 // open, nothing runs.
 
