@@ -8,7 +8,8 @@
 // count is a sum, a conversation's last_at and last_in are maxima, a head is
 // the lowest unfinished id with its due time. None depends on the order of
 // the rows, so one upsert leaves what the triggers' upserts, one row at a
-// time, left (test/queue.test.ts checks against a computation from scratch).
+// time, left (test/inbound-books.test.ts and test/queue.test.ts check them
+// against computations from scratch).
 
 import { StoreError } from '../errors.js';
 import type { Db } from './db.js';

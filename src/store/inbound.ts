@@ -8,10 +8,10 @@
 // live in their own table, inbound_heads, kept in the same transaction as
 // every change to the texts: by triggers (db/013_queue_heads.sql explains
 // how), and for new texts by the writer below, once per batch
-// (db/017_inbound_books.sql). Taking the due texts and finding when the next one falls due read
-// that table's `due` index and nothing else: their cost does not grow with
-// the texts waiting behind a head (a phone offline for a week), and a scan
-// per stored text stays cheap.
+// (db/017_inbound_books.sql). Taking the due texts and finding when the next
+// one falls due read that table's `due` index and nothing else: their cost
+// does not grow with the texts waiting behind a head (a phone offline for a
+// week), and a scan per stored text stays cheap.
 
 import crypto from 'node:crypto';
 import type { MediaRef } from '../../providers/types.js';
