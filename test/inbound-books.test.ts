@@ -149,6 +149,21 @@ test('the books read only the new rows, by primary key', (t) => {
   db.close();
 });
 
+test('a batch whose transaction fails leaves neither texts nor books', (t) => {
+  const db = openDatabase(path.join(tempDir(), 'websms.db'));
+  const write = createInboundWriter(db, { dedupWindowMs: 60_000 });
+  db.transaction(() => write([inMsg({ body: 'kept' })], 1000))();
+  const failing = db.transaction(() => {
+    write([inMsg({ body: 'lost' }), inMsg({ sender: '+46709999999', body: 'lost too' })], 2000);
+    throw new Error('disk full');
+  });
+  t.throws(() => failing(), { message: 'disk full' });
+  t.is((db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n, 1);
+  same(t, db, 'a failed batch');
+  t.deepEqual(kept(db).heads, [{ recipient: '+46812345678', sender: '+46701234567', head_id: 1, due: 1000 }]);
+  db.close();
+});
+
 test('books are kept only in the transaction that inserted the texts', (t) => {
   const db = openDatabase(path.join(tempDir(), 'websms.db'));
   t.throws(() => inboundBooks(db)(1, 1), { message: /transaction/ });
