@@ -4,7 +4,7 @@
 import test from 'ava';
 import path from 'node:path';
 import { openDatabase, type Db } from '../src/store/db.js';
-import { createInboundStore, createInboundWriter } from '../src/store/inbound.js';
+import { createInboundStore, createInboundWriter, type EnqueueResult, type InboundWriter, type NewInbound } from '../src/store/inbound.js';
 import { recentTexts } from '../src/store/recent-texts.js';
 import { tempDir } from './helpers/tmp.js';
 import { inMsg as msg } from './helpers/texts.js';
@@ -14,6 +14,9 @@ const WINDOW = 60_000;
 function dbFile(): string {
   return path.join(tempDir(), 'websms.db');
 }
+
+/** One text through the writer, in a transaction of its own (as one group commit holding it). */
+const writeOne = (db: Db, write: InboundWriter, m: NewInbound, at: number): EnqueueResult => db.transaction(() => write([m], at)[0]!)();
 
 const texts = (db: Db): number => (db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n;
 
@@ -51,12 +54,12 @@ test('a text whose transaction rolled back is not a duplicate of anything, even 
   const db = openDatabase(dbFile());
   const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
   const failing = db.transaction(() => {
-    write([msg({ body: 'rolled back' })], 1000)[0]!;
+    write([msg({ body: 'rolled back' })], 1000);
     throw new Error('disk full');
   });
   t.throws(() => failing(), { message: 'disk full' });
-  const other = db.transaction(() => write([msg({ body: 'in its place' })], 1001)[0]!)();
-  const retry = db.transaction(() => write([msg({ body: 'rolled back' })], 1002)[0]!)();
+  const other = writeOne(db, write, msg({ body: 'in its place' }), 1001);
+  const retry = writeOne(db, write, msg({ body: 'rolled back' }), 1002);
   t.false(other.duplicate);
   t.false(retry.duplicate);
   t.not(retry.id, other.id);
@@ -67,9 +70,9 @@ test('a text whose transaction rolled back is not a duplicate of anything, even 
 test('a text purged within the window is not a duplicate any more', (t) => {
   const db = openDatabase(dbFile());
   const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const a = db.transaction(() => write([msg()], 1000)[0]!)();
+  const a = writeOne(db, write, msg(), 1000);
   db.prepare('DELETE FROM inbound WHERE id = ?').run(a.id);
-  const b = db.transaction(() => write([msg()], 1001)[0]!)();
+  const b = writeOne(db, write, msg(), 1001);
   t.false(b.duplicate);
   db.close();
 });
@@ -78,7 +81,7 @@ test('texts that share a fingerprint are told apart by their rows: sender, recip
   const db = openDatabase(dbFile());
   recentTexts(db, WINDOW, () => 7); // every text the same fingerprint
   const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const w = (over: Parameters<typeof msg>[0], at: number) => db.transaction(() => write([msg(over)], at)[0]!)();
+  const w = (over: Parameters<typeof msg>[0], at: number) => writeOne(db, write, msg(over), at);
   const a = w({}, 1000);
   const others = [w({ body: 'other' }, 1001), w({ sender: '+46709999999' }, 1002), w({ recipient: '+46812345679' }, 1003), w({ interface: 'second' }, 1004)];
   t.false(a.duplicate);
@@ -97,8 +100,8 @@ test("the webhook's writer and the writer of texts joined from parts see each ot
   const db = openDatabase(dbFile());
   const webhooks = createInboundWriter(db, { dedupWindowMs: WINDOW });
   const joined = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const a = db.transaction(() => joined([msg({ body: 'joined from three parts' })], 1000)[0]!)();
-  t.deepEqual(db.transaction(() => webhooks([msg({ body: 'joined from three parts' })], 2000)[0]!)(), { id: a.id, duplicate: true });
+  const a = writeOne(db, joined, msg({ body: 'joined from three parts' }), 1000);
+  t.deepEqual(writeOne(db, webhooks, msg({ body: 'joined from three parts' }), 2000), { id: a.id, duplicate: true });
   db.close();
 });
 
@@ -106,9 +109,9 @@ test('the window holds as long as the longest window of its writers; each writer
   const db = openDatabase(dbFile());
   const short = createInboundWriter(db, { dedupWindowMs: 1000 });
   const long = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const a = db.transaction(() => short([msg()], 1000)[0]!)();
-  t.false(db.transaction(() => short([msg()], 2001)[0]!)().duplicate, 'the short writer: a new text after 1 s');
-  t.deepEqual(db.transaction(() => long([msg()], 3000)[0]!)(), { id: a.id + 1, duplicate: true });
+  const a = writeOne(db, short, msg(), 1000);
+  t.false(writeOne(db, short, msg(), 2001).duplicate, 'the short writer: a new text after 1 s');
+  t.deepEqual(writeOne(db, long, msg(), 3000), { id: a.id + 1, duplicate: true });
   db.close();
 });
 
@@ -116,7 +119,7 @@ test('texts with provider ids are held too, the first of a run once, and leave t
   const db = openDatabase(dbFile());
   const recent = recentTexts(db, WINDOW, () => 7);
   const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const w = (over: Parameters<typeof msg>[0], at: number) => db.transaction(() => write([msg(over)], at)[0]!)();
+  const w = (over: Parameters<typeof msg>[0], at: number) => writeOne(db, write, msg(over), at);
   const first = w({ providerId: 'P1' }, 1000);
   t.is(recent.held(), 1);
   // Same content, no provider id: a duplicate of the first.
@@ -146,7 +149,7 @@ test('a run of identical texts (each with its own provider id) is looked up as f
   const db = openDatabase(dbFile());
   const recent = recentTexts(db, WINDOW);
   const write = createInboundWriter(db, { dedupWindowMs: WINDOW });
-  const w = (over: Parameters<typeof msg>[0], at: number) => db.transaction(() => write([msg(over)], at)[0]!)();
+  const w = (over: Parameters<typeof msg>[0], at: number) => writeOne(db, write, msg(over), at);
   let newest = 0;
   for (let i = 0; i < 5000; i++) newest = w({ body: 'server down', providerId: `A${i}` }, 1000 + i).id;
   t.is(recent.held(), 5000);

@@ -250,8 +250,8 @@ export const INBOUND_QUEUE_SQL = {
   // read every text ever received, on every start.
   interrupted: `FROM inbound INDEXED BY inbound_active WHERE state IN ('queued', 'sending', 'waiting') AND state = 'sending'`,
   // How many texts are in each state: from text_counts, which triggers and
-  // the writer keep (db/005_text_counts.sql, 017), not a count of the whole history (systemd's
-  // status line asks every few seconds).
+  // the writer keep (db/005_text_counts.sql, 017), not a count of the whole
+  // history (systemd's status line asks every few seconds).
   counts: `SELECT state, SUM(n) AS n FROM text_counts WHERE direction = 'in' GROUP BY state`,
 } as const;
 
